@@ -1,0 +1,127 @@
+"""python build.py --data DIR --out DIR [--now ISO8601] [--json]
+
+Renders the static site from the records in DIR. The map of the whole build is main():
+data/ → records → metrics (pure) → charts → templates → OUT. Every window ends at --now.
+A corrupt line in DIR is reported as FILE:LINE and skipped; it never stops the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import plotly
+
+from metrics.status import STATUSES
+from metrics.summary import summarize
+from records.read import read_data
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SAFE_ID = re.compile(r"^[a-z][a-z0-9_]{1,47}$")  # the registry's id pattern: safe as a file name
+MARKER = ".open311-status-site"  # only a directory we built is ever emptied
+
+
+def parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python build.py", description="Render the Open311 Status site from data/.")
+    p.add_argument("--data", required=True, metavar="DIR", help="the records (data/)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the site is written (site/)")
+    p.add_argument("--now", type=parse_now, metavar="ISO8601", help="the moment every window ends (default: now)")
+    p.add_argument("--json", action="store_true", help="print the computed figures as JSON instead of writing the site")
+    args = p.parse_args(argv)
+    now = args.now or datetime.now(timezone.utc)
+
+    loaded = read_data(args.data)
+    for problem in loaded.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    site = summarize(loaded.records, now)
+    for bad in [i for i in site["details"] if not SAFE_ID.match(i)]:
+        print(f"warning: endpoint id {bad!r} in {args.data} is not a valid id; left out of the site", file=sys.stderr)
+        site["details"].pop(bad)
+        site["endpoints"] = [e for e in site["endpoints"] if e["id"] != bad]
+    if args.json:
+        json.dump(site, sys.stdout, indent=2, sort_keys=True)
+        print()
+        return 0
+
+    out = Path(args.out)
+    problem = prepare_out(out)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    counts = {s: sum(1 for e in site["endpoints"] if e["status"] == s) for s in STATUSES}
+    write(out / "index.html", env.get_template("index.html").render(site=site, root="", statuses=STATUSES, counts=counts))
+    page = env.get_template("endpoint.html")
+    for endpoint_id, detail in site["details"].items():
+        html = page.render(site=site, root="../", e=detail, latency_figure=latency_figure(detail),
+                           requests_figure=requests_figure(detail))
+        write(out / "endpoints" / f"{endpoint_id}.html", html)
+    api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
+    write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
+    shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
+    print(f"built {out}: {len(site['endpoints'])} endpoints, "
+          + ", ".join(f"{counts[s]} {s}" for s in STATUSES) + f"; {len(loaded.problems)} bad data line(s) skipped")
+    return 0
+
+
+def prepare_out(out: Path) -> str | None:
+    """Empty OUT if we built it before; refuse to touch a directory we did not make."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            return f"{out}: exists, is not empty and was not built by build.py; refusing to overwrite it"
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("built by Open311 Status build.py; emptied on every build\n")
+    return None
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest"}
+
+
+def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    series = detail["latency_series"]
+    if not series:
+        return None
+    data = [{"type": "scatter", "mode": "markers", "name": f"GET {method}", "x": s["t"], "y": s["ms"]}
+            for method, s in sorted(series.items())]
+    return {"data": data, "layout": {**LAYOUT, "title": {"text": "Response time of successful calls, last 30 days"},
+                                     "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}}}
+
+
+def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    days = detail["daily_requests"]
+    if not days:
+        return None
+    data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days]}]
+    return {"data": data, "layout": {**LAYOUT, "title": {"text": "Service requests by requested day, last 30 days"},
+                                     "yaxis": {"title": {"text": "requests"}}}}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Per-endpoint figures for the site and api/endpoints.json, computed from the records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, uptime
+
+LATENCY_SPAN = timedelta(days=7)
+UTILIZATION_SPAN = timedelta(days=7)
+CHART_SPAN = timedelta(days=30)
+STATUS_BAR_DAYS = 90
+RECENT_FAILURES = 20
+
+
+def iso(moment: datetime | pd.Timestamp) -> str:
+    return pd.Timestamp(moment).tz_convert(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def latency(probes: pd.DataFrame, now: datetime) -> dict[str, float] | None:
+    """p50 and p95 (linear interpolation) of successful GET services calls in the 7 days before now."""
+    ok = probes[(probes["method"] == "services") & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, LATENCY_SPAN)]
+    ms = ok["elapsed_ms"].dropna()
+    if ms.empty:
+        return None
+    return {"p50": round(float(ms.quantile(0.5)), 1), "p95": round(float(ms.quantile(0.95)), 1)}
+
+
+def service_count(probes: pd.DataFrame) -> int | None:
+    ok = probes[(probes["method"] == "services") & (probes["outcome"] == "ok")]
+    if ok.empty:
+        return None
+    return int(ok.sort_values("probed_at", kind="stable").iloc[-1]["items"])
+
+
+def tickets_frame(tickets: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(tickets, columns=["endpoint", "id", "crawl", "requested", "status", "service_code"])
+    frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
+    frame["requested"] = pd.to_datetime(frame["requested"], utc=True, format="ISO8601", errors="coerce")
+    return frame
+
+
+def requests_per_day(tickets: pd.DataFrame, probes: pd.DataFrame, now: datetime) -> float | None:
+    """Distinct requests with requested_datetime in [now - 7 d, now), over 7; None if no listing succeeded then."""
+    listed = probes[(probes["method"] == "requests") & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, UTILIZATION_SPAN)]
+    if listed.empty:
+        return None
+    start, end = pd.Timestamp(now - UTILIZATION_SPAN), pd.Timestamp(now)
+    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)]
+    return round(recent["id"].nunique() / UTILIZATION_SPAN.days, 2)
+
+
+def daily_requests(tickets: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    start = pd.Timestamp(now - CHART_SPAN)
+    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < pd.Timestamp(now))].drop_duplicates("id")
+    counts = recent.groupby(recent["requested"].dt.normalize())["id"].count()
+    return [{"day": day.date().isoformat(), "requests": int(n)} for day, n in counts.items()]
+
+
+def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
+    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}}."""
+    stamp = iso(now)
+    probes_all = probes_frame([p for p in records["probes"] if p["crawl"] <= stamp])
+    tickets_all = tickets_frame([t for t in records["tickets"] if t["crawl"] <= stamp])
+    statuses_all = crawl_statuses(probes_all)
+    meta: dict[str, dict[str, Any]] = {}
+    for entry in sorted((e for e in records["endpoints"] if e["crawl"] <= stamp), key=lambda e: e["crawl"]):
+        meta[entry["endpoint"]] = entry
+    ids = sorted(set(meta) | set(probes_all["endpoint"]))
+
+    endpoints, details = [], {}
+    for endpoint_id in ids:
+        probes = probes_all[probes_all["endpoint"] == endpoint_id]
+        statuses = statuses_all[statuses_all["endpoint"] == endpoint_id]
+        tickets = tickets_all[tickets_all["endpoint"] == endpoint_id]
+        info = meta.get(endpoint_id, {})
+        latest = statuses.iloc[-1] if not statuses.empty else None
+        summary = {
+            "id": endpoint_id,
+            "name": info.get("name", endpoint_id),
+            "country": info.get("country"),
+            "platform": info.get("platform"),
+            "base_url": info.get("base_url"),
+            "status": latest["status"] if latest is not None else "unknown",
+            "last_checked": iso(latest["crawl"]) if latest is not None else None,
+            "uptime": {name: uptime(statuses, now, span) for name, span in WINDOWS.items()},
+            "latency_ms": latency(probes, now),
+            "service_count": service_count(probes),
+            "requests_per_day": requests_per_day(tickets, probes, now),
+        }
+        endpoints.append(summary)
+        details[endpoint_id] = {**summary, **_detail(info, probes, statuses, tickets, now)}
+    endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
+    return {"generated_at": stamp, "endpoints": endpoints, "details": details}
+
+
+def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
+    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]
+    ok = recent[recent["outcome"] == "ok"].sort_values("probed_at", kind="stable")
+    failures = probes[probes["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
+    return {
+        "format": info.get("format"),
+        "timezone": info.get("timezone"),
+        "jurisdiction_id": info.get("jurisdiction_id"),
+        "latency_series": {
+            method: {"t": [iso(t) for t in group["probed_at"]], "ms": [float(v) for v in group["elapsed_ms"]]}
+            for method, group in ok.groupby("method", sort=True)
+        },
+        "status_days": daily_uptime(statuses, now, STATUS_BAR_DAYS),
+        "daily_requests": daily_requests(tickets, now),
+        "failures": [
+            {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,
+             "http_status": None if pd.isna(r.http_status) else int(r.http_status),
+             "error": None if pd.isna(r.error) else str(r.error)}
+            for r in failures.itertuples()
+        ],
+    }

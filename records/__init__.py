@@ -1,0 +1,15 @@
+"""The records Open311 Status stores under data/, and how they are laid out.
+
+Shared by the crawler (which writes them) and the metrics (which read them), so neither
+imports the other. Layout v1, documented in data/README.md:
+
+    data/<kind>/<YYYY>/<YYYY-MM-DD>.jsonl   one JSON object per line, sorted keys
+
+Kinds: ``probes`` (one line per HTTP call), ``tickets`` (a service request when first seen or
+changed), ``endpoints`` (a registry entry when first crawled or changed).
+"""
+
+from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps
+from records.types import EndpointRecord, ProbeRecord, TicketRecord
+
+__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "ProbeRecord", "TicketRecord", "EndpointRecord"]

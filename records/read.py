@@ -1,0 +1,100 @@
+"""Read day files back, skipping (and reporting) any line that is not a sound record.
+
+A corrupt or truncated line never stops a build: it is reported as FILE:LINE and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from records.layout import KINDS
+from records.types import EndpointRecord, ProbeRecord, TicketRecord
+
+RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "endpoints": EndpointRecord}
+
+
+def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:
+    out: dict[str, tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        if typing.get_origin(hint) is typing.ClassVar:
+            continue
+        if isinstance(hint, types.UnionType):
+            out[name] = tuple(typing.get_args(hint))
+        else:
+            out[name] = (hint,)
+    return out
+
+
+EXPECTED = {kind: _expected_types(cls) for kind, cls in RECORD_TYPES.items()}
+
+
+@dataclass
+class Loaded:
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    problems: list[str] = field(default_factory=list)
+
+
+def day_of_file(path: Path) -> date | None:
+    try:
+        return date.fromisoformat(path.stem)
+    except ValueError:
+        return None
+
+
+def read_data(
+    data_dir: str | Path, since: date | None = None, until: date | None = None, kinds: tuple[str, ...] = KINDS
+) -> Loaded:
+    """Every sound record of the kinds in [since, until] (by day file), with the problems met."""
+    data_dir = Path(data_dir)
+    loaded = Loaded()
+    for kind in kinds:
+        for path in sorted((data_dir / kind).glob("*/*.jsonl")):
+            day = day_of_file(path)
+            if day is None:
+                loaded.problems.append(f"{path}: not a day file (expected YYYY-MM-DD.jsonl); skipped")
+                continue
+            if (since and day < since) or (until and day > until):
+                continue
+            read_file(path, kind, loaded)
+    return loaded
+
+
+def read_file(path: Path, kind: str, loaded: Loaded) -> None:
+    expected = EXPECTED[kind]
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            problem = None
+            try:
+                record = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                problem = f"not valid JSON ({e.__class__.__name__}: {e})"
+            else:
+                problem = record_problem(record, expected)
+            if problem:
+                loaded.problems.append(f"{path}:{number}: {problem}; skipped")
+            else:
+                loaded.records[kind].append(record)
+
+
+def record_problem(record: Any, expected: dict[str, tuple[type, ...]]) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, allowed in expected.items():
+        if name not in record:
+            return f"missing field '{name}'"
+        value = record[name]
+        ok = any(
+            (value is None if t is type(None) else isinstance(value, t) and not (t is int and isinstance(value, bool)))
+            for t in allowed
+        )
+        if not ok:
+            return f"field '{name}' has the wrong type ({type(value).__name__})"
+    return None

@@ -1,0 +1,70 @@
+"""Append records to the day files, atomically and without touching what is there.
+
+A day file only ever grows: the new file is the old bytes followed by the new lines, written
+to a temporary file and renamed over the old one, so a reader (or a crash) never sees half a
+line of ours. A lock serialises two writers on one machine; two crawls on different machines
+merge through git's union driver (.gitattributes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+from records.layout import day_path, dumps
+
+
+@contextmanager
+def locked(data_dir: Path) -> Iterator[None]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def append(
+    data_dir: str | Path, kind: str, records: Iterable[dict[str, Any]], day_of: Callable[[dict[str, Any]], date]
+) -> list[Path]:
+    """Append records to their day files; return the files written."""
+    data_dir = Path(data_dir)
+    by_file: dict[Path, list[str]] = defaultdict(list)
+    for record in records:
+        by_file[day_path(data_dir, kind, day_of(record))].append(dumps(record))
+    if not by_file:
+        return []
+    with locked(data_dir):
+        for path, lines in sorted(by_file.items()):
+            _append_lines(path, lines)
+    return sorted(by_file)
+
+
+def _append_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        old += b"\n"  # a truncated last line stays as it is (the reader reports it); ours start clean
+    new = old + ("\n".join(lines) + "\n").encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(new)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
