@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from simulator.fleet import City, Clock, Fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+REALWORLD = ROOT.parent / "shared" / "realworld"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def entry(**overrides: str) -> dict[str, str]:
+    base = {"id": "springfield", "name": "Springfield", "country": "USA", "base_url": "https://example.org/open311/v2/",
+            "format": "json", "platform": "in-house", "timezone": "America/Chicago", "notes": "", "source": "tests"}
+    return {**base, **overrides}
+
+
+@pytest.fixture
+def fleet():
+    """Four cities on loopback: healthy JSON, XML only, maintenance page, and one that is gone."""
+    cities = [
+        City("springfield", "Springfield", "127.0.0.2", tickets_per_hour=4),
+        City("shelbyville", "Shelbyville", "127.0.0.3", formats=("xml",)),
+        City("ogdenville", "Ogdenville", "127.0.0.5", down=lambda now: True),
+        City("north_haverbrook", "North Haverbrook", "127.0.0.6", listening=False),
+    ]
+    with Fleet(cities, Clock(NOW)) as f:
+        yield f
+
+
+@pytest.fixture
+def fleet_registry(fleet, tmp_path):
+    formats = {"shelbyville": "xml"}
+    entries = [entry(id=c.key, name=c.name, base_url=fleet.base_url(c.key), format=formats.get(c.key, "json"))
+               for c in fleet.cities]
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    return path
+
+
+def record_validator(kind: str) -> jsonschema.Draft202012Validator:
+    name = {"probes": "probe", "tickets": "ticket", "endpoints": "endpoint"}[kind]
+    schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def read_lines(data: Path, kind: str) -> list[dict]:
+    return [json.loads(line) for path in sorted((data / kind).glob("*/*.jsonl")) for line in path.read_text().splitlines()]

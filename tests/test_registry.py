@@ -1,0 +1,140 @@
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+from crawler.registry import RegistryError, load_registry, url_problem
+from tests.conftest import ROOT
+
+
+def test_the_real_registry_is_valid_and_large_enough():
+    endpoints = load_registry(ROOT / "endpoints.yaml")
+    assert len(endpoints) >= 40
+    assert len({e.id for e in endpoints}) == len(endpoints)
+    assert {e.format for e in endpoints} == {"json", "xml"}
+    assert all(e.notes and e.source and e.platform for e in endpoints)
+
+
+def test_the_schema_is_a_valid_json_schema_and_validates_the_raw_file():
+    schema = json.loads((ROOT / "endpoints.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load((ROOT / "endpoints.yaml").read_text()), schema)
+
+
+BAD = """\
+- id: chicago
+  name: Chicago, IL
+  country: USA
+  base_url: http://311api.cityofchicago.org/open311/v2/
+  format: json
+  platform: Connected Bits
+  timezone: America/Chicago
+  notes: fine
+  source: tests
+- id: chicago
+  name: Chicago again
+  country: US
+  base_url: ftp://example.org/open311/
+  format: csv
+  platform: Connected Bits
+  timezone: Mars/Olympus_Mons
+  notes: dup
+  source: tests
+  timezon: America/Chicago
+- name: No id
+  country: USA
+  base_url: https://example.org/open311
+  format: json
+  platform: Acme
+  timezone: UTC
+  notes: 3
+  source: tests
+- id: Bad-Id
+  name: Bad id
+  name: Twice
+  country: USA
+  base_url: https://user:pw@example.org/v2/
+  format: xml
+  platform: in-house
+  timezone: UTC
+  notes: ''
+  source: ''
+- just a string
+"""
+
+EXPECTED = [
+    "bad.yaml:10: chicago: id: duplicate id 'chicago' (first at line 1)",
+    "bad.yaml:12: chicago: country: must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR; got 'US'",
+    "bad.yaml:13: chicago: base_url: scheme must be http or https; got 'ftp'",
+    "bad.yaml:14: chicago: format: must be one of json, xml; got 'csv'",
+    "bad.yaml:16: chicago: timezone: unknown time zone 'Mars/Olympus_Mons' (use an IANA name such as America/Chicago)",
+    "bad.yaml:19: chicago: unknown key 'timezon' (did you mean 'timezone'?)",
+    "bad.yaml:20: entry 3: missing field 'id'",
+    "bad.yaml:22: entry 3: base_url: must end with '/' (method paths such as services.json are appended to it)",
+    "bad.yaml:24: entry 3: platform: must be one of Connected Bits, SeeClickFix, Mark-a-Spot, FixMyStreet, uReport, "
+    "Klarschiff, 6Aika, CitySDK, Lagan, PublicStuff, in-house, unknown; got 'Acme'",
+    "bad.yaml:26: entry 3: notes: must be text; got a number",
+    "bad.yaml:28: Bad-Id: id: must be 2-48 lower-case letters, digits or underscores, starting with a letter; got 'Bad-Id'",
+    "bad.yaml:30: Bad-Id: name: duplicate key (first at line 29)",
+    "bad.yaml:32: Bad-Id: base_url: must not contain a user name or password",
+    "bad.yaml:37: Bad-Id: source: must not be empty",
+    "bad.yaml:38: entry 5: must be a mapping of keys to values; got text",
+]
+
+
+def test_every_problem_is_reported_at_once_with_its_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(BAD)
+    with pytest.raises(RegistryError) as info:
+        load_registry("bad.yaml")
+    assert info.value.problems == EXPECTED
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "bad.yaml:1: the file is empty; expected a list of endpoints"),
+    ("id: chicago\n", "bad.yaml:1: expected a list of endpoints at the top level"),
+    ("- id: a\n  name: [unclosed\n", "bad.yaml:3: YAML syntax error: expected ',' or ']', but got '<stream end>'"),
+])
+def test_shape_errors(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(RegistryError) as info:
+        load_registry("bad.yaml")
+    assert info.value.problems == [message]
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://example.org/v2/", None),
+    ("http://example.org:8080/open311/v2/", None),
+    ("file:///etc/passwd/", "scheme must be http or https; got 'file'"),
+    ("https:///v2/", "not a valid URL (no host): 'https:///v2/'"),
+    ("https://example.org:99999/v2/", "not a valid URL (Port out of range 0-65535): 'https://example.org:99999/v2/'"),
+    ("https://example.org/v2/?x=1", "must not contain a query or fragment (method paths are appended to it)"),
+    ("https://exa mple.org/v2/", "not a valid URL (contains white space): 'https://exa mple.org/v2/'"),
+])
+def test_url_problems(url, problem):
+    assert url_problem(url) == problem
+
+
+def test_the_crawler_refuses_a_bad_registry_and_writes_nothing(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD)
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "--endpoints", "bad.yaml", "--data", "data", "--allow-loopback"],
+        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == EXPECTED + ["bad.yaml: 15 problem(s); nothing was crawled or written"]
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_validate_command(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "crawler.registry", str(ROOT / "endpoints.yaml")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "endpoints, all valid" in ok.stdout
+    (tmp_path / "bad.yaml").write_text(BAD)
+    bad = subprocess.run([sys.executable, "-m", "crawler.registry", "bad.yaml"], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and bad.stderr.splitlines()[0] == EXPECTED[0]
