@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the computed figures as JSON instead of writing the site")
     args = p.parse_args(argv)
     now = args.now or datetime.now(timezone.utc)
+    out = Path(args.out)
+    if not args.json and (problem := out_problem(out)):
+        print(problem, file=sys.stderr)
+        return 2
 
     loaded = read_data(args.data)
     for problem in loaded.problems:
@@ -60,11 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
 
-    out = Path(args.out)
-    problem = prepare_out(out)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    empty_out(out)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -85,15 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def prepare_out(out: Path) -> str | None:
-    """Empty OUT if we built it before; refuse to touch a directory we did not make."""
-    if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).exists():
-            return f"{out}: exists, is not empty and was not built by build.py; refusing to overwrite it"
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("built by Open311 Status build.py; emptied on every build\n")
+def out_problem(out: Path) -> str | None:
+    """We only ever empty a directory we built before."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        return f"{out}: exists, is not empty and was not built by build.py; refusing to overwrite it"
     return None
+
+
+def empty_out(out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)  # out_problem() made sure it is ours
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("built by Open311 Status build.py; emptied on every build\n")
 
 
 def write(path: Path, text: str) -> None:

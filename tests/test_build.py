@@ -1,0 +1,137 @@
+"""build.py on a small hand-made history with a fixed --now; every figure below was worked out by hand.
+
+alpha's crawls (status by the rules in metrics/status.py):
+  2026-09-01 12:00 up · 11-01 12:00 down (timeout) · 11-15 12:00 up · 11-20 00:00 up ·
+  11-20 06:00 down (500) · 11-20 11:30 degraded (services took 1500 ms) · 11-20 13:00 after --now, ignored
+"""
+
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+HISTORY = ROOT / "tests" / "fixtures" / "history"
+GOLDEN = ROOT / "tests" / "golden" / "site"
+NOW = "2026-11-20T12:00:00Z"
+
+
+def build(out: Path, *extra: str, data: Path = HISTORY) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "build.py"), "--data", str(data), "--out", str(out), "--now", NOW, *extra],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(out)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def endpoints(out: Path) -> dict:
+    api = json.loads((out / "api" / "endpoints.json").read_text())
+    return {e["id"]: e for e in api["endpoints"]}
+
+
+def test_api_endpoints_json_figures(built):
+    out, _ = built
+    api = json.loads((out / "api" / "endpoints.json").read_text())
+    assert api["generated_at"] == NOW
+    alpha = endpoints(out)["alpha"]
+    assert alpha["status"] == "degraded"
+    assert alpha["last_checked"] == "2026-11-20T11:30:00Z"
+    # 24 h: 00:00 up, 06:00 down, 11:30 degraded → 2/3; 7 d adds 11-15 up → 3/4;
+    # 30 d adds 11-01 down → 3/5; 90 d adds 09-01 up → 4/6.
+    assert alpha["uptime"] == {"24h": 0.6667, "7d": 0.75, "30d": 0.6, "90d": 0.6667}
+    # Successful GET services in 7 days: 200, 100, 1500 ms. p95 = 200 + 0.9 × 1300.
+    assert alpha["latency_ms"] == {"p50": 200.0, "p95": 1370.0}
+    assert alpha["service_count"] == 7
+    # Requested in [11-13 12:00, 11-20 12:00): A2, A1 (listed twice), A5; not A3 (11-13 11:00) nor A6 (after now).
+    assert alpha["requests_per_day"] == round(3 / 7, 2)
+    assert alpha["name"] == "Alpha <script>alert(1)</script> & Co"  # the latest registry entry
+    assert (alpha["country"], alpha["platform"]) == ("DEU", "Mark-a-Spot")
+
+
+def test_unknown_is_never_shown_as_up_or_down(built):
+    out, _ = built
+    for endpoint_id in ("beta", "gamma"):  # beta: only a refused call; gamma: never probed
+        e = endpoints(out)[endpoint_id]
+        assert e["status"] == "unknown"
+        assert e["uptime"] == {"24h": None, "7d": None, "30d": None, "90d": None}
+        assert e["latency_ms"] is None and e["service_count"] is None and e["requests_per_day"] is None
+    assert endpoints(out)["beta"]["last_checked"] == "2026-11-20T10:00:00Z"
+    assert endpoints(out)["gamma"]["last_checked"] is None
+
+
+def test_a_corrupt_line_is_reported_with_file_and_line_and_skipped(built):
+    out, result = built
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"warning: {HISTORY}/probes/2026/2026-11-20.jsonl:3: not valid JSON (JSONDecodeError: ")
+    assert "1 bad data line(s) skipped" in result.stdout
+
+
+def test_strings_from_the_data_are_escaped(built):
+    out, _ = built
+    for page in ("index.html", "endpoints/alpha.html"):
+        html = (out / page).read_text()
+        assert "<script>alert(1)</script>" not in html
+        assert "Alpha &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
+    assert "HTTP 500 &lt;b&gt;boom&lt;/b&gt;" in (out / "endpoints" / "alpha.html").read_text()
+
+
+def test_plotly_is_a_local_asset(built):
+    out, _ = built
+    html = (out / "endpoints" / "alpha.html").read_text()
+    assert '<script src="../assets/plotly.min.js"></script>' in html
+    assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert "cdn" not in html.lower()
+
+
+def test_the_site_matches_the_golden_copy(built):
+    """Rebuild from the fixture and compare with tests/golden/site (UPDATE_GOLDEN=1 rewrites it)."""
+    out, _ = built
+    pages = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.suffix in (".html", ".json"))
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for page in pages:
+            (GOLDEN / page).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / page, GOLDEN / page)
+    golden = sorted(p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file())
+    assert pages == golden
+    import difflib
+    for page in pages:
+        if not filecmp.cmp(out / page, GOLDEN / page, shallow=False):
+            diff = difflib.unified_diff((GOLDEN / page).read_text().splitlines(), (out / page).read_text().splitlines(),
+                                        f"golden/{page}", f"built/{page}", lineterm="")
+            pytest.fail("\n".join(diff))
+
+
+def test_json_view_is_the_same_data(built):
+    out, _ = built
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), "--data", str(HISTORY), "--out", "unused", "--now", NOW, "--json"],
+                            capture_output=True, text=True, cwd=ROOT)
+    data = json.loads(result.stdout)
+    assert data["endpoints"] == json.loads((out / "api" / "endpoints.json").read_text())["endpoints"]
+    assert data["details"]["alpha"]["failures"][0]["error"] == "HTTP 500 <b>boom</b>"
+
+
+def test_build_refuses_to_empty_a_directory_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = build(tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{tmp_path}: exists, is not empty and was not built by build.py; refusing to overwrite it"
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_an_empty_data_directory_builds_an_empty_site(tmp_path):
+    result = build(tmp_path / "site", data=tmp_path / "nothing")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "site" / "api" / "endpoints.json").read_text()) == {"generated_at": NOW, "endpoints": []}
