@@ -25,7 +25,7 @@ from records import EndpointRecord, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
-MAX_WORKERS = 32
+MAX_WORKERS = 128  # threads wait on sockets, not the CPU
 
 
 @dataclass
