@@ -21,6 +21,7 @@ import plotly
 
 from metrics.status import STATUSES
 from metrics.summary import summarize
+from records import parse_moment
 from records.read import read_data
 
 HERE = Path(__file__).resolve().parent
@@ -32,10 +33,9 @@ MARKER = ".open311-status-site"  # only a directory we built is ever emptied
 
 def parse_now(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,15 +17,14 @@ from crawler import __version__
 from crawler.crawl import crawl
 from crawler.probe import make_session
 from crawler.registry import RegistryError, load_registry
+from records import parse_moment
 
 
 def parse_now(text: str) -> datetime:
-    """ISO 8601; a time without an offset is taken as UTC."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def build_parser() -> argparse.ArgumentParser:

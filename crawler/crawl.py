@@ -14,15 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from crawler.parse import iso
 from crawler.probe import EndpointResult, probe_endpoint
 from crawler.registry import Endpoint
-from records import EndpointRecord, store
+from records import EndpointRecord, iso, store
 from records.read import read_data
+
+if TYPE_CHECKING:  # the session is made by probe.make_session; this module never opens one
+    import requests
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 MAX_WORKERS = 128  # threads wait on sockets, not the CPU

@@ -7,7 +7,7 @@ mark, leading white space, namespaces, xsi:nil, and the common JSON wrappers.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from crawler.registry import Endpoint
-from records import TicketRecord
+from records import TicketRecord, iso
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 JSON_WRAPPERS = ("services", "service_requests", "requests", "request", "service")
@@ -106,11 +106,6 @@ def _xml_items(text: bytes) -> list[dict[str, Any]]:
                 item[key] = child.text.strip()
         items.append(item)
     return items
-
-
-def iso(moment: datetime) -> str:
-    """UTC, second precision, with Z: the one timestamp format of data/."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def to_tickets(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[TicketRecord]:

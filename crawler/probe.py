@@ -34,9 +34,9 @@ import requests
 
 from crawler import __version__
 from crawler.guard import GuardedAdapter, RefusedAddress, host_refusal
-from crawler.parse import NotOpen311, ParseError, SchemaError, iso, parse_list, to_tickets
+from crawler.parse import NotOpen311, ParseError, SchemaError, parse_list, to_tickets
 from crawler.registry import Endpoint
-from records import ProbeRecord, TicketRecord
+from records import ProbeRecord, TicketRecord, iso
 
 OUTCOMES = (
     "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
+from records import iso
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, uptime
 
 LATENCY_SPAN = timedelta(days=7)
@@ -14,10 +15,6 @@ UTILIZATION_SPAN = timedelta(days=7)
 CHART_SPAN = timedelta(days=30)
 STATUS_BAR_DAYS = 90
 RECENT_FAILURES = 20
-
-
-def iso(moment: datetime | pd.Timestamp) -> str:
-    return pd.Timestamp(moment).tz_convert(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def latency(probes: pd.DataFrame, now: datetime) -> dict[str, float] | None:

@@ -9,7 +9,7 @@ Kinds: ``probes`` (one line per HTTP call), ``tickets`` (a service request when 
 changed), ``endpoints`` (a registry entry when first crawled or changed).
 """
 
-from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps
+from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps, iso, parse_moment
 from records.types import EndpointRecord, ProbeRecord, TicketRecord
 
-__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "ProbeRecord", "TicketRecord", "EndpointRecord"]
+__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +20,14 @@ def day_path(data_dir: str | Path, kind: str, day: date) -> Path:
 def dumps(record: dict[str, Any]) -> str:
     """One line, sorted keys, no padding: deterministic, so git diffs stay small."""
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def iso(moment: datetime) -> str:
+    """UTC, to the second, with Z: the one timestamp format of data/ (also for pandas Timestamps)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_moment(text: str) -> datetime:
+    """A --now value: ISO 8601, taken as UTC when it has no offset. Raises ValueError."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
