@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from records import iso
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, uptime
+from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
 UTILIZATION_SPAN = timedelta(days=7)
@@ -57,6 +57,11 @@ def daily_requests(tickets: pd.DataFrame, now: datetime) -> list[dict[str, Any]]
     return [{"day": day.date().isoformat(), "requests": int(n)} for day, n in counts.items()]
 
 
+def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One pass over the frame, rather than a scan of it for every endpoint."""
+    return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
+
+
 def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
     """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}}."""
     stamp = iso(now)
@@ -67,12 +72,13 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
     for entry in sorted((e for e in records["endpoints"] if e["crawl"] <= stamp), key=lambda e: e["crawl"]):
         meta[entry["endpoint"]] = entry
     ids = sorted(set(meta) | set(probes_all["endpoint"]))
+    probes_by, statuses_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, statuses_all, tickets_all))
 
     endpoints, details = [], {}
     for endpoint_id in ids:
-        probes = probes_all[probes_all["endpoint"] == endpoint_id]
-        statuses = statuses_all[statuses_all["endpoint"] == endpoint_id]
-        tickets = tickets_all[tickets_all["endpoint"] == endpoint_id]
+        probes = probes_by.get(endpoint_id, probes_all.iloc[0:0])
+        statuses = statuses_by.get(endpoint_id, statuses_all.iloc[0:0])
+        tickets = tickets_by.get(endpoint_id, tickets_all.iloc[0:0])
         info = meta.get(endpoint_id, {})
         latest = statuses.iloc[-1] if not statuses.empty else None
         summary = {
