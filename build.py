@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import plotly
 
-from metrics.status import STATUSES
+from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
 from records.read import read_data

@@ -1,22 +1,28 @@
-"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]
+"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--allow-loopback]
+python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (see crawler/check.py)
 
-Exit status: 0 after a crawl, whatever the endpoints did (an endpoint that is down is data);
-2 for a bad command line or registry (nothing crawled, nothing written); 1 when a bug of ours
-hit an endpoint (every other endpoint's records are still written).
+Exit status of a crawl: 0 after a crawl, whatever the endpoints did (an endpoint that is down
+is data); 2 for a bad command line or registry (nothing crawled, nothing written); 1 when a bug
+of ours hit an endpoint (every other endpoint's records are still written).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import partial
 
+from tqdm import tqdm
+
 from crawler import __version__
+from crawler.client import Client, make_client
 from crawler.crawl import crawl
-from crawler.probe import make_session
 from crawler.registry import RegistryError, load_registry
+from metrics.rules import STATUSES, crawl_status
 from records import parse_moment
 
 
@@ -30,13 +36,16 @@ def parse_now(text: str) -> datetime:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m crawler",
-        description="Probe every endpoint in the registry and append the records to DIR.",
+        description="Probe every endpoint in the registry and append the records to DIR. "
+                    "(To try a candidate endpoint: python -m crawler check URL.)",
         epilog="Example: python -m crawler --endpoints endpoints.yaml --data data",
     )
     p.add_argument("--endpoints", required=True, metavar="FILE", help="the registry (endpoints.yaml)")
     p.add_argument("--data", required=True, metavar="DIR", help="where the day files are appended")
     p.add_argument("--now", type=parse_now, metavar="ISO8601",
                    help="stamp the crawl with this time and anchor its date windows to it (default: the clock)")
+    p.add_argument("--scheduled", type=parse_now, metavar="ISO8601",
+                   help="the cron slot this crawl was due in (default: the start, rounded down to 30 minutes)")
     p.add_argument("--only", nargs="+", metavar="ID", help="crawl only these endpoint ids")
     p.add_argument("--allow-loopback", action="store_true",
                    help="permit 127.0.0.0/8 and ::1 (tests and the demo); other non-public addresses stay refused")
@@ -44,7 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, clock=lambda: datetime.now(timezone.utc)) -> int:  # type: ignore[no-untyped-def]
+def quiet(env: Mapping[str, str]) -> bool:
+    """No progress bar in CI logs or when stderr is not a terminal."""
+    return bool(env.get("CI")) or not sys.stderr.isatty()
+
+
+def main(
+    argv: list[str] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    env: Mapping[str, str] = os.environ,
+    client_factory: Callable[..., Client] | None = None,
+) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        from crawler.check import main as check_main  # only contributors need it
+
+        return check_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
     args = build_parser().parse_args(argv)
     try:
         endpoints = load_registry(args.endpoints)
@@ -60,19 +84,36 @@ def main(argv: list[str] | None = None, clock=lambda: datetime.now(timezone.utc)
             return 2
         endpoints = [e for e in endpoints if e.id in set(args.only)]
     now = args.now or clock()
-    report = crawl(endpoints, args.data, now, partial(make_session, args.allow_loopback))
+    factory = client_factory or make_client
+    with tqdm(total=len(endpoints), unit="endpoint", desc="crawl", file=sys.stderr, disable=quiet(env), leave=False) as bar:
+        def advance(endpoint, result):  # type: ignore[no-untyped-def]
+            bar.set_postfix_str(endpoint.id, refresh=False)
+            bar.update(1)
+
+        report = crawl(endpoints, args.data, now, partial(factory, allow_loopback=args.allow_loopback), env=env,
+                       scheduled=args.scheduled, progress=advance)
+    statuses: Counter[str] = Counter()
     for endpoint in endpoints:
         result = report.results.get(endpoint.id)
         if result is None:
             print(f"{endpoint.id}: BUG (see below)")
             continue
+        status = crawl_status([p.to_dict() for p in result.probes])
+        statuses[status] += 1
         calls = ", ".join(
-            f"{p.method} {p.outcome}" + (f" {p.elapsed_ms} ms" if p.elapsed_ms is not None else "") for p in result.probes
+            f"{p.method}{'/' + p.target if p.target else ''}{' p' + str(p.page) if p.page and p.page > 1 else ''} "
+            f"{p.outcome}" + (f" {p.elapsed_ms} ms" if p.elapsed_ms is not None else "") for p in result.probes
         )
-        print(f"{endpoint.id}: {calls}")
+        notes = "".join(f" [{n}]" for n in result.notes)
+        print(f"{endpoint.id}: {status}: {calls or 'no calls'}{notes}")
     outcomes = Counter(p.outcome for r in report.results.values() for p in r.probes)
-    print(f"crawl {report.crawl}: {len(endpoints)} endpoints, {sum(outcomes.values())} calls ("
-          + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + f"); {len(report.written)} files appended")
+    calls = sum(outcomes.values())
+    size = sum(r.bytes for r in report.results.values())
+    print(f"crawl {report.crawl} (due {report.scheduled}): {len(endpoints)} endpoints: "
+          + ", ".join(f"{statuses[s]} {s}" for s in STATUSES)
+          + f"; {calls} requests sent, {size / 1e6:.1f} MB, {report.seconds:.0f} s; "
+          + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if calls else "")
+          + f"{len(report.written)} files appended")
     for endpoint_id, trace in report.bugs.items():
         print(f"\nBUG while probing {endpoint_id} (the crawler's fault, not the endpoint's):\n{trace}", file=sys.stderr)
     return 1 if report.bugs else 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from collections.abc import Callable
 
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -35,14 +37,70 @@ def address_refusal(address: str, allow_loopback: bool) -> str | None:
     return f"refused {kind} address {ip}{hint}"
 
 
-def host_refusal(host: str, port: int, allow_loopback: bool) -> str | None:
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses a host name resolves to. Raises socket.gaierror."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def host_refusal(host: str, port: int, allow_loopback: bool, resolver: Resolver = resolve) -> str | None:
     """Resolve host; why any of its addresses is off limits, or None. Raises socket.gaierror."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    for info in infos:
-        reason = address_refusal(str(info[4][0]), allow_loopback)
+    for address in resolver(host, port):
+        reason = address_refusal(address, allow_loopback)
         if reason:
             return reason
     return None
+
+
+class SocketDeadline:
+    """Shut every socket this thread opens during a call once the call's time is up.
+
+    Socket timeouts bound each read, not the call: a server dripping a byte a second would
+    hold a read of 64 KiB for 18 hours. Shutting the socket down from a timer ends any read.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> SocketDeadline:
+        SocketDeadline._current.value = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        SocketDeadline._current.value = None
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    @classmethod
+    def current(cls) -> SocketDeadline | None:
+        return getattr(cls._current, "value", None)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _check_peer(conn: HTTPConnection, sock: socket.socket) -> None:
@@ -51,6 +109,9 @@ def _check_peer(conn: HTTPConnection, sock: socket.socket) -> None:
     if reason:
         sock.close()
         raise RefusedAddress(reason)
+    deadline = SocketDeadline.current()
+    if deadline is not None:
+        deadline.watch(sock)
 
 
 class _GuardedHTTPConnection(HTTPConnection):

@@ -1,24 +1,48 @@
-"""Read GeoReport v2 list responses (services, requests) in JSON or XML.
+"""Read GeoReport v2 answers (discovery, services, a service definition, requests) in JSON or XML.
 
-Only what the skeleton needs; every XML byte goes through defusedxml. Tolerates a byte-order
-mark, leading white space, namespaces, xsi:nil, and the common JSON wrappers.
+Tolerant: whatever a real server does that can still be understood is read, and noted as a
+conformance finding (crawler/conformance.py) rather than failed. Only three things fail:
+NotOpen311 (an HTML page, an empty body), ParseError (not well-formed), SchemaError
+(well-formed, but not the answer the method gives). Every XML byte goes through defusedxml,
+which refuses entity declarations instead of expanding them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from crawler.conformance import Findings
 from crawler.registry import Endpoint
 from records import TicketRecord, iso
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+# Elements that repeat inside a container: one of them alone still makes a list (the Spark convention).
+ITEM_TAGS = {"service", "request", "error", "attribute", "value", "endpoint", "format", "note", "locale"}
 JSON_WRAPPERS = ("services", "service_requests", "requests", "request", "service")
+ERROR_KEYS = ("error", "errors", "message", "msg", "faultstring", "detail")
+MAX_DEPTH = 3  # of JSON wrappers unwrapped
+
+SERVICE_KEYS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
+REQUEST_KEYS = {
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description", "agency_responsible",
+    "service_notice", "requested_datetime", "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
+    "lat", "long", "media_url", "token",
+}
+SERVICE_TYPES = {"realtime", "batch", "blackbox"}
+DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
+TIME_FIELDS = ("requested_datetime", "updated_datetime", "expected_datetime")
+TEXT_FIELDS = ("description", "status_notes", "status_note")
+W3C_LOCAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?")
+W3C = re.compile(W3C_LOCAL.pattern + r"(Z|[+-]\d\d:\d\d)")
+HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?\s*>")
 
 
 class NotOpen311(Exception):
@@ -26,86 +50,313 @@ class NotOpen311(Exception):
 
 
 class ParseError(Exception):
-    """The body claims a format but is not well-formed in it."""
+    """The body is not well-formed JSON or XML."""
 
 
 class SchemaError(Exception):
-    """Well-formed, but not the list the method should return."""
+    """Well-formed, but not the answer the method gives (an error list, no ids)."""
 
 
-def _strip(body: bytes) -> bytes:
-    return body.lstrip(b"\xef\xbb\xbf").lstrip()
+# -- the document ---------------------------------------------------------------------------
 
-
-def looks_like_html(body: bytes) -> bool:
-    head = _strip(body)[:200].lower()
-    return head.startswith(b"<!doctype html") or head.startswith(b"<html")
-
-
-def parse_list(body: bytes, fmt: str, required_key: str) -> list[dict[str, Any]]:
-    """The items of a list response; each must be an object carrying required_key."""
-    text = _strip(body)
-    if not text:
+def load(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> Any:
+    """The document as plain data: JSON as it is, XML converted the way the spec maps it to JSON."""
+    text = body
+    if text.startswith(b"\xef\xbb\xbf"):
+        findings.add("bom", "EF BB BF")
+        text = text[3:]
+    stripped = text.lstrip()
+    if not stripped:
         raise NotOpen311("empty body")
-    if looks_like_html(text):
-        raise NotOpen311("an HTML page, not an Open311 response")
-    items = _json_items(text) if fmt == "json" else _xml_items(text)
-    if not all(isinstance(item, dict) for item in items):
-        raise SchemaError("the list holds something other than objects")
-    if items and not any(required_key in item for item in items):
-        raise SchemaError(f"no item carries {required_key}")
-    return items
+    if len(stripped) != len(text):
+        findings.add("leading_whitespace", repr(text[: len(text) - len(stripped)][:20].decode("latin-1")))
+    head = stripped[:300].lower()
+    if head.startswith((b"<!doctype html", b"<html")) or (b"<html" in head and b"<body" in stripped[:2000].lower()):
+        raise NotOpen311("an HTML page, not an Open311 answer")
+    actual = "xml" if stripped.startswith(b"<") else "json"
+    if actual != fmt:
+        findings.add("content_type", f"asked for {fmt}, the body is {actual}")
+    elif content_type and not _type_matches(content_type, fmt):
+        findings.add("content_type", content_type)
+    return _json(stripped) if actual == "json" else _xml(stripped, findings)
 
 
-def _json_items(text: bytes) -> list[Any]:
+def _type_matches(content_type: str, fmt: str) -> bool:
+    ctype = content_type.split(";")[0].strip().lower()
+    return "json" in ctype or "javascript" in ctype if fmt == "json" else "xml" in ctype
+
+
+def _json(text: bytes) -> Any:
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ParseError(f"not valid JSON: {e}") from None
-    # Unwrap {"requests": [...]}, and FixMyStreet's {"requests": [{"request": [...]}]}.
-    for _ in range(3):
-        if isinstance(data, dict):
-            key = next((k for k in JSON_WRAPPERS if k in data), None)
-            if key is None:
-                break
-            data = data[key]
-        elif isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict) and list(data[0]) in (["request"], ["service"]):
-            data = next(iter(data[0].values()))
-        else:
-            break
-    if isinstance(data, dict):
-        data = [data]  # a single object where the spec wants a one-element array
-    if not isinstance(data, list):
-        raise SchemaError(f"expected a list, got {type(data).__name__}")
-    if data and all(isinstance(d, dict) and set(d) <= {"code", "description"} and "description" in d for d in data):
-        raise SchemaError("an error list: " + "; ".join(str(d.get("description"))[:100] for d in data))
-    return data
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _xml_items(text: bytes) -> list[dict[str, Any]]:
+def _xml(text: bytes, findings: Findings) -> Any:
+    if not text.startswith(b"<?xml"):
+        findings.add("xml_declaration_missing", text[:40].decode("utf-8", "replace"))
     try:
         root = ElementTree.fromstring(text)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as e:
+    except DefusedXmlException as e:
+        raise ParseError(f"XML refused: {type(e).__name__} (entities and DTDs are not read)") from None
+    except (ElementTree.ParseError, ValueError, RecursionError) as e:
         raise ParseError(f"not well-formed XML: {e}") from None
-    if _local(root.tag) == "errors":
-        raise SchemaError("an error list: " + "; ".join((e.findtext("description") or "")[:100] for e in root))
-    items = []
-    for element in root:
-        item: dict[str, Any] = {}
-        for child in element:
-            key = _local(child.tag)
-            if child.get(XSI_NIL) == "true" or (child.text is None and len(child) == 0):
-                item[key] = None
-            elif len(child):
-                item[key] = [{_local(g.tag): g.text for g in c} or c.text for c in child]
-            else:
-                item[key] = child.text.strip()
-        items.append(item)
+    start = re.search(rb"<(?![?!])[^>]*>", text)
+    if "}" in root.tag or (start and b"xmlns" in start.group(0)):
+        findings.add("xml_namespace", start.group(0)[:80].decode("utf-8", "replace") if start else root.tag)
+    return _element(root, findings, 0)  # the root is dropped, as in the spec's JSON mapping
+
+
+def _element(element: Element, findings: Findings, depth: int) -> Any:
+    if element.get(XSI_NIL) in ("true", "1"):
+        findings.add("xsi_nil", _local(element.tag))
+        return None
+    children = list(element)
+    if not children or depth > 50:
+        text = (element.text or "").strip()
+        return text or None
+    if "}" in children[0].tag:
+        findings.add("xml_namespace", children[0].tag)
+    tags = [_local(c.tag) for c in children]
+    if len(set(tags)) == 1 and (len(tags) > 1 or tags[0] in ITEM_TAGS):
+        return [_element(c, findings, depth + 1) for c in children]
+    out: dict[str, Any] = {}
+    for tag, child in zip(tags, children):
+        value = _element(child, findings, depth + 1)
+        if tag in out:
+            out[tag] = (out[tag] if isinstance(out[tag], list) else [out[tag]]) + [value]
+        else:
+            out[tag] = value
+    return out
+
+
+# -- the shapes of the methods ---------------------------------------------------------------
+
+def _error_text(data: Any) -> str | None:
+    """The message of an error answer, in the spec's shape or the shapes seen in the wild."""
+    if isinstance(data, dict) and len(data) == 1 and "errors" in data:
+        data = data["errors"]
+    if isinstance(data, list) and data and all(isinstance(d, dict) and "description" in d and set(d) <= {"code", "description"} for d in data):
+        return "; ".join(str(d.get("description"))[:100] for d in data)
+    if isinstance(data, dict) and any(k in data for k in ERROR_KEYS) and not any(isinstance(v, list) and v and isinstance(v[0], dict) and k not in ("errors",) for k, v in data.items()):
+        key = next(k for k in ERROR_KEYS if k in data)
+        return f"{key}: {str(data[key])[:100]}"
+    return None
+
+
+def error_message(body: bytes) -> str | None:
+    """The message in an error answer's body, if it has one we can read."""
+    try:
+        return _error_text(load(body, "xml" if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") else "json", Findings()))
+    except (NotOpen311, ParseError):
+        return None
+
+
+def _list(data: Any, findings: Findings, method: str) -> list[Any]:
+    """The items of a list answer, unwrapping what real servers wrap them in."""
+    message = _error_text(data)
+    if message is not None:
+        if not (isinstance(data, list) or (isinstance(data, dict) and isinstance(data.get("errors"), list))):
+            findings.add("error_shape", message)
+        raise SchemaError(f"an error answer: {message}")
+    for _ in range(MAX_DEPTH):
+        if isinstance(data, dict) and len(data) >= 1:
+            key = next((k for k in JSON_WRAPPERS if k in data), None)
+            if key is None:
+                break
+            if not isinstance(data[key], (list, dict)) and data[key] is not None:
+                break
+            findings.add("json_wrapper", f"{{{key!r}: ...}}")
+            data = data[key] if data[key] is not None else []
+        elif isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict) and len(data[0]) == 1 and next(iter(data[0])) in ("request", "service"):
+            findings.add("json_wrapper", f"[{{{next(iter(data[0]))!r}: ...}}]")
+            data = next(iter(data[0].values()))
+        else:
+            break
+    if isinstance(data, dict):
+        findings.add("single_object", f"{method}: an object")
+        data = [data]
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise SchemaError(f"expected a list, got {type(data).__name__}")
+    if not all(isinstance(item, dict) for item in data):
+        raise SchemaError("the list holds something other than objects")
+    return data
+
+
+def _unwrap_values(item: dict[str, Any], findings: Findings) -> dict[str, Any]:
+    """Zürich's FixMyStreet sends single values as one-element lists."""
+    out = {}
+    for k, v in item.items():
+        if isinstance(v, list) and len(v) == 1 and not isinstance(v[0], (list, dict)) and k not in ("notes", "attributes"):
+            findings.add("json_wrapper", f"{k}: [value]")
+            v = v[0]
+        out[k] = v
+    return out
+
+
+def _ids(items: list[dict[str, Any]], key: str, findings: Findings) -> None:
+    missing = [i for i in items if blank(i.get(key))]
+    if items and len(missing) == len(items):
+        raise SchemaError(f"no item carries {key}")
+    if missing:
+        findings.add("item_without_id", f"{len(missing)} of {len(items)} without {key}")
+
+
+def blank(value: Any) -> bool:
+    return value is None or value == "" or isinstance(value, (dict, list))
+
+
+def _extra_keys(items: list[dict[str, Any]], known: set[str], findings: Findings) -> None:
+    extra = sorted({k for item in items for k in item} - known)
+    if extra:
+        findings.add("nonstandard_key", ", ".join(extra))
+
+
+def _html(item: dict[str, Any], fields: tuple[str, ...], findings: Findings) -> None:
+    for name in fields:
+        value = item.get(name)
+        tag = HTML_TAG.search(value) if isinstance(value, str) else None
+        if tag:
+            findings.add("html_in_text", f"{name}: {tag.group(0)}")
+
+
+def is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def services(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> list[dict[str, Any]]:
+    items = [_unwrap_values(i, findings) for i in _list(load(body, fmt, findings, content_type), findings, "services")]
+    _ids(items, "service_code", findings)
+    _extra_keys(items, SERVICE_KEYS, findings)
+    for item in items:
+        metadata = item.get("metadata")
+        if metadata is not None and not isinstance(metadata, bool) and not (isinstance(metadata, str) and metadata.strip().lower() in ("true", "false") and fmt == "xml"):
+            findings.add("metadata_not_boolean", repr(metadata))
+        kind = item.get("type")
+        if isinstance(kind, str) and kind.strip().lower() not in SERVICE_TYPES:
+            findings.add("service_type_nonstandard", kind)
+        _html(item, ("description",), findings)
     return items
+
+
+def requests(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> list[dict[str, Any]]:
+    items = [_unwrap_values(i, findings) for i in _list(load(body, fmt, findings, content_type), findings, "requests")]
+    _ids(items, "service_request_id", findings)
+    _extra_keys(items, REQUEST_KEYS, findings)
+    for item in items:
+        status = item.get("status")
+        if isinstance(status, str) and status.strip():
+            if status.strip().lower() in ("open", "closed"):
+                if status.strip() != status.strip().lower():
+                    findings.add("status_case", status)
+            else:
+                findings.add("status_nonstandard", status)
+        moments = {name: check_time(item.get(name), findings) for name in TIME_FIELDS}
+        requested, updated = moments["requested_datetime"], moments["updated_datetime"]
+        if requested and updated and requested.tzinfo and updated.tzinfo and updated < requested:
+            findings.add("updated_before_requested", f"{item.get('service_request_id')}: {item.get('updated_datetime')}")
+        _html(item, TEXT_FIELDS, findings)
+        if _number(item.get("lat")) == 0 and _number(item.get("long")) == 0:
+            findings.add("zero_coordinates", f"{item.get('service_request_id')}: {item.get('lat')}, {item.get('long')}")
+    return items
+
+
+def definition(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> dict[str, Any]:
+    """A service definition: {"service_code", "attributes": [...]}."""
+    data = load(body, fmt, findings, content_type)
+    message = _error_text(data)
+    if message is not None:
+        raise SchemaError(f"an error answer: {message}")
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        findings.add("json_wrapper", "[definition]")
+        data = data[0]
+    if not isinstance(data, dict) or ("attributes" not in data and "service_code" not in data):
+        raise SchemaError("not a service definition (no service_code or attributes)")
+    attributes = data.get("attributes") or []
+    if isinstance(attributes, dict):
+        findings.add("single_object", "attributes: an object")
+        attributes = [attributes]
+    if not isinstance(attributes, list) or not all(isinstance(a, dict) for a in attributes):
+        raise SchemaError("attributes is not a list of objects")
+    orders: set[str] = set()
+    for attribute in attributes:
+        datatype = attribute.get("datatype")
+        if isinstance(datatype, str) and datatype.strip().lower() not in DATATYPES:
+            findings.add("attribute_datatype_nonstandard", datatype)
+        order = str(attribute.get("order"))
+        if attribute.get("order") is not None and order in orders:
+            findings.add("attribute_order_repeated", f"{attribute.get('code')}: order {order}")
+        orders.add(order)
+    return {"service_code": data.get("service_code"), "attributes": attributes}
+
+
+def discovery(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> dict[str, Any]:
+    """A discovery document, its endpoints as a list."""
+    data = load(body, fmt, findings, content_type)
+    if not isinstance(data, dict) or "endpoints" not in data:
+        raise SchemaError("not a discovery document (no endpoints)")
+    endpoints = data.get("endpoints") or []
+    if isinstance(endpoints, dict):
+        findings.add("discovery_endpoints_object", ", ".join(list(endpoints)[:5]))
+        endpoints = list(endpoints.values()) if all(isinstance(v, dict) for v in endpoints.values()) else [endpoints]
+    if not isinstance(endpoints, list):
+        raise SchemaError("discovery endpoints is not a list")
+    return {**data, "endpoints": [e for e in endpoints if isinstance(e, dict)]}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- times and tickets -----------------------------------------------------------------------
+
+def _fromiso(text: str) -> datetime | None:
+    """ISO 8601 as Python reads it, with Z and fractions of any length (.NET sends seven digits)."""
+    text = re.sub(r"(\.\d{1,6})\d*", r"\1", re.sub(r"[Zz]$", "+00:00", text))
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def check_time(value: Any, findings: Findings) -> datetime | None:
+    """Read an Open311 date-time, noting how it departs from the W3C form; None if there is none."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    moment = _fromiso(text)
+    if moment is None:
+        findings.add("date_unreadable", text)
+        return None
+    if W3C.fullmatch(text):
+        return moment
+    if moment.tzinfo is None:
+        findings.add("date_without_timezone", text)
+    if not W3C_LOCAL.fullmatch(text):
+        findings.add("date_not_w3c", text)
+    return moment
+
+
+def parse_time(value: Any, tz: ZoneInfo) -> str | None:
+    """An Open311 date-time as UTC ISO; one without an offset is read in the city's zone."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    moment = _fromiso(value.strip())
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return iso(moment)
 
 
 def to_tickets(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[TicketRecord]:
@@ -114,28 +365,15 @@ def to_tickets(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> l
     out = {}
     for item in items:
         raw_id = item.get("service_request_id")
-        if raw_id in (None, "") or isinstance(raw_id, (dict, list)):
+        if blank(raw_id):
             continue
         status = item.get("status")
         code = item.get("service_code")
         out[str(raw_id)] = TicketRecord(
             crawl=crawl, endpoint=endpoint.id, id=str(raw_id)[:200],
-            status=str(status).strip().lower()[:50] if status not in (None, "") else None,
-            service_code=str(code)[:200] if code not in (None, "") else None,
+            status=str(status).strip().lower()[:50] if not blank(status) else None,
+            service_code=str(code)[:200] if not blank(code) else None,
             requested=parse_time(item.get("requested_datetime"), tz),
             updated=parse_time(item.get("updated_datetime"), tz),
         )
     return list(out.values())
-
-
-def parse_time(value: Any, tz: ZoneInfo) -> str | None:
-    """An Open311 date-time as UTC ISO; one without an offset is read in the city's zone."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return iso(moment)

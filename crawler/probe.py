@@ -1,210 +1,276 @@
-"""Probe one endpoint: the only module that talks to the network.
+"""The calls made to one endpoint in one crawl, and the records they become.
 
-It takes its requests.Session as a parameter (make_session builds the real one), so tests and
-the demo pass the same seam. An endpoint that fails is a result, recorded with one of these
-outcome classes; only a bug of ours raises.
-
-Outcome classes, one per HTTP call:
-    ok            2xx and a well-formed Open311 list
-    dns           the host name does not resolve
-    connect       no TCP connection (refused, reset, unreachable, dropped mid-body)
-    tls           the TLS handshake or certificate failed
-    timeout       no answer within the time budget (connect, read, or the whole call)
-    http_4xx      a 4xx status other than 429
-    http_5xx      a 5xx status
-    rate_limited  429 Too Many Requests
-    not_open311   2xx but not an Open311 answer (an HTML page, an empty body, a redirect loop)
-    parse         not well-formed JSON or XML
-    schema        well-formed but not the list the method returns (an error list, no ids)
-    too_large     the body exceeds the size cap
-    refused       the address is not public (see guard.py); nothing was sent
+In order of what matters most, so that the budget (client.Limits) cuts only the tail:
+  1. GET services in the registry's format. If it fails, once more after a pause (both are
+     recorded; metrics/rules.py counts the endpoint down only if every attempt failed). If
+     the answer was no Open311 list in that format, once in the other format.
+  2. GET requests for the day before the crawl. When the first answer has exactly a common
+     page size of requests (PAGE_SIZES), page=2 and then page=3 are asked for.
+  3. GET requests/{id} for LOOKUPS of the listed requests, rotating.
+  4. GET services/{code} for a rotating sample of the services with metadata=true: enough
+     each crawl that every definition is seen within a day of CRAWLS_PER_DAY crawls.
+  5. GET discovery, when the registry names a discovery_url.
+  6. Once a day, GET services in the other format, so we know which formats work.
+A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
+otherwise the endpoint is left alone for the rest of the crawl.
 """
 
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import requests
-
-from crawler import __version__
-from crawler.guard import GuardedAdapter, RefusedAddress, host_refusal
-from crawler.parse import NotOpen311, ParseError, SchemaError, parse_list, to_tickets
+from crawler import __version__, parse
+from crawler.client import Budget, Client, Fetched
+from crawler.conformance import Findings
 from crawler.registry import Endpoint
 from records import ProbeRecord, TicketRecord, iso
 
-OUTCOMES = (
-    "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
-    "not_open311", "parse", "schema", "too_large", "refused",
-)
-PROJECT_URL = "https://github.com/open311-status/open311-status"
-USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
-CONNECT_TIMEOUT_S = 5.0
-CALL_BUDGET_S = 20.0  # the whole call, however slowly the bytes drip
-MAX_BYTES = 8 * 1024 * 1024  # decompressed
-REQUESTS_WINDOW = timedelta(hours=24)  # GET requests asks for the day before the crawl
-ERROR_MAX_CHARS = 200
+CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
+REQUESTS_WINDOW = timedelta(hours=24)
+PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # a first page of exactly this many is probably cut
+MAX_PAGES = 3
+LOOKUPS = 2
+MAX_DEFINITIONS = 3
+RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
+FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
+OTHER = {"json": "xml", "xml": "json"}
+
+Parser = Callable[[bytes, str, Findings, "str | None"], Any]
 
 
-@dataclass(frozen=True)
-class Fetched:
-    outcome: str
-    http_status: int | None
-    elapsed_ms: int | None
-    body: bytes
-    error: str | None
-
-
-@dataclass(frozen=True)
+@dataclass
 class EndpointResult:
-    probes: list[ProbeRecord]
-    tickets: list[TicketRecord]
+    probes: list[ProbeRecord] = field(default_factory=list)
+    tickets: list[TicketRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the crawl's log, never stored
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.bytes for p in self.probes)
 
 
-def make_session(allow_loopback: bool) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # a proxy from the environment would bypass the address guard
-    session.max_redirects = 3
-    session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
-    adapter = GuardedAdapter(allow_loopback, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.open311_allow_loopback = allow_loopback  # type: ignore[attr-defined]
-    return session
+@dataclass
+class Answer:
+    record: ProbeRecord
+    value: Any  # what the parser returned; None unless the outcome is ok
+
+    @property
+    def ok(self) -> bool:
+        return self.record.outcome == "ok"
 
 
-def probe_endpoint(
-    endpoint: Endpoint,
-    session: requests.Session,
-    crawl_time: datetime,
-    clock: Callable[[], float] = time.monotonic,
-) -> EndpointResult:
-    """GET services, then GET requests for the day before crawl_time."""
-    start = clock()
-    crawl = iso(crawl_time)
-    base_params = {"jurisdiction_id": endpoint.jurisdiction_id} if endpoint.jurisdiction_id else {}
-    calls = [
-        ("services", {}, "service_code"),
-        ("requests", {"start_date": iso(crawl_time - REQUESTS_WINDOW), "end_date": crawl}, "service_request_id"),
-    ]
-    probes: list[ProbeRecord] = []
-    tickets: list[TicketRecord] = []
-    for method, extra, required_key in calls:
-        probed_at = iso(crawl_time + timedelta(seconds=clock() - start))
-        url = f"{endpoint.base_url}{method}.{endpoint.format}"
-        fetched = fetch(session, url, {**base_params, **extra}, clock)
-        items: list[dict[str, Any]] | None = None
-        outcome, error = fetched.outcome, fetched.error
+def slot_of(moment: datetime) -> int:
+    """Which of the day's crawls this is: 0 .. CRAWLS_PER_DAY - 1."""
+    return (moment.hour * 60 + moment.minute) * CRAWLS_PER_DAY // (24 * 60)
+
+
+def rotating(items: list[str], count: int, turn: int) -> list[str]:
+    """count items starting at turn * count, wrapping: consecutive turns cover every item."""
+    if not items:
+        return []
+    start = (turn * count) % len(items)
+    picked = [items[(start + i) % len(items)] for i in range(min(count, len(items)))]
+    return list(dict.fromkeys(picked))
+
+
+class Probe:
+    def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
+                 api_key: str | None = None, host_deadline: float | None = None):
+        self.endpoint = endpoint
+        self.client = client
+        self.crawl_time = crawl_time
+        self.crawl_started = crawl_started
+        self.api_key = api_key or None
+        self.budget = Budget(client.limits, client.clock, host_deadline)
+        self.result = EndpointResult()
+        self.stopped: str | None = None
+        self.base = {"jurisdiction_id": endpoint.jurisdiction_id} if endpoint.jurisdiction_id else {}
+
+    # -- one call --------------------------------------------------------------------------
+
+    def call(self, method: str, fmt: str, url: str, params: dict[str, str], parser: Parser, *,
+             target: str | None = None, page: int | None = None, attempt: int = 1,
+             check: Callable[[Any, Findings], None] | None = None) -> Answer | None:
+        """One GET, parsed and recorded; None if the budget or a rate limit forbids it."""
+        if self.stopped:
+            return None
+        params, headers = self._auth(url, params)
+        fetched = self.client.get(url, params, self.budget, headers, secrets=(self.api_key,) if self.api_key else ())
+        if fetched is None:
+            self.stopped = "budget spent"
+            return None
+        findings = Findings()
+        value, outcome, error = None, fetched.outcome, fetched.error
+        if outcome in ("http_4xx", "http_5xx", "rate_limited") and fetched.body:
+            error = f"{error}: {parse.error_message(fetched.body)}" if parse.error_message(fetched.body) else error
         if outcome == "ok":
             try:
-                items = parse_list(fetched.body, endpoint.format, required_key)
-            except NotOpen311 as e:
+                value = parser(fetched.body, fmt, findings, fetched.content_type)
+                if check is not None:
+                    check(value, findings)
+            except parse.NotOpen311 as e:
                 outcome, error = "not_open311", str(e)
-            except ParseError as e:
+            except parse.ParseError as e:
                 outcome, error = "parse", str(e)
-            except SchemaError as e:
+            except parse.SchemaError as e:
                 outcome, error = "schema", str(e)
-        probes.append(
-            ProbeRecord(
-                crawl=crawl, endpoint=endpoint.id, method=method, format=endpoint.format, probed_at=probed_at,
-                outcome=outcome, http_status=fetched.http_status, elapsed_ms=fetched.elapsed_ms,
-                bytes=len(fetched.body), items=len(items) if items is not None and outcome == "ok" else None,
-                error=error[:ERROR_MAX_CHARS] if error else None, crawler=__version__,
-            )
+        record = self._record(method, fmt, fetched, outcome, error, value, findings, target, page, attempt)
+        self.result.probes.append(record)
+        if outcome == "rate_limited":
+            return self._after_429(fetched, method, fmt, url, params, parser, target, page, attempt, check)
+        return Answer(record, value if outcome == "ok" else None)
+
+    def _after_429(self, fetched: Fetched, method: str, fmt: str, url: str, params: dict[str, str], parser: Parser,
+                   target: str | None, page: int | None, attempt: int, check: Any) -> Answer | None:
+        wait = fetched.retry_after_s
+        limits = self.client.limits
+        if attempt == 1 and wait is not None and wait <= limits.max_retry_after_s and self.budget.allows(wait):
+            self.client.sleep(wait)
+            return self.call(method, fmt, url, params, parser, target=target, page=page, attempt=2, check=check)
+        self.stopped = "rate limited" + (f" (Retry-After {wait:g} s)" if wait is not None else "")
+        return None
+
+    def _auth(self, url: str, params: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        if not self.api_key or (urlsplit(url).hostname or "").lower() != self.endpoint.host:
+            return params, {}
+        if self.endpoint.api_key_as == "bearer":
+            return params, {"Authorization": f"Bearer {self.api_key}"}
+        return {**params, "api_key": self.api_key}, {}
+
+    def _record(self, method: str, fmt: str, fetched: Fetched, outcome: str, error: str | None, value: Any,
+                findings: Findings, target: str | None, page: int | None, attempt: int) -> ProbeRecord:
+        items = None
+        if outcome == "ok":
+            items = len(value["attributes"] if method == "service_definition" else value["endpoints"] if method == "discovery" else value)
+        if error and self.api_key:
+            error = error.replace(self.api_key, "[key]")
+        return ProbeRecord(
+            crawl=iso(self.crawl_time), endpoint=self.endpoint.id, method=method, format=fmt,
+            probed_at=iso(self.crawl_time + timedelta(seconds=fetched.started - self.crawl_started)),
+            outcome=outcome, http_status=fetched.http_status, elapsed_ms=fetched.elapsed_ms, bytes=len(fetched.body),
+            items=items, error=error[:200] if error else None, target=target[:200] if target else None, page=page,
+            attempt=attempt, findings=findings.as_dict(), content_type=fetched.content_type,
+            retry_after_s=fetched.retry_after_s, crawler=__version__,
         )
-        if method == "requests" and items is not None and outcome == "ok":
-            tickets = to_tickets(items, endpoint, crawl)
-        if method == "services" and outcome in ("dns", "connect", "tls", "timeout", "refused"):
-            break  # the host is unreachable: the next call would only cost time
-    return EndpointResult(probes, tickets)
+
+    def url(self, path: str, fmt: str) -> str:
+        return f"{self.endpoint.base_url}{path}.{fmt}"
+
+    # -- the plan ----------------------------------------------------------------------------
+
+    def run(self) -> EndpointResult:
+        services, fmt = self.services()
+        if services is not None:
+            listed = self.requests(fmt)
+            self.lookups(fmt, listed)
+            self.definitions(fmt, services)
+            self.discovery()
+            if fmt == self.endpoint.format:
+                self.other_format()
+        if self.stopped and self.stopped != "budget spent":
+            self.result.notes.append(self.stopped)
+        elif self.stopped:
+            self.result.notes.append("the budget ended the crawl of this endpoint")
+        latest = {t.id: t for t in self.result.tickets}  # a lookup is as fresh as the list, or fresher
+        self.result.tickets = list(latest.values())
+        return self.result
+
+    def services(self) -> tuple[list[dict[str, Any]] | None, str]:
+        fmt = self.endpoint.format
+        answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services)
+        if answer is not None and not answer.ok and answer.record.outcome in RETRIED:
+            pause = self.client.limits.retry_pause_s
+            if self.budget.allows(pause):
+                self.client.sleep(pause)
+                answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services, attempt=2)
+        if answer is not None and answer.ok:
+            return answer.value, fmt
+        if answer is None or answer.record.outcome not in FORMAT_TROUBLE:
+            return None, fmt
+        other = OTHER[fmt]
+
+        def fell_back(_: Any, findings: Findings) -> None:
+            findings.add("format_fallback", f"{fmt} failed ({answer.record.outcome}), {other} works")
+
+        second = self.call("services", other, self.url("services", other), self.base, parse.services, check=fell_back)
+        if second is not None and second.ok:
+            return second.value, other
+        return None, fmt
+
+    def requests(self, fmt: str) -> list[dict[str, Any]]:
+        params = {**self.base, "start_date": iso(self.crawl_time - REQUESTS_WINDOW), "end_date": iso(self.crawl_time)}
+        first = self.call("requests", fmt, self.url("requests", fmt), params, parse.requests, page=1)
+        if first is None or not first.ok:
+            return []
+        listed: list[dict[str, Any]] = first.value
+        self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, iso(self.crawl_time)))
+        seen = {str(i.get("service_request_id")) for i in listed}
+        last_count = len(listed)
+        for page in range(2, MAX_PAGES + 1):
+            if last_count not in PAGE_SIZES:
+                break
+            fresh: list[dict[str, Any]] = []
+
+            def new_ones(items: Any, findings: Findings) -> None:
+                fresh.extend(i for i in items if str(i.get("service_request_id")) not in seen)
+                if items and not fresh:
+                    findings.add("paging_ignored", f"page {page} repeated page {page - 1}")
+
+            answer = self.call("requests", fmt, self.url("requests", fmt), {**params, "page": str(page)}, parse.requests,
+                               page=page, check=new_ones)
+            if answer is None or not answer.ok or not fresh:
+                break
+            self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, iso(self.crawl_time)))
+            seen.update(str(i.get("service_request_id")) for i in fresh)
+            last_count = len(answer.value)
+        return listed
+
+    def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
+        by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
+        for request_id in rotating(sorted(by_id), LOOKUPS, slot_of(self.crawl_time)):
+            def compare(items: Any, findings: Findings, request_id: str = request_id) -> None:
+                if len(items) != 1 or str(items[0].get("service_request_id")) != request_id:
+                    findings.add("lookup_not_one", f"{request_id}: {len(items)} answered")
+                    return
+                was, now = by_id[request_id].get("status"), items[0].get("status")
+                if str(was).strip().lower() != str(now).strip().lower():
+                    findings.add("lookup_status_differs", f"{request_id}: list {was}, lookup {now}")
+
+            answer = self.call("request", fmt, self.url(f"requests/{quote(request_id, safe='')}", fmt), self.base,
+                               parse.requests, target=request_id, check=compare)
+            if answer is not None and answer.ok:
+                self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, iso(self.crawl_time)))
+
+    def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
+        codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
+        if not codes:
+            return
+        per_crawl = min(MAX_DEFINITIONS, math.ceil(len(codes) / CRAWLS_PER_DAY))
+        turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time)
+        for code in rotating(codes, per_crawl, turn):
+            self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
+                      parse.definition, target=code)
+
+    def discovery(self) -> None:
+        url = self.endpoint.discovery_url
+        if url:
+            self.call("discovery", "xml" if url.endswith(".xml") else "json", url, {}, parse.discovery)
+
+    def other_format(self) -> None:
+        """Once a day (at a slot fixed per endpoint, to spread the load), the other format."""
+        digest = hashlib.sha256(self.endpoint.id.encode()).digest()
+        if slot_of(self.crawl_time) == int.from_bytes(digest[:4], "big") % CRAWLS_PER_DAY:
+            other = OTHER[self.endpoint.format]
+            self.call("services", other, self.url("services", other), self.base, parse.services)
 
 
-def fetch(
-    session: requests.Session, url: str, params: dict[str, str], clock: Callable[[], float] = time.monotonic
-) -> Fetched:
-    """One GET, classified. Never raises for anything the server or network does."""
-    allow_loopback = getattr(session, "open311_allow_loopback", False)
-    parts = urlsplit(url)
-    start = clock()
-    try:
-        reason = host_refusal(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), allow_loopback)
-    except (socket.gaierror, UnicodeError) as e:
-        return Fetched("dns", None, None, b"", f"cannot resolve {parts.hostname}: {e}")
-    if reason:
-        return Fetched("refused", None, None, b"", reason)
-    status: int | None = None
-    body = b""
-    try:
-        with session.get(url, params=params, stream=True, timeout=(CONNECT_TIMEOUT_S, CALL_BUDGET_S)) as response:
-            status = response.status_code
-            chunks = []
-            size = 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    return Fetched("too_large", status, _ms(clock() - start), b"", f"body over {MAX_BYTES} bytes")
-                if clock() - start > CALL_BUDGET_S:
-                    return Fetched("timeout", status, _ms(clock() - start), b"", f"body not complete in {CALL_BUDGET_S:g} s")
-                chunks.append(chunk)
-            body = b"".join(chunks)
-    except requests.exceptions.RequestException as e:
-        outcome, message = classify_exception(e)
-        return Fetched(outcome, status, _ms(clock() - start), b"", message)
-    elapsed = _ms(clock() - start)
-    if status == 429:
-        return Fetched("rate_limited", status, elapsed, body, "429 Too Many Requests")
-    if 400 <= status < 500:
-        return Fetched("http_4xx", status, elapsed, body, f"HTTP {status}")
-    if status >= 500:
-        return Fetched("http_5xx", status, elapsed, body, f"HTTP {status}")
-    if not 200 <= status < 300:
-        return Fetched("not_open311", status, elapsed, body, f"HTTP {status}")
-    return Fetched("ok", status, elapsed, body, None)
-
-
-def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
-
-
-def _causes(e: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException] = [e]
-    while stack:
-        cur = stack.pop()
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        stack.extend(a for a in cur.args if isinstance(a, BaseException))
-        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-
-
-def classify_exception(e: requests.exceptions.RequestException) -> tuple[str, str]:
-    causes = list(_causes(e))
-    for cause in causes:
-        if isinstance(cause, RefusedAddress):
-            return "refused", str(cause)
-    if isinstance(e, requests.exceptions.SSLError):
-        return "tls", _short(e)
-    if isinstance(e, requests.exceptions.Timeout):
-        return "timeout", _short(e)
-    if isinstance(e, requests.exceptions.TooManyRedirects):
-        return "not_open311", "too many redirects"
-    if isinstance(e, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return "refused", _short(e)
-    if isinstance(e, requests.exceptions.ContentDecodingError):
-        return "parse", _short(e)
-    if any(isinstance(c, socket.gaierror) or type(c).__name__ == "NameResolutionError" for c in causes):
-        return "dns", _short(e)
-    return "connect", _short(e)
-
-
-def _short(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"[:ERROR_MAX_CHARS]
+def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
+                   api_key: str | None = None, host_deadline: float | None = None) -> EndpointResult:
+    started = client.clock() if crawl_started is None else crawl_started
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline).run()

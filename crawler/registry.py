@@ -25,7 +25,12 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "endpoints.schema.json"
 PATTERN_HINTS = {
     "id": "must be 2-48 lower-case letters, digits or underscores, starting with a letter",
     "country": "must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR",
+    "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
 }
+
+# Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
+SLOW_PLATFORMS = {"Connected Bits": 6.0}
+DEFAULT_MIN_INTERVAL_S = 1.0
 
 
 class RegistryError(Exception):
@@ -48,9 +53,24 @@ class Endpoint:
     notes: str
     source: str
     jurisdiction_id: str | None = None
+    discovery_url: str | None = None
+    min_interval_s: float | None = None  # None: the platform's default (see interval)
+    api_key_env: str | None = None
+    api_key_as: str | None = None  # param | bearer; None means param
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.base_url).hostname or "").lower()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two calls to this endpoint's host."""
+        if self.min_interval_s is not None:
+            return float(self.min_interval_s)
+        return SLOW_PLATFORMS.get(self.platform, DEFAULT_MIN_INTERVAL_S)
 
 
 def load_schema() -> dict[str, Any]:
@@ -217,6 +237,13 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
             problem = url_problem(url)
             if problem:
                 report("base_url", problem)
+        discovery = entry.get("discovery_url")
+        if isinstance(discovery, str) and discovery:
+            problem = url_problem(discovery, document=True)
+            if problem:
+                report("discovery_url", problem)
+        if "api_key_as" in entry and "api_key_env" not in entry:
+            report("api_key_as", "needs api_key_env (the environment variable that holds the key)")
         tz = entry.get("timezone")
         if isinstance(tz, str) and tz:
             try:
@@ -226,8 +253,8 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
     return out
 
 
-def url_problem(url: str) -> str | None:
-    """Why a base URL is unusable, or None."""
+def url_problem(url: str, document: bool = False) -> str | None:
+    """Why a base URL (or, with document, a discovery document's URL) is unusable, or None."""
     if url != url.strip() or any(c.isspace() for c in url):
         return f"not a valid URL (contains white space): {url!r}"
     try:
@@ -243,7 +270,10 @@ def url_problem(url: str) -> str | None:
         return "must not contain a user name or password"
     if parts.query or parts.fragment:
         return "must not contain a query or fragment (method paths are appended to it)"
-    if not parts.path.endswith("/"):
+    if document:
+        if not parts.path.endswith(("/discovery.json", "/discovery.xml")):
+            return "must end with discovery.json or discovery.xml"
+    elif not parts.path.endswith("/"):
         return "must end with '/' (method paths such as services.json are appended to it)"
     return None
 

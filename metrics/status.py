@@ -1,10 +1,6 @@
 """Endpoint status per crawl, and the windows computed from it.
 
-Rules (one crawl of one endpoint):
-    unknown   no GET services call was made, or it was refused by the address guard
-    down      GET services did not return a well-formed service list
-    degraded  services answered, but GET requests failed, or services took over SLOW_MS
-    up        otherwise
+The rules are in metrics/rules.py; crawl_statuses applies them to a whole history at once.
 """
 
 from __future__ import annotations
@@ -14,13 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-SLOW_MS = 1000  # as status.open311.org: a call over a second is slow
+from metrics.rules import REQUESTS_SLOW_MS, SLOW_MS
+
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
-STATUSES = ("up", "degraded", "down", "unknown")
 
 
 def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = ["endpoint", "crawl", "method", "probed_at", "outcome", "http_status", "elapsed_ms", "items", "error"]
+    columns = ["endpoint", "crawl", "method", "probed_at", "outcome", "http_status", "elapsed_ms", "items", "error", "page",
+               "format", "findings"]
     frame = pd.DataFrame.from_records(probes, columns=columns)
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["probed_at"] = pd.to_datetime(frame["probed_at"], utc=True, format="ISO8601")
@@ -28,22 +25,37 @@ def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _first_ok_ms(rows: pd.DataFrame, index: pd.MultiIndex) -> pd.Series:
+    ok = rows[rows["outcome"] == "ok"].sort_values("probed_at", kind="stable").drop_duplicates(["endpoint", "crawl"])
+    return ok.set_index(["endpoint", "crawl"])["elapsed_ms"].reindex(index)
+
+
 def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (endpoint, crawl) with its status, sorted by time."""
+    """One row per (endpoint, crawl) with its status (metrics/rules.py), sorted by time."""
     if probes.empty:
         return pd.DataFrame({"endpoint": pd.Series(dtype=str), "crawl": pd.Series(dtype="datetime64[ns, UTC]"),
                              "status": pd.Series(dtype=str)})
-    first = probes.drop_duplicates(["endpoint", "crawl", "method"])
-    wide = first.pivot(index=["endpoint", "crawl"], columns="method", values=["outcome", "elapsed_ms"])
-    services = wide["outcome"].get("services", pd.Series(None, index=wide.index, dtype=object))
-    requests = wide["outcome"].get("requests", pd.Series(None, index=wide.index, dtype=object))
-    services_ms = wide["elapsed_ms"].get("services", pd.Series(float("nan"), index=wide.index))
-    status = pd.Series("up", index=wide.index, dtype=object)
-    status[(requests != "ok") | (services_ms > SLOW_MS)] = "degraded"
-    status[services != "ok"] = "down"
-    status[services.isna() | (services == "refused")] = "unknown"
+    keys = ["endpoint", "crawl"]
+    index = pd.MultiIndex.from_frame(probes[keys].drop_duplicates())
+    services = probes[probes["method"] == "services"]
+    requests = probes[probes["method"] == "requests"]
+    listed = requests[requests["page"].isna() | (requests["page"] == 1)]
+    flags = services.assign(
+        ok=services["outcome"] == "ok", limited=services["outcome"] == "rate_limited", refused=services["outcome"] == "refused",
+    ).groupby(keys)[["ok", "limited", "refused"]].agg(["any", "all"]).reindex(index)
+    called = flags[("ok", "any")].notna()
+    answered = flags[("ok", "any")].fillna(False).astype(bool)
+    limited = flags[("limited", "any")].fillna(False).astype(bool)
+    all_refused = flags[("refused", "all")].fillna(False).astype(bool)
+    services_ms = _first_ok_ms(services, index)
+    requests_ms = _first_ok_ms(listed, index)
+    status = pd.Series("up", index=index, dtype=object)
+    status[requests_ms.isna() | (services_ms > SLOW_MS) | (requests_ms > REQUESTS_SLOW_MS)] = "degraded"
+    status[~answered] = "down"
+    status[~answered & limited] = "degraded"
+    status[~called | all_refused] = "unknown"
     out = status.rename("status").reset_index()
-    return out.sort_values(["endpoint", "crawl"], kind="stable").reset_index(drop=True)
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:

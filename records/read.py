@@ -5,6 +5,7 @@ A corrupt or truncated line never stops a build: it is reported as FILE:LINE and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -14,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from records.layout import KINDS
-from records.types import EndpointRecord, ProbeRecord, TicketRecord
+from records.types import CrawlRecord, EndpointRecord, ProbeRecord, TicketRecord
 
-RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "endpoints": EndpointRecord}
+RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "endpoints": EndpointRecord, "crawls": CrawlRecord}
 
 
 def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:
@@ -24,14 +25,30 @@ def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:
     for name, hint in typing.get_type_hints(cls).items():
         if typing.get_origin(hint) is typing.ClassVar:
             continue
-        if isinstance(hint, types.UnionType):
-            out[name] = tuple(typing.get_args(hint))
-        else:
-            out[name] = (hint,)
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        # dict[str, str] is checked as a dict; a float field also takes a whole number.
+        plain = tuple(typing.get_origin(t) or t for t in options)
+        out[name] = plain + ((int,) if float in plain else ())
     return out
 
 
 EXPECTED = {kind: _expected_types(cls) for kind, cls in RECORD_TYPES.items()}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """Fields added after a kind was first written, with the value older lines stand for."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "v":
+            continue
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory
+    return out
+
+
+DEFAULTS = {kind: _defaults(cls) for kind, cls in RECORD_TYPES.items()}
 
 
 @dataclass
@@ -77,6 +94,10 @@ def read_file(path: Path, kind: str, loaded: Loaded) -> None:
             except (ValueError, UnicodeDecodeError) as e:
                 problem = f"not valid JSON ({e.__class__.__name__}: {e})"
             else:
+                if isinstance(record, dict):
+                    for name, default in DEFAULTS[kind].items():
+                        if name not in record:
+                            record[name] = default() if callable(default) else default
                 problem = record_problem(record, expected)
             if problem:
                 loaded.problems.append(f"{path}:{number}: {problem}; skipped")

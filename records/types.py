@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from records.layout import LAYOUT_VERSION
@@ -14,16 +14,23 @@ class ProbeRecord:
 
     crawl: str  # the crawl's timestamp (UTC, ISO 8601): groups the calls of one crawl
     endpoint: str
-    method: str  # services | requests
+    method: str  # discovery | services | service_definition | requests | request
     format: str  # json | xml
     probed_at: str  # when this call started (UTC, ISO 8601)
-    outcome: str  # one of crawler.probe.OUTCOMES
+    outcome: str  # one of crawler.client.OUTCOMES
     http_status: int | None
     elapsed_ms: int | None
     bytes: int
-    items: int | None  # services or requests parsed; None unless the outcome is ok
+    items: int | None  # services, requests, attributes or discovery endpoints parsed; None unless ok
     error: str | None
     crawler: str
+    # Added in crawler 0.2.0; the reader gives older lines these defaults.
+    target: str | None = None  # the service_code or service_request_id in the path, if any
+    page: int | None = None  # requests only: 1 for the first call (no page parameter sent), then 2, 3
+    attempt: int = 1  # 2 when the same call was made again (a retried service list, after a 429)
+    findings: dict[str, str] = field(default_factory=dict)  # finding code -> first example (crawler/conformance.py)
+    content_type: str | None = None
+    retry_after_s: float | None = None  # with a 429
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,3 +76,20 @@ class EndpointRecord:
         return asdict(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id")
+
+
+@dataclass(frozen=True)
+class CrawlRecord:
+    """One run of the crawler: when it was due, when it ran, what it did."""
+
+    crawl: str  # the actual start, as in every probe of the crawl
+    scheduled: str  # the cron slot it was due in (UTC, ISO 8601)
+    finished: str
+    endpoints: int
+    calls: int
+    bytes: int
+    crawler: str
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 import build
 from crawler.__main__ import main as crawl_main
+from crawler.client import Client, Limits, make_session
 from simulator.fleet import City, Clock, Fleet
 
 
@@ -42,10 +43,15 @@ FORMATS = {"springfield": "json", "shelbyville": "xml", "capital_city": "json", 
 def registry(fleet: Fleet) -> list[dict[str, str]]:
     return [
         {"id": c.key, "name": c.name, "country": "USA", "base_url": fleet.base_url(c.key), "format": FORMATS[c.key],
-         "platform": "in-house", "timezone": "America/Chicago", "notes": "Simulated city of the demo fleet.",
-         "source": "simulator/demo.py"}
+         "platform": "in-house", "timezone": "America/Chicago", "min_interval_s": 0,
+         "notes": "Simulated city of the demo fleet.", "source": "simulator/demo.py"}
         for c in fleet.cities
     ]
+
+
+def instant_client(interval: float, allow_loopback: bool = False) -> Client:
+    """The real client, except that its waits (pauses, Retry-After) pass at once: time is simulated."""
+    return Client(make_session(), interval, allow_loopback, Limits(), sleep=lambda seconds: None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             argv_crawl = ["--endpoints", str(endpoints), "--data", str(work / "data"), "--now", moment.isoformat(),
                           "--allow-loopback"]
             with contextlib.redirect_stdout(io.StringIO()):
-                code = crawl_main(argv_crawl)
+                code = crawl_main(argv_crawl, client_factory=instant_client)
             if code != 0:
                 print(f"the crawl at {moment.isoformat()} failed with exit status {code}", file=sys.stderr)
                 return code

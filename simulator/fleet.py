@@ -53,6 +53,8 @@ class City:
     requests_error_rate: float = 0.0  # share of GET requests answered with 500
     services: list[tuple[str, str, str]] = field(default_factory=lambda: list(SERVICES))
     listening: bool = True  # False: nothing listens (connection refused)
+    page_size: int | None = None  # answers at most this many requests a call
+    pages: bool = True  # honours page= (with page_size set); False: every page is the first
 
 
 def _rng(*parts: Any) -> random.Random:
@@ -140,15 +142,44 @@ def make_handler(city: City, clock: Clock) -> type[BaseHTTPRequestHandler]:
             if city.down(now):
                 self.send(503, MAINTENANCE_PAGE, "text/html; charset=utf-8")
                 return
-            path = url.path.rsplit("/", 1)[-1]
-            method, _, fmt = path.partition(".")
+            parts = url.path.split("/open311/v2/", 1)[-1]
+            method, _, fmt = parts.rpartition(".")
             if fmt not in city.formats:
                 self.error(404, "xml" if "xml" in city.formats else "json", f"format {fmt or 'none'} not supported")
                 return
             if method == "services":
-                items = [{"service_code": c, "service_name": n, "description": d, "metadata": False, "type": "realtime",
-                          "keywords": "", "group": "Streets"} for c, n, d in city.services]
+                items = [{"service_code": c, "service_name": n, "description": d, "metadata": c == city.services[0][0],
+                          "type": "realtime", "keywords": "", "group": "Streets"} for c, n, d in city.services]
                 self.reply(fmt, "services", "service", items)
+            elif method.startswith("services/"):
+                code = method.split("/", 1)[1]
+                if code != city.services[0][0]:
+                    self.error(404, fmt, f"no service definition for {code}")
+                    return
+                attribute = {"variable": True, "code": "SIZE", "datatype": "singlevaluelist", "required": True,
+                             "datatype_description": None, "order": 1, "description": "How big is it?",
+                             "values": [{"key": "S", "name": "Small"}, {"key": "L", "name": "Large"}]}
+                if fmt == "xml":
+                    values = "".join(f"<value><key>{v['key']}</key><name>{v['name']}</name></value>" for v in attribute["values"])
+                    body = (f'<?xml version="1.0" encoding="utf-8"?><service_definition><service_code>{code}</service_code>'
+                            f"<attributes><attribute><variable>true</variable><code>SIZE</code><datatype>singlevaluelist</datatype>"
+                            f"<required>true</required><datatype_description/><order>1</order><description>How big is it?</description>"
+                            f"<values>{values}</values></attribute></attributes></service_definition>").encode()
+                    self.send(200, body, "text/xml; charset=utf-8")
+                else:
+                    self.send(200, json.dumps({"service_code": code, "attributes": [attribute]}).encode(), "application/json; charset=utf-8")
+            elif method.startswith("requests/"):
+                wanted = method.split("/", 1)[1]
+                try:
+                    hour = datetime.strptime(wanted.split("-")[1], "%Y%m%d%H").replace(tzinfo=timezone.utc)
+                except (IndexError, ValueError):
+                    self.error(404, fmt, f"no service request {wanted}")
+                    return
+                found = [t for t in tickets(city, hour, hour + timedelta(hours=1), now) if t["service_request_id"] == wanted]
+                if not found:
+                    self.error(404, fmt, f"no service request {wanted}")
+                    return
+                self.reply(fmt, "service_requests", "request", found)
             elif method == "requests":
                 if rng.random() < city.requests_error_rate:
                     self.error(500, fmt, "internal error")
@@ -162,7 +193,12 @@ def make_handler(city: City, clock: Clock) -> type[BaseHTTPRequestHandler]:
                 if end - start > timedelta(days=90):
                     self.error(400, fmt, "start_date and end_date may not span more than 90 days")
                     return
-                self.reply(fmt, "service_requests", "request", tickets(city, start, end, now))
+                found = tickets(city, start, end, now)
+                if city.page_size:
+                    page = int(query.get("page", "1")) if query.get("page", "1").isdigit() and city.pages else 1
+                    size = min(int(query["page_size"]), city.page_size) if query.get("page_size", "").isdigit() else city.page_size
+                    found = found[(page - 1) * size: page * size]
+                self.reply(fmt, "service_requests", "request", found)
             else:
                 self.error(404, fmt, f"no such method: {method}")
 

@@ -8,11 +8,21 @@ import jsonschema
 import pytest
 import yaml
 
+from crawler.client import Client, Limits, make_session
 from simulator.fleet import City, Clock, Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 REALWORLD = ROOT.parent / "shared" / "realworld"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+# Budgets small enough that a hostile server costs a test about a second.
+FAST = Limits(connect_s=1.0, call_s=1.0, endpoint_s=20.0, call_bytes=1024 * 1024, endpoint_bytes=4 * 1024 * 1024,
+              retry_pause_s=0.05, max_retry_after_s=2.0, min_call_s=0.2)
+
+
+def fast_client(interval: float = 0.0, allow_loopback: bool = True, limits: Limits = FAST, **kw) -> Client:
+    return Client(make_session(), interval, allow_loopback, limits, **kw)
 
 
 def entry(**overrides: str) -> dict[str, str]:
@@ -37,7 +47,7 @@ def fleet():
 @pytest.fixture
 def fleet_registry(fleet, tmp_path):
     formats = {"shelbyville": "xml"}
-    entries = [entry(id=c.key, name=c.name, base_url=fleet.base_url(c.key), format=formats.get(c.key, "json"))
+    entries = [entry(id=c.key, name=c.name, base_url=fleet.base_url(c.key), format=formats.get(c.key, "json"), min_interval_s=0)
                for c in fleet.cities]
     path = tmp_path / "endpoints.yaml"
     path.write_text(yaml.safe_dump(entries, sort_keys=False))
@@ -45,7 +55,7 @@ def fleet_registry(fleet, tmp_path):
 
 
 def record_validator(kind: str) -> jsonschema.Draft202012Validator:
-    name = {"probes": "probe", "tickets": "ticket", "endpoints": "endpoint"}[kind]
+    name = {"probes": "probe", "tickets": "ticket", "endpoints": "endpoint", "crawls": "crawl"}[kind]
     schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 

@@ -7,10 +7,10 @@ import pytest
 from tests.conftest import ROOT
 
 NETWORK = {"requests", "urllib3", "http", "socket"}
-NETWORK_MODULES = {"crawler/probe.py", "crawler/guard.py"}
+NETWORK_MODULES = {"crawler/client.py", "crawler/guard.py"}
 
 
-def imports(path):
+def imports(path, full=False):
     tree = ast.parse(path.read_text())
     typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
                    for n in ast.walk(block)}
@@ -18,9 +18,9 @@ def imports(path):
         if id(node) in typing_only:
             continue
         if isinstance(node, ast.Import):
-            yield from (a.name.split(".")[0] for a in node.names)
+            yield from (a.name if full else a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module.split(".")[0]
+            yield node.module if full else node.module.split(".")[0]
 
 
 @pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("*/*.py") if p.parts[-2] in ("crawler", "records", "metrics")) + ["build.py"])
@@ -32,3 +32,10 @@ def test_layering(path):
         assert "crawler" not in names, f"{path} must not import the crawler"
     if path.startswith("records/"):
         assert "metrics" not in names
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("crawler/*.py")))
+def test_the_crawler_uses_only_the_plain_status_rules_of_metrics(path):
+    """The crawler's summary applies metrics/rules.py (no pandas); the rest of metrics is the build's."""
+    used = {name for name in imports(ROOT / path, full=True) if name.split(".")[0] == "metrics"}
+    assert used <= {"metrics.rules"}, path

@@ -1,23 +1,28 @@
+"""Whole crawls: the contract command line, concurrency across hosts, and what lands in data/."""
+
+import io
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import redirect_stdout
+from datetime import datetime, timezone
 
 import pytest
 import requests
+import yaml
 
-from crawler.crawl import crawl
-from crawler.guard import address_refusal
-from crawler.probe import classify_exception, fetch, make_session
+from crawler.__main__ import main
+from crawler.client import classify_exception, make_session
+from crawler.crawl import crawl, scheduled_slot
+from crawler.guard import GuardedAdapter, address_refusal
 from crawler.registry import load_registry
-from tests.conftest import NOW, ROOT, read_lines, record_validator
+from simulator.hostile import Hostile
+from tests.conftest import FAST, NOW, ROOT, entry, fast_client, read_lines, record_validator
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}
     return subprocess.run([sys.executable, "-m", "crawler", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -28,48 +33,59 @@ def by_endpoint(records):
     return out
 
 
+def run_main(*args, env=None, factory=fast_client):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(list(args), env=env or {"CI": "1"}, client_factory=factory)
+    return code, out.getvalue()
+
+
 def test_a_crawl_of_loopback_servers_through_the_real_cli(fleet_registry, tmp_path):
+    """The contract command line, in a subprocess, on the two healthy cities (the others cost pauses)."""
     data = tmp_path / "data"
-    result = run_cli("--endpoints", str(fleet_registry), "--data", str(data), "--now", NOW.isoformat(), "--allow-loopback")
+    result = run_cli("--endpoints", str(fleet_registry), "--data", str(data), "--now", NOW.isoformat(), "--allow-loopback",
+                     "--only", "springfield", "shelbyville")
     assert result.returncode == 0, result.stderr
     probes = by_endpoint(read_lines(data, "probes"))
-    outcomes = {e: [(p["method"], p["outcome"]) for p in ps] for e, ps in probes.items()}
-    assert outcomes == {
-        "springfield": [("services", "ok"), ("requests", "ok")],
-        "shelbyville": [("services", "ok"), ("requests", "ok")],
-        "ogdenville": [("services", "http_5xx"), ("requests", "http_5xx")],
-        "north_haverbrook": [("services", "connect")],
+    assert {e: [(p["method"], p["outcome"]) for p in ps][:3] for e, ps in probes.items()} == {
+        "springfield": [("services", "ok"), ("requests", "ok"), ("request", "ok")],
+        "shelbyville": [("services", "ok"), ("requests", "ok"), ("request", "ok")],
     }
     spring = probes["springfield"]
     assert spring[0]["items"] == 5 and spring[0]["http_status"] == 200 and spring[0]["format"] == "json"
     assert probes["shelbyville"][0]["format"] == "xml" and probes["shelbyville"][0]["items"] == 5
     assert all(p["crawl"] == "2026-11-20T12:00:00Z" and p["probed_at"] >= p["crawl"] for ps in probes.values() for p in ps)
-    for kind in ("probes", "tickets", "endpoints"):
+    for kind in ("probes", "tickets", "endpoints", "crawls"):
         validator = record_validator(kind)
         for record in read_lines(data, kind):
             validator.validate(record)
     tickets = read_lines(data, "tickets")
-    # The simulator's tickets in the 24 hours before the crawl, as the requests call asked for.
-    assert Counter(t["endpoint"] for t in tickets)["springfield"] == probes["springfield"][1]["items"] > 0
+    listed = sum(p["items"] for p in spring if p["method"] == "requests")
+    assert sum(t["endpoint"] == "springfield" for t in tickets) == listed > 0
     assert all("2026-11-19T12:00:00Z" <= t["requested"] < "2026-11-20T12:00:00Z" for t in tickets)
-    assert {e["endpoint"] for e in read_lines(data, "endpoints")} == {"springfield", "shelbyville", "ogdenville", "north_haverbrook"}
-    assert "springfield: services ok" in result.stdout
-    assert "crawl 2026-11-20T12:00:00Z: 4 endpoints, 7 calls (connect 1, http_5xx 2, ok 4)" in result.stdout
+    [crawl_line] = read_lines(data, "crawls")
+    assert crawl_line["scheduled"] == "2026-11-20T12:00:00Z" and crawl_line["endpoints"] == 2
+    assert crawl_line["calls"] == sum(len(ps) for ps in probes.values())
+    assert "springfield: up: services ok" in result.stdout
+    assert "(due 2026-11-20T12:00:00Z): 2 endpoints: 2 up, 0 degraded, 0 down, 0 unknown;" in result.stdout
+    assert result.stderr == ""  # CI=1: no progress bar in the log
 
 
 def test_a_second_crawl_appends_and_stores_only_changed_tickets(fleet, fleet_registry, tmp_path):
     data = tmp_path / "data"
     args = ["--endpoints", str(fleet_registry), "--data", str(data), "--allow-loopback", "--only", "springfield"]
-    assert run_cli(*args, "--now", NOW.isoformat()).returncode == 0
+    assert run_main(*args, "--now", NOW.isoformat())[0] == 0
     first_tickets = read_lines(data, "tickets")
+    first_probes = len(read_lines(data, "probes"))
     before = {p: p.read_bytes() for p in data.rglob("*.jsonl")}
     later = NOW.replace(minute=30)
     fleet.clock.set(later)
-    assert run_cli(*args, "--now", later.isoformat()).returncode == 0
+    assert run_main(*args, "--now", later.isoformat())[0] == 0
     for path, old in before.items():
         assert path.read_bytes().startswith(old)  # history is never rewritten
-    assert len(read_lines(data, "probes")) == 4
+    assert len(read_lines(data, "probes")) > first_probes
     assert len(read_lines(data, "endpoints")) == 1  # the registry entry did not change
+    assert [c["crawl"] for c in read_lines(data, "crawls")] == ["2026-11-20T12:00:00Z", "2026-11-20T12:30:00Z"]
     new = read_lines(data, "tickets")[len(first_tickets):]
     seen = {(t["id"], t["status"], t["updated"]) for t in first_tickets}
     assert all((t["id"], t["status"], t["updated"]) not in seen for t in new)
@@ -77,12 +93,15 @@ def test_a_second_crawl_appends_and_stores_only_changed_tickets(fleet, fleet_reg
 
 def test_loopback_is_refused_without_the_flag_and_that_is_data_not_an_error(fleet_registry, tmp_path):
     data = tmp_path / "data"
-    result = run_cli("--endpoints", str(fleet_registry), "--data", str(data), "--now", NOW.isoformat())
-    assert result.returncode == 0
+    code, out = run_main("--endpoints", str(fleet_registry), "--data", str(data), "--now", NOW.isoformat(),
+                         factory=lambda interval, allow_loopback: fast_client(interval, allow_loopback))
+    assert code == 0
     probes = read_lines(data, "probes")
     assert {p["outcome"] for p in probes} == {"refused"}
+    assert len(probes) == 4  # one each: a refusal is not retried
     assert probes[0]["error"] == "refused loopback address 127.0.0.2 (--allow-loopback permits 127.0.0.0/8 and ::1)"
     assert probes[0]["http_status"] is None and probes[0]["elapsed_ms"] is None
+    assert "4 endpoints: 0 up, 0 degraded, 0 down, 4 unknown;" in out
 
 
 def test_unknown_only_id_is_a_usage_error(fleet_registry, tmp_path):
@@ -92,27 +111,115 @@ def test_unknown_only_id_is_a_usage_error(fleet_registry, tmp_path):
     assert not (tmp_path / "d").exists()
 
 
-def test_endpoints_are_probed_concurrently(fleet_registry, tmp_path):
-    """Four endpoints that each take about 0.6 s, crawled in well under the 2.4 s a serial crawl needs."""
-    endpoints = load_registry(fleet_registry)
-    started = []
+HOSTILE = ["hang", "reset", "unavailable", "html", "truncated", "cut_off", "xml_bomb", "gzip_bomb", "huge",
+           "rate_limited", "redirect_loop", "drip", "drip_headers"]
 
-    class SlowSession(requests.Session):
-        def get(self, *a, **kw):
-            started.append(time.monotonic())
-            time.sleep(0.3)
-            return super().get(*a, **kw)
 
-    def factory():
-        s = make_session(True)
-        slow = SlowSession()
-        slow.__dict__.update(s.__dict__)
-        return slow
+def test_a_crawl_with_every_hostile_server_takes_as_long_as_the_slowest(fleet, tmp_path):
+    """Thirteen hostile hosts beside healthy ones: each is classified, the healthy are untouched, and
+    the crawl lasts about as long as its slowest host (a hanging server costs two call budgets), not their sum."""
+    servers = [Hostile(b, f"127.0.1.{n + 1}") for n, b in enumerate(HOSTILE)]
+    for s in servers:
+        s.__enter__()
+    try:
+        entries = [entry(id=b, base_url=s.base_url, min_interval_s=0) for b, s in zip(HOSTILE, servers)]
+        entries += [entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0)]
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump(entries))
+        started = time.monotonic()
+        code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                             "--allow-loopback")
+        took = time.monotonic() - started
+    finally:
+        for s in servers:
+            s.__exit__(None, None, None)
+    assert code == 0
+    probes = by_endpoint(read_lines(tmp_path / "data", "probes"))
+    first = {e: ps[0]["outcome"] for e, ps in probes.items()}
+    assert first == {
+        "hang": "timeout", "reset": "connect", "unavailable": "http_5xx", "html": "not_open311", "truncated": "parse",
+        "cut_off": "connect", "xml_bomb": "parse", "gzip_bomb": "too_large", "huge": "too_large",
+        "rate_limited": "rate_limited", "redirect_loop": "not_open311", "drip": "timeout", "drip_headers": "timeout",
+        "springfield": "ok",
+    }
+    assert "springfield: up:" in out and "hang: down:" in out and "rate_limited: degraded:" in out
+    # The slowest chain: two attempts that each use the whole call budget, plus the pause between.
+    slowest = 2 * FAST.call_s + FAST.retry_pause_s
+    assert took < slowest * 1.5 + 1.0, f"{took:.1f} s for a slowest chain of {slowest:.1f} s"
 
-    crawl(endpoints, tmp_path / "data", NOW, factory)
-    # All four endpoints' first calls start together, not one after another.
-    firsts = sorted(started)[:4]
-    assert firsts[-1] - firsts[0] < 0.25
+
+def test_endpoints_on_one_host_take_turns(tmp_path):
+    """Two registry entries on one host share its interval and never open two connections at once."""
+    with Hostile("open311", "127.0.2.1") as server:
+        entries = [entry(id=f"org_{n}", base_url=server.base_url + f"org{n}/", min_interval_s=0.2) for n in (1, 2)]
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump(entries))
+        code, _ = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                           "--allow-loopback")
+    assert code == 0
+    assert server.most_connections == 1
+    gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
+    assert len(gaps) >= 3 and min(gaps) >= 0.19
+
+
+def test_a_key_from_the_environment_never_reaches_data_or_the_log(tmp_path, capsys):
+    with Hostile("echo_404", "127.0.2.2") as server:
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY")]))
+        code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                             "--allow-loopback", env={"CI": "1", "SPRINGFIELD_KEY": "s3cret-KEY"})
+    assert code == 0
+    assert server.seen[0].query["api_key"] == "s3cret-KEY"
+    written = "".join(p.read_text() for p in (tmp_path / "data").rglob("*.jsonl"))
+    assert "[key]" in written
+    assert "s3cret" not in written + out + capsys.readouterr().err
+
+
+def test_an_unset_key_is_said_not_hidden(tmp_path):
+    with Hostile("open311", "127.0.2.3") as server:
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY")]))
+        code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                             "--allow-loopback")
+    assert code == 0 and "[SPRINGFIELD_KEY is not set: crawled without a key]" in out
+    assert all("api_key" not in s.query for s in server.seen)
+
+
+@pytest.mark.parametrize("start, slot", [
+    ("2026-11-20T12:00:00Z", "2026-11-20T12:00:00Z"),
+    ("2026-11-20T12:17:43Z", "2026-11-20T12:00:00Z"),  # GitHub starts scheduled runs late
+    ("2026-11-20T12:30:00Z", "2026-11-20T12:30:00Z"),
+])
+def test_the_scheduled_slot(start, slot):
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    assert scheduled_slot(moment).isoformat().replace("+00:00", "Z") == slot
+
+
+def test_scheduled_can_be_given(fleet_registry, tmp_path):
+    code, _ = run_main("--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--now", "2026-11-20T12:41:00Z",
+                       "--scheduled", "2026-11-20T12:00:00Z", "--only", "springfield", "--allow-loopback")
+    assert code == 0
+    [line] = read_lines(tmp_path / "data", "crawls")
+    assert (line["crawl"], line["scheduled"]) == ("2026-11-20T12:41:00Z", "2026-11-20T12:00:00Z")
+
+
+def test_a_bug_of_ours_is_reported_after_the_others_are_written(fleet_registry, tmp_path, monkeypatch, capsys):
+    import crawler.crawl as crawl_module
+
+    real = crawl_module.probe_endpoint
+
+    def buggy(endpoint, *a, **kw):
+        if endpoint.id == "shelbyville":
+            raise ZeroDivisionError("a bug")
+        return real(endpoint, *a, **kw)
+
+    monkeypatch.setattr(crawl_module, "probe_endpoint", buggy)
+    code, out = run_main("--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                         "--only", "springfield", "shelbyville", "--allow-loopback")
+    assert code == 1
+    assert "shelbyville: BUG (see below)" in out and "springfield: up:" in out
+    assert "ZeroDivisionError: a bug" in capsys.readouterr().err
+    assert {p["endpoint"] for p in read_lines(tmp_path / "data", "probes")} == {"springfield"}
 
 
 @pytest.mark.parametrize("address, refusal", [
@@ -138,64 +245,34 @@ def test_allow_loopback_permits_only_loopback():
 
 
 def test_the_socket_guard_refuses_what_slips_past_the_name_check(fleet):
-    """A connection actually opened to a refused peer is closed before any byte is sent."""
-    with make_session(allow_loopback=False) as session, pytest.raises(requests.exceptions.ConnectionError) as info:
+    """A connection actually opened to a refused peer (DNS that changed its answer) is closed before any byte is sent."""
+    session = make_session()
+    session.mount("http://", GuardedAdapter(allow_loopback=False, max_retries=0))
+    with session, pytest.raises(requests.exceptions.ConnectionError) as info:
         session.get(fleet.base_url("springfield") + "services.json", timeout=5)
     assert classify_exception(info.value) == (
         "refused", "refused loopback address 127.0.0.2 (--allow-loopback permits 127.0.0.0/8 and ::1)")
 
 
-class Redirector(BaseHTTPRequestHandler):
-    target = ""
-
-    def do_GET(self):
-        self.send_response(302)
-        self.send_header("Location", self.target)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
+def test_crawl_records_when_it_finished(fleet, tmp_path):
+    endpoints = load_registry_from(tmp_path, fleet)
+    report = crawl(endpoints, tmp_path / "data", NOW, fast_client, env={})
+    [line] = read_lines(tmp_path / "data", "crawls")
+    assert line["finished"] >= line["crawl"] == report.crawl
+    assert line["bytes"] == sum(r.bytes for r in report.results.values()) > 0
 
 
-def serve(handler):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def load_registry_from(tmp_path, fleet):
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump([entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0)]))
+    return load_registry(path)
 
 
-def test_a_redirect_to_another_scheme_is_refused():
-    Redirector.target = "file:///etc/passwd"
-    server = serve(Redirector)
-    try:
-        with make_session(True) as session:
-            fetched = fetch(session, f"http://127.0.0.1:{server.server_address[1]}/services.json", {})
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert fetched.outcome == "refused"
-
-
-def test_a_server_that_never_answers_costs_at_most_the_budget(monkeypatch):
-    import crawler.probe as probe
-
-    class Silent(BaseHTTPRequestHandler):
-        def do_GET(self):
-            time.sleep(3)
-
-        def log_message(self, *a):
-            pass
-
-    monkeypatch.setattr(probe, "CALL_BUDGET_S", 0.5)
-    server = serve(Silent)
-    try:
-        started = time.monotonic()
-        with make_session(True) as session:
-            fetched = probe.fetch(session, f"http://127.0.0.1:{server.server_address[1]}/services.json", {})
-        took = time.monotonic() - started
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert fetched.outcome == "timeout"
-    assert took < 2.5
+def test_now_defaults_to_the_clock(fleet_registry, tmp_path):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--only", "springfield",
+                     "--allow-loopback"], clock=lambda: datetime(2026, 11, 20, 12, 5, tzinfo=timezone.utc),
+                    env={"CI": "1"}, client_factory=fast_client)
+    assert code == 0
+    assert read_lines(tmp_path / "data", "crawls")[0]["crawl"] == "2026-11-20T12:05:00Z"

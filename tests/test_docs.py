@@ -32,14 +32,14 @@ def test_every_registry_field_is_in_the_readme_example():
 def test_every_record_field_is_in_the_data_dictionary():
     import json
     dictionary = (ROOT / "data" / "README.md").read_text()
-    for name in ("probe", "ticket", "endpoint"):
+    for name in ("probe", "ticket", "endpoint", "crawl"):
         schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
         for field in schema["properties"]:
             assert f"`{field}`" in dictionary, (name, field)
 
 
 def test_every_outcome_class_is_documented():
-    from crawler.probe import OUTCOMES
+    from crawler.client import OUTCOMES
     dictionary = (ROOT / "data" / "README.md").read_text()
     schema = (ROOT / "schemas" / "probe.schema.json").read_text()
     for outcome in OUTCOMES:

@@ -5,16 +5,16 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
-from records import dumps
+from records import ProbeRecord, dumps
 from records.read import read_data
 from records.store import append
 from tests.conftest import ROOT, record_validator
 
 
 def probe(i: int, day: str = "2026-11-20") -> dict:
-    return {"bytes": 10, "crawl": f"{day}T12:00:00Z", "crawler": "0.1.0", "elapsed_ms": 100 + i, "endpoint": "springfield",
-            "error": None, "format": "json", "http_status": 200, "items": 5, "method": "services", "outcome": "ok",
-            "probed_at": f"{day}T12:00:{i % 60:02d}Z", "v": 1}
+    return ProbeRecord(crawl=f"{day}T12:00:00Z", endpoint="springfield", method="services", format="json",
+                       probed_at=f"{day}T12:00:{i % 60:02d}Z", outcome="ok", http_status=200, elapsed_ms=100 + i, bytes=10,
+                       items=5, error=None, crawler="0.2.0").to_dict()
 
 
 def by_probed_at(r: dict) -> date:

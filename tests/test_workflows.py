@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from crawler.registry import load_registry
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -45,3 +46,19 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     ci = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
     ci_steps = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
     assert "make test" in ci_steps and "python -m crawler.registry endpoints.yaml" in ci_steps
+
+
+def test_every_api_key_in_the_registry_reaches_the_crawl():
+    crawl = yaml.safe_load((WORKFLOWS / "crawl.yml").read_text())
+    [step] = [s for s in crawl["jobs"]["crawl"]["steps"] if s.get("name") == "Crawl"]
+    names = {e.api_key_env for e in load_registry(ROOT / "endpoints.yaml") if e.api_key_env}
+    assert names and set(step["env"]) == names
+    assert all(step["env"][n] == "${{ secrets.%s }}" % n for n in names)
+
+
+def test_pull_requests_check_the_endpoints_they_touch():
+    ci = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
+    job = ci["jobs"]["check-endpoints"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert "python -m crawler check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs

@@ -1,0 +1,260 @@
+"""python -m crawler check: try a candidate endpoint once, for a contributor about to add it.
+
+    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json] [--allow-loopback]
+    python -m crawler check --endpoints FILE --changed-from OLD_FILE [--markdown FILE] [--allow-loopback]
+
+The first probes one base URL with the crawl's own plan, plus both formats and the usual
+discovery addresses, and prints what works and a ready-to-paste registry entry. The second
+checks every entry of FILE that is new or changed since OLD_FILE (CI runs it on pull requests
+and appends the --markdown report to the job summary). Exit status: 0 when every endpoint
+checked is usable (a service list and a list of requests came), 1 when one is not, 2 for a bad
+command line or registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from crawler import parse
+from crawler.client import Client, Limits, make_client
+from crawler.probe import OTHER, EndpointResult, Probe
+from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
+from metrics.rules import crawl_status
+from records import iso
+
+LIMITS = Limits(endpoint_calls=16, endpoint_s=300.0)  # one careful look, not a crawl every 30 minutes
+PLATFORM_HINTS = [  # (pattern in the URL, platform)
+    (r"seeclickfix\.com", "SeeClickFix"), (r"spotmobile\.net|spotreporters\.com", "Connected Bits"),
+    (r"/georeport/v2/", "Mark-a-Spot"), (r"citysdk", "Klarschiff"), (r"fixmystreet|fiksgatami|zueriwieneu", "FixMyStreet"),
+    (r"/crm/open311/", "uReport"), (r"6aika", "6Aika"),
+]
+
+
+TODO = "TODO"  # what the contributor has to fill in; a candidate's source is TODO until then
+
+
+class CheckProbe(Probe):
+    """The crawl's plan, and also: the other format always, and discovery where it usually is."""
+
+    found_discovery: str | None = None
+
+    def other_format(self) -> None:
+        other = OTHER[self.endpoint.format]
+        self.call("services", other, self.url("services", other), self.base, parse.services)
+
+    def discovery(self) -> None:
+        if self.endpoint.discovery_url:
+            return super().discovery()
+        base = self.endpoint.base_url
+        parent = base.rstrip("/").rsplit("/", 1)[0] + "/"
+        for url in (f"{parent}discovery.json", f"{base}discovery.json"):
+            answer = self.call("discovery", "json", url, {}, parse.discovery)
+            if answer is not None and answer.ok:
+                self.found_discovery = url
+                return None
+        return None
+
+
+def guess_platform(url: str) -> str:
+    return next((platform for pattern, platform in PLATFORM_HINTS if re.search(pattern, url)), "unknown")
+
+
+def candidate(url: str, jurisdiction: str | None, fmt: str) -> Endpoint:
+    host = urlsplit(url).hostname or "endpoint"
+    ident = re.sub(r"[^a-z0-9]+", "_", host.lower().removeprefix("www.")).strip("_")[:48] or "endpoint"
+    if not ident[0].isalpha():
+        ident = "x_" + ident[:46]
+    # Dates without an offset are read as UTC until the contributor names the city's time zone.
+    return Endpoint(id=ident, name=TODO, country=TODO, base_url=url, format=fmt, platform=guess_platform(url),
+                    timezone="UTC", notes="", source=TODO, jurisdiction_id=jurisdiction)
+
+
+def check(endpoint: Endpoint, client: Client, now: datetime, api_key: str | None = None) -> dict[str, Any]:
+    """Probe once; what works, as plain data (render() prints it)."""
+    probe = CheckProbe(endpoint, client, now, client.clock(), api_key)
+    result = probe.run()
+    return summarize(endpoint, result, now, probe.found_discovery)
+
+
+def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discovery_url: str | None) -> dict[str, Any]:
+    probes = [p.to_dict() for p in result.probes]
+    services = [p for p in probes if p["method"] == "services"]
+    formats = {fmt: _best([p for p in services if p["format"] == fmt]) for fmt in ("json", "xml")}
+    working = [f for f in (endpoint.format, OTHER[endpoint.format]) if formats[f] == "ok"]
+    listed = [p for p in probes if p["method"] == "requests"]
+    definitions = [p for p in probes if p["method"] == "service_definition"]
+    status = crawl_status(probes)
+    findings: dict[str, dict[str, str]] = {}
+    for p in probes:
+        for code, example in p["findings"].items():
+            findings.setdefault(code, {"method": p["method"], "example": example})
+    paging = "not needed (the first page was not full)"
+    if any(p["page"] and p["page"] > 1 and p["outcome"] == "ok" and "paging_ignored" not in p["findings"] for p in listed):
+        paging = "works (page=2 answered new requests)"
+    elif any("paging_ignored" in p["findings"] for p in listed):
+        paging = "ignored (page=2 repeated page 1): only the first page can be read"
+    elif not any(p["outcome"] == "ok" for p in listed):
+        paging = "unknown (no list of requests came)"
+    limited = [p["retry_after_s"] for p in probes if p["outcome"] == "rate_limited"]
+    report = {
+        "url": endpoint.base_url,
+        "checked_at": iso(now),
+        "usable": status in ("up", "degraded") and any(p["outcome"] == "ok" for p in listed),
+        "status": status,
+        "formats": formats,
+        "methods": {m: _best([p for p in probes if p["method"] == m])
+                    for m in ("discovery", "services", "service_definition", "requests", "request")},
+        "services": next((p["items"] for p in services if p["outcome"] == "ok"), None),
+        "definitions": {"tried": len(definitions), "ok": sum(p["outcome"] == "ok" for p in definitions)},
+        "requests_listed": sum(p["items"] or 0 for p in listed if p["outcome"] == "ok"),
+        "paging": paging,
+        "rate_limits": {"429s": len(limited), "retry_after_s": [r for r in limited if r is not None]},
+        "latency_ms": {m: next((p["elapsed_ms"] for p in probes if p["method"] == m and p["outcome"] == "ok"), None)
+                       for m in ("services", "requests")},
+        "findings": findings,
+        "notes": result.notes,
+        "calls": [{k: p[k] for k in ("method", "format", "target", "page", "attempt", "outcome", "http_status", "elapsed_ms", "error")}
+                  for p in probes],
+    }
+    report["entry"] = entry_for(endpoint, report, working, discovery_url)
+    return report
+
+
+def _best(probes: list[dict[str, Any]]) -> str | None:
+    """ok if any call of the kind was ok, else the last outcome; None if none was made."""
+    if not probes:
+        return None
+    return "ok" if any(p["outcome"] == "ok" for p in probes) else probes[-1]["outcome"]
+
+
+def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], discovery_url: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": endpoint.id, "name": endpoint.name, "country": endpoint.country, "base_url": endpoint.base_url}
+    if endpoint.jurisdiction_id:
+        entry["jurisdiction_id"] = endpoint.jurisdiction_id
+    entry["format"] = working[0] if working else endpoint.format
+    entry["platform"] = endpoint.platform
+    entry["timezone"] = TODO if endpoint.source == TODO else endpoint.timezone
+    if discovery_url or endpoint.discovery_url:
+        entry["discovery_url"] = discovery_url or endpoint.discovery_url
+    if report["rate_limits"]["429s"] and endpoint.min_interval_s is None:
+        entry["min_interval_s"] = 6
+    for key in ("min_interval_s", "api_key_env", "api_key_as"):
+        if getattr(endpoint, key) is not None:
+            entry[key] = getattr(endpoint, key)
+    facts = [f"formats {', '.join(working) or 'none'}"]
+    if report["services"] is not None:
+        facts.append(f"{report['services']} services")
+    facts.append(f"paging {report['paging'].split(' (')[0]}")
+    if report["findings"]:
+        facts.append("findings " + ", ".join(sorted(report["findings"])))
+    entry["notes"] = endpoint.notes or f"Checked {report['checked_at'][:10]} with python -m crawler check: " + "; ".join(facts) + "."
+    entry["source"] = endpoint.source
+    return entry
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text for a terminal; every string from the server is shown as data."""
+    lines = [f"{report['url']}: {'USABLE' if report['usable'] else 'NOT USABLE'} ({report['status']})"]
+    lines.append("  formats:  " + ", ".join(f"{f} {o or 'not tried'}" for f, o in report["formats"].items()))
+    lines.append("  methods:  " + ", ".join(f"{m} {o}" for m, o in report["methods"].items() if o))
+    if report["services"] is not None:
+        d = report["definitions"]
+        lines.append(f"  services: {report['services']}; definitions tried {d['tried']}, ok {d['ok']}")
+    lines.append(f"  requests: {report['requests_listed']} listed for the last 24 h; paging {report['paging']}")
+    r = report["rate_limits"]
+    lines.append("  rate limits: " + (f"{r['429s']} answer(s) 429, Retry-After {r['retry_after_s']}" if r["429s"] else "none seen"))
+    lines.append("  latency:  " + ", ".join(f"{m} {ms} ms" for m, ms in report["latency_ms"].items() if ms is not None))
+    if report["findings"]:
+        lines.append("  conformance findings:")
+        lines += [f"    {code} ({f['method']}): {f['example']!r}" for code, f in sorted(report["findings"].items())]
+    for note in report["notes"]:
+        lines.append(f"  note: {note}")
+    failed = [c for c in report["calls"] if c["outcome"] != "ok"]
+    if failed:
+        lines.append("  failed calls:")
+        lines += [f"    {c['method']}.{c['format']}{' ' + repr(c['target']) if c['target'] else ''}: {c['outcome']}"
+                  + (f": {c['error']}" if c["error"] else "") for c in failed]
+    lines.append("  registry entry (fill in the TODOs):")
+    text = yaml.safe_dump([report["entry"]], sort_keys=False, allow_unicode=True, width=100)
+    lines += ["    " + line for line in text.splitlines()]
+    return "\n".join(lines)
+
+
+def markdown(reports: list[tuple[str, dict[str, Any]]]) -> str:
+    out = ["## Endpoint check", ""]
+    if not reports:
+        return "\n".join(out + ["No registry entry was added or changed.", ""])
+    for ident, report in reports:
+        text = render(report).replace("```", "'''")  # a server's string must not close the fence
+        out += [f"### `{ident}`: {'usable' if report['usable'] else 'NOT usable'}", "", "```", text, "```", ""]
+    return "\n".join(out)
+
+
+def changed_entries(new: list[Endpoint], old: list[Endpoint]) -> list[Endpoint]:
+    before = {e.id: e for e in old}
+    return [e for e in new if before.get(e.id) != e]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m crawler check", description=__doc__.splitlines()[0])
+    p.add_argument("url", nargs="?", help="the candidate's base URL (ends in /, e.g. https://city.example/open311/v2/)")
+    p.add_argument("--jurisdiction", metavar="ID", help="the jurisdiction_id to send, if the endpoint needs one")
+    p.add_argument("--format", choices=("json", "xml"), default="json", help="the format to try first (default json)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--endpoints", metavar="FILE", help="with --changed-from: the registry to check")
+    p.add_argument("--changed-from", metavar="OLD_FILE", help="check only the entries new or changed since this registry")
+    p.add_argument("--markdown", metavar="FILE", help="append a Markdown report (a GitHub job summary) to FILE")
+    p.add_argument("--allow-loopback", action="store_true", help="permit 127.0.0.0/8 and ::1 (tests)")
+    return p
+
+
+def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] = os.environ,
+         client_factory: Callable[..., Client] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    factory = client_factory or make_client
+    now = clock()
+    if args.changed_from or args.endpoints:
+        if not (args.changed_from and args.endpoints) or args.url:
+            print("python -m crawler check: --endpoints and --changed-from go together, without a URL", file=sys.stderr)
+            return 2
+        try:
+            new = load_registry(args.endpoints)
+            old = load_registry(args.changed_from) if os.path.exists(args.changed_from) else []
+        except RegistryError as e:
+            print(str(e), file=sys.stderr)
+            return 2
+        targets = changed_entries(new, old)
+    else:
+        if not args.url:
+            print("python -m crawler check: give a URL, or --endpoints FILE --changed-from OLD_FILE", file=sys.stderr)
+            return 2
+        url = args.url if args.url.endswith("/") else args.url + "/"
+        problem = url_problem(url)
+        if problem:
+            print(f"python -m crawler check: {url}: {problem}", file=sys.stderr)
+            return 2
+        targets = [candidate(url, args.jurisdiction, args.format)]
+    reports = []
+    for endpoint in targets:
+        client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS)
+        with client.session:
+            key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+            reports.append((endpoint.id, check(endpoint, client, now, key or None)))
+    if args.json:
+        print(json.dumps([r for _, r in reports] if args.changed_from else reports[0][1], indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(render(r) for _, r in reports) or "No registry entry was added or changed.")
+    if args.markdown:
+        with open(args.markdown, "a", encoding="utf-8") as f:
+            f.write(markdown(reports))
+    return 0 if all(r["usable"] for _, r in reports) else 1

@@ -1,0 +1,310 @@
+"""One HTTP GET, made politely, within hard caps, and classified.
+
+With guard.py, the only code that talks to the network. The crawl makes one Client per host
+and passes it in, so tests, the demo and production go through the same seam.
+
+Outcome classes, one per call (probe records carry them; metrics/rules.py reads them):
+    ok            2xx and a body the parser could read as the method's answer
+    dns           the host name does not resolve
+    connect       no TCP connection, or it broke (refused, reset, unreachable, dropped mid-body)
+    tls           the TLS handshake or the certificate failed
+    timeout       no complete answer within the call's time budget, however slowly bytes came
+    http_4xx      a 4xx status other than 429
+    http_5xx      a 5xx status
+    rate_limited  429 Too Many Requests (its Retry-After is kept)
+    not_open311   an answer that is not Open311: an HTML page, an empty body, a redirect loop
+    parse         not well-formed JSON or XML, or XML with entity declarations (refused unread)
+    schema        well-formed, but not what the method answers (an error list, no ids)
+    too_large     the body, decompressed, is over the size cap
+    refused       the address is not public (guard.py) or the scheme is not http(s): nothing sent
+
+Politeness: one call at a time per host (the crawl gives each host one worker), at least the
+registry's min_interval_s between the starts of two calls, `Connection: close` so no socket
+idles on the server, and a User-Agent that says who we are.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from crawler import PROJECT_URL, __version__
+from crawler.guard import GuardedAdapter, RefusedAddress, Resolver, SocketDeadline, host_refusal, resolve
+
+OUTCOMES = (
+    "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
+    "not_open311", "parse", "schema", "too_large", "refused",
+)
+USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
+ERROR_MAX_CHARS = 200
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard caps. Defaults are production's; tests pass smaller ones."""
+
+    connect_s: float = 5.0
+    call_s: float = 20.0  # one call, first byte sent to last byte read
+    endpoint_s: float = 150.0  # all of one endpoint's calls in a crawl, waits included
+    host_s: float = 900.0  # all the endpoints on one host: the crawl ends before the next one starts
+    call_bytes: int = 8 * 1024 * 1024  # decompressed
+    endpoint_bytes: int = 24 * 1024 * 1024
+    endpoint_calls: int = 12
+    retry_pause_s: float = 5.0  # before asking a failed service list again
+    max_retry_after_s: float = 60.0  # a longer Retry-After ends the endpoint's crawl instead
+    max_redirects: int = 3
+    min_call_s: float = 1.0  # no call is started with less time than this left
+
+
+class Budget:
+    """What one endpoint may still spend in this crawl."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float], host_deadline: float | None = None):
+        self.clock = clock
+        self.deadline = clock() + limits.endpoint_s
+        if host_deadline is not None:
+            self.deadline = min(self.deadline, host_deadline)
+        self.calls = limits.endpoint_calls
+        self.bytes = limits.endpoint_bytes
+        self.min_call_s = limits.min_call_s
+
+    def remaining_s(self) -> float:
+        return self.deadline - self.clock()
+
+    def allows(self, wait_s: float = 0.0) -> bool:
+        return self.calls > 0 and self.bytes > 0 and self.remaining_s() - wait_s >= self.min_call_s
+
+
+class Pacer:
+    """One host's calls start at least `interval` seconds apart."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]):
+        self.interval = interval
+        self.clock = clock
+        self.last_start: float | None = None
+
+    def wait_s(self) -> float:
+        if self.last_start is None:
+            return 0.0
+        return max(0.0, self.last_start + self.interval - self.clock())
+
+    def started(self) -> None:
+        self.last_start = self.clock()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    outcome: str
+    http_status: int | None
+    elapsed_ms: int | None
+    body: bytes
+    error: str | None
+    content_type: str | None = None
+    retry_after_s: float | None = None
+    started: float = 0.0  # on the client's clock, after any wait for the host
+
+
+def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None) -> Client:
+    """The production client for one host."""
+    return Client(make_session(), interval, allow_loopback, limits or Limits())
+
+
+def make_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # a proxy from the environment would bypass the address guard
+    session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", "Connection": "close"})
+    return session
+
+
+class Client:
+    """GETs to one host: paced, guarded, capped, classified. Never raises for what a server does."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        interval: float = 0.0,
+        allow_loopback: bool = False,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        resolver: Resolver = resolve,
+    ):
+        self.session = session
+        self.allow_loopback = allow_loopback
+        self.limits = limits
+        self.clock = clock
+        self.sleep = sleep
+        self.resolver = resolver
+        self.pacer = Pacer(interval, clock)
+        adapter = GuardedAdapter(allow_loopback, max_retries=0, pool_maxsize=1)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+
+    def get(
+        self, url: str, params: dict[str, str], budget: Budget, headers: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> Fetched | None:
+        """One call, or None when the budget does not allow it (nothing is sent then)."""
+        wait = self.pacer.wait_s()
+        if not budget.allows(wait):
+            return None
+        if wait:
+            self.sleep(wait)
+        budget.calls -= 1
+        self.pacer.started()
+        start = self.clock()
+        seconds = min(self.limits.call_s, budget.remaining_s())
+        cap = min(self.limits.call_bytes, budget.bytes)
+        fetched = self._follow(url, params, dict(headers or {}), start, seconds, cap)
+        budget.bytes -= len(fetched.body)
+        return replace(fetched, started=start, error=redact(fetched.error, secrets) if fetched.error else None)
+
+    def _follow(self, url: str, params: dict[str, str] | None, headers: dict[str, str], start: float, seconds: float, cap: int) -> Fetched:
+        host = urlsplit(url).hostname
+        for _ in range(self.limits.max_redirects + 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return Fetched("refused", None, None, b"", f"not an http(s) URL: {url[:100]}")
+            if parts.hostname != host:
+                headers.pop("Authorization", None)  # a key is for its own host only
+            try:
+                reason = host_refusal(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), self.allow_loopback, self.resolver)
+            except (socket.gaierror, UnicodeError) as e:
+                return Fetched("dns", None, None, b"", f"cannot resolve {parts.hostname}: {e}"[:ERROR_MAX_CHARS])
+            if reason:
+                return Fetched("refused", None, None, b"", reason)
+            left = start + seconds - self.clock()
+            if left <= 0:
+                return Fetched("timeout", None, _ms(self.clock() - start), b"", f"no complete answer within {round(seconds, 1):g} s")
+            result = self._one(url, params, headers, start, left, cap, seconds)
+            if isinstance(result, Fetched):
+                return result
+            url, params = result, None  # the next hop: the Location carries its own query
+        return Fetched("not_open311", None, _ms(self.clock() - start), b"", f"more than {self.limits.max_redirects} redirects")
+
+    def _one(self, url: str, params: dict[str, str] | None, headers: dict[str, str], start: float, left: float, cap: int,
+             seconds: float) -> Fetched | str:
+        """One request on the wire: a Fetched, or the URL a redirect points to."""
+        late = f"no complete answer within {round(seconds, 1):g} s"
+        status: int | None = None
+        content_type: str | None = None
+        with SocketDeadline(left) as deadline, _fresh_connections(self.session):
+            try:
+                with self.session.get(url, params=params, headers=headers, stream=True, allow_redirects=False,
+                                      timeout=(min(self.limits.connect_s, left), left)) as response:
+                    status = response.status_code
+                    content_type = (response.headers.get("Content-Type") or "")[:100] or None
+                    location = response.headers.get("Location")
+                    if status in REDIRECTS and location:
+                        return urljoin(response.url, location)
+                    declared = response.headers.get("Content-Length", "")
+                    if declared.isdigit() and int(declared) > cap and not response.headers.get("Content-Encoding"):
+                        return Fetched("too_large", status, _ms(self.clock() - start), b"", f"Content-Length {declared} over {cap} bytes", content_type)
+                    chunks, size = [], 0
+                    for chunk in response.iter_content(64 * 1024):
+                        size += len(chunk)
+                        if size > cap:
+                            return Fetched("too_large", status, _ms(self.clock() - start), b"", f"body over {cap} bytes", content_type)
+                        chunks.append(chunk)
+                    body = b"".join(chunks)
+                    retry_after = retry_after_s(response.headers.get("Retry-After"), response.headers.get("Date"))
+            except requests.exceptions.RequestException as e:
+                if deadline.expired:
+                    return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
+                outcome, message = classify_exception(e)
+                return Fetched(outcome, status, _ms(self.clock() - start), b"", message, content_type)
+        if deadline.expired:  # the body ended because the timer shut the socket
+            return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
+        elapsed = _ms(self.clock() - start)
+        if status == 429:
+            return Fetched("rate_limited", status, elapsed, body, "429 Too Many Requests", content_type, retry_after)
+        if 400 <= status < 500:
+            return Fetched("http_4xx", status, elapsed, body, f"HTTP {status}", content_type)
+        if status >= 500:
+            return Fetched("http_5xx", status, elapsed, body, f"HTTP {status}", content_type)
+        if not 200 <= status < 300:
+            return Fetched("not_open311", status, elapsed, body, f"HTTP {status}", content_type)
+        return Fetched("ok", status, elapsed, body, None, content_type)
+
+
+@contextmanager
+def _fresh_connections(session: requests.Session) -> Iterator[None]:
+    """Close the call's connection after it: we ask for Connection: close, but a server that does
+    not say so back leaves urllib3 pooling a socket the server is about to close."""
+    try:
+        yield
+    finally:
+        session.close()  # clears the pools; the adapters stay mounted
+
+
+def retry_after_s(value: str | None, date: str | None) -> float | None:
+    """Retry-After in seconds: delta-seconds, or an HTTP date taken against the server's Date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+        now = parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if now is None or when.tzinfo is None or now.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[key]")
+    return text
+
+
+def _ms(seconds: float) -> int:
+    return max(0, int(round(seconds * 1000)))
+
+
+def _causes(e: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException] = [e]
+    while stack:
+        cur = stack.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        stack.extend(a for a in cur.args if isinstance(a, BaseException))
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+
+
+def classify_exception(e: requests.exceptions.RequestException) -> tuple[str, str]:
+    causes = list(_causes(e))
+    for cause in causes:
+        if isinstance(cause, RefusedAddress):
+            return "refused", str(cause)
+    if isinstance(e, requests.exceptions.SSLError):
+        return "tls", _short(e)
+    if isinstance(e, requests.exceptions.Timeout):
+        return "timeout", _short(e)
+    if isinstance(e, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return "refused", _short(e)
+    if isinstance(e, requests.exceptions.ContentDecodingError):
+        return "parse", _short(e)
+    if any(isinstance(c, socket.gaierror) or type(c).__name__ == "NameResolutionError" for c in causes):
+        return "dns", _short(e)
+    return "connect", _short(e)
+
+
+def _short(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:ERROR_MAX_CHARS]

@@ -1,0 +1,123 @@
+"""python -m crawler check: what a contributor sees before adding an endpoint, and what CI runs on a pull request."""
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+
+import yaml
+
+from crawler.__main__ import main
+from crawler.registry import load_registry
+from simulator.fleet import City, Clock, Fleet
+from simulator.hostile import Hostile
+from tests.conftest import NOW, entry, fast_client
+
+
+def factory(interval, allow_loopback=False, limits=None):
+    return fast_client(0.0, allow_loopback)  # the check's own limits are for the internet, not loopback
+
+
+def check(*args, env=None, client_factory=factory):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["check", *args], clock=lambda: NOW, env=env or {}, client_factory=client_factory)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_good_endpoint_is_usable_and_gets_an_entry(tmp_path):
+    with Hostile("open311", "127.0.3.1") as server:
+        code, out, _ = check(server.base_url, "--allow-loopback")
+    assert code == 0
+    assert out.startswith(f"{server.base_url}: USABLE (up)\n")
+    assert "  formats:  json ok, xml http_4xx\n" in out
+    assert "  services: 2; definitions tried 1, ok 1\n" in out
+    assert "  requests: 1 listed for the last 24 h; paging not needed (the first page was not full)\n" in out
+    assert "  rate limits: none seen\n" in out
+    pasted = out.split("registry entry (fill in the TODOs):\n", 1)[1]
+    [suggested] = yaml.safe_load("\n".join(line[4:] for line in pasted.splitlines()))
+    assert suggested == {
+        "id": "x_127_0_3_1", "name": "TODO", "country": "TODO", "base_url": server.base_url,
+        "format": "json", "platform": "unknown", "timezone": "TODO",
+        "notes": "Checked 2026-11-20 with python -m crawler check: formats json; 2 services; paging not needed.",
+        "source": "TODO",
+    }
+    # Filled in, it is a valid registry entry.
+    suggested.update(name="Springfield", country="USA", timezone="America/Chicago", source="the city's API page")
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump([suggested]))
+    assert load_registry(path)[0].base_url == server.base_url
+
+
+def test_an_xml_only_city_is_found_out_and_its_findings_listed():
+    city = City("dc_like", "DC", "127.0.3.2", formats=("xml",))
+    with Fleet([city], Clock(NOW)) as fleet:
+        code, out, _ = check(fleet.base_url("dc_like"), "--allow-loopback", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["usable"] is True
+    assert report["formats"] == {"json": "http_4xx", "xml": "ok"}
+    assert report["entry"]["format"] == "xml"
+    assert report["findings"]["format_fallback"] == {"method": "services", "example": "json failed (http_4xx), xml works"}
+    assert report["methods"] == {"discovery": "http_4xx", "services": "ok", "service_definition": "ok", "requests": "ok",
+                                 "request": "ok"}
+
+
+def test_a_failing_endpoint_is_not_usable():
+    with Hostile("unavailable", "127.0.3.3") as server:
+        code, out, _ = check(server.base_url, "--allow-loopback")
+    assert code == 1
+    assert out.startswith(f"{server.base_url}: NOT USABLE (down)\n")
+    assert "    services.json: http_5xx: HTTP 503\n" in out
+
+
+def test_rate_limits_seen_are_reported_and_slow_the_suggested_entry():
+    waits = []
+
+    def patient(interval, allow_loopback=False, limits=None):
+        return fast_client(0.0, allow_loopback, sleep=waits.append)
+
+    with Hostile("rate_limited_once", "127.0.3.4") as server:
+        code, out, _ = check(server.base_url, "--allow-loopback", "--json", client_factory=patient)
+    report = json.loads(out)
+    assert report["rate_limits"]["429s"] >= 1 and report["rate_limits"]["retry_after_s"][0] == 1.0
+    assert report["entry"]["min_interval_s"] == 6
+    assert waits.count(1.0) == report["rate_limits"]["429s"]  # every Retry-After was waited out
+
+
+def test_loopback_is_refused_unless_allowed():
+    with Hostile("open311", "127.0.3.5") as server:
+        code, out, _ = check(server.base_url)
+    assert code == 1
+    assert "NOT USABLE (unknown)" in out
+    assert "services.json: refused: refused loopback address 127.0.3.5" in out
+    assert server.seen == []
+
+
+def test_usage_errors():
+    assert check()[0] == 2
+    code, _, err = check("ftp://example.org/open311/v2/")
+    assert code == 2 and err.strip() == "python -m crawler check: ftp://example.org/open311/v2/: scheme must be http or https; got 'ftp'"
+    assert check("--endpoints", "x.yaml")[0] == 2
+
+
+def test_a_pull_request_check_covers_only_new_and_changed_entries(tmp_path):
+    with Hostile("open311", "127.0.3.6") as good, Hostile("unavailable", "127.0.3.7") as bad:
+        old = [entry(id="kept", base_url=good.base_url), entry(id="changed", base_url=good.base_url)]
+        new = [old[0], entry(id="changed", base_url=good.base_url, format="xml"), entry(id="added", base_url=bad.base_url)]
+        (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+        (tmp_path / "new.yaml").write_text(yaml.safe_dump(new))
+        summary = tmp_path / "summary.md"
+        code, out, _ = check("--endpoints", str(tmp_path / "new.yaml"), "--changed-from", str(tmp_path / "old.yaml"),
+                             "--markdown", str(summary), "--allow-loopback")
+    assert code == 1  # the added endpoint does not work
+    markdown = summary.read_text()
+    assert "### `changed`: usable" in markdown and "### `added`: NOT usable" in markdown and "kept" not in markdown
+    assert out.count("USABLE") == 2
+
+
+def test_a_pull_request_that_touches_no_entry(tmp_path):
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump([entry()]))
+    summary = tmp_path / "summary.md"
+    code, out, _ = check("--endpoints", str(tmp_path / "e.yaml"), "--changed-from", str(tmp_path / "e.yaml"),
+                         "--markdown", str(summary))
+    assert code == 0 and out.strip() == "No registry entry was added or changed."
+    assert "No registry entry was added or changed." in summary.read_text()

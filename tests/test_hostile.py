@@ -1,0 +1,98 @@
+"""Servers that misbehave on purpose (simulator/hostile.py): each is classified right, within its budget."""
+
+import time
+
+import pytest
+
+from crawler.client import Budget, Limits
+from crawler.guard import resolve
+from simulator.hostile import Hostile, private_resolver
+from tests.conftest import FAST, fast_client
+
+
+def get(server, path="services.json", limits=FAST, **kw):
+    client = fast_client(limits=limits, **kw)
+    with client.session:
+        started = time.monotonic()
+        fetched = client.get(server.base_url + path, {}, Budget(limits, client.clock))
+        return fetched, time.monotonic() - started
+
+
+@pytest.mark.parametrize("behaviour, outcome, error", [
+    ("hang", "timeout", "no complete answer within 1 s"),
+    ("reset", "connect", "ConnectionError"),
+    ("unavailable", "http_5xx", "HTTP 503"),
+    ("cut_off", "connect", "ChunkedEncodingError"),
+    ("gzip_bomb", "too_large", "body over 1048576 bytes"),
+    ("huge", "too_large", "Content-Length 10000000000 over 1048576 bytes"),
+    ("rate_limited", "rate_limited", "429 Too Many Requests"),
+    ("redirect_loop", "not_open311", "more than 3 redirects"),
+    ("drip", "timeout", "no complete answer within 1 s"),
+    ("drip_headers", "timeout", "no complete answer within 1 s"),
+])
+def test_each_failure_is_classified_within_its_budget(behaviour, outcome, error):
+    with Hostile(behaviour) as server:
+        fetched, took = get(server)
+    assert fetched.outcome == outcome
+    assert fetched.error.startswith(error)
+    assert took < FAST.call_s + 0.5  # the call's budget, however the server stalls
+
+
+def test_a_429_keeps_its_retry_after():
+    with Hostile("rate_limited", retry_after="7") as server:
+        fetched, _ = get(server)
+    assert (fetched.http_status, fetched.retry_after_s) == (429, 7.0)
+
+
+@pytest.mark.parametrize("behaviour", ["html", "truncated", "xml_bomb"])
+def test_bodies_that_arrive_are_left_to_the_parser(behaviour):
+    """HTML with 200, truncated JSON and an XML bomb arrive whole; the probe's parser classifies them."""
+    with Hostile(behaviour) as server:
+        fetched, _ = get(server)
+    assert fetched.outcome == "ok" and fetched.body
+
+
+def test_a_redirect_to_a_private_address_is_refused_before_connecting():
+    """Name resolution is stubbed: metadata.internal.test 'resolves' to 169.254.169.254, which is never contacted."""
+    with Hostile("redirect_private") as server:
+        fetched, _ = get(server, resolver=private_resolver(resolve))
+    assert fetched.outcome == "refused"
+    assert fetched.error == "refused link-local address 169.254.169.254"
+
+
+def test_a_private_name_is_refused_before_any_connection():
+    client = fast_client(allow_loopback=False, resolver=lambda host, port: ["10.0.0.7"])
+    fetched = client.get("https://city.example.org/open311/v2/services.json", {}, Budget(FAST, client.clock))
+    assert (fetched.outcome, fetched.error, fetched.elapsed_ms) == ("refused", "refused private address 10.0.0.7", None)
+
+
+def test_a_name_that_does_not_resolve_is_dns():
+    import socket
+
+    def nxdomain(host, port):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    client = fast_client(resolver=nxdomain)
+    fetched = client.get("https://gone.example.org/open311/v2/services.json", {}, Budget(FAST, client.clock))
+    assert fetched.outcome == "dns"
+    assert fetched.error == "cannot resolve gone.example.org: [Errno -2] Name or service not known"
+
+
+def test_a_redirect_to_another_scheme_is_refused():
+    class Bad(Hostile):
+        def _answer(self, sock, target, headers):
+            self._send(sock, "302 Found", b"", extra={"Location": "file:///etc/passwd"})
+
+    with Bad("open311") as server:
+        fetched, _ = get(server)
+    assert (fetched.outcome, fetched.error) == ("refused", "not an http(s) URL: file:///etc/passwd")
+
+
+def test_the_endpoint_budget_stops_further_calls():
+    limits = Limits(**{**FAST.__dict__, "endpoint_calls": 2})
+    with Hostile("open311") as server:
+        client = fast_client(limits=limits)
+        budget = Budget(limits, client.clock)
+        results = [client.get(server.base_url + "services.json", {}, budget) for _ in range(3)]
+    assert [r.outcome if r else None for r in results] == ["ok", "ok", None]
+    assert len(server.seen) == 2

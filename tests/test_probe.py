@@ -1,0 +1,183 @@
+"""The plan of calls to one endpoint (crawler/probe.py), against loopback servers."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from crawler.probe import CRAWLS_PER_DAY, MAX_DEFINITIONS, probe_endpoint, rotating, slot_of
+from crawler.registry import Endpoint
+from metrics.rules import crawl_status
+from simulator.fleet import City, Clock, Fleet
+from simulator.hostile import Hostile
+from tests.conftest import NOW, entry, fast_client
+
+
+def endpoint(url, **kw):
+    return Endpoint(**entry(base_url=url, **kw))
+
+
+def run(ep, client=None, now=NOW, **kw):
+    client = client or fast_client()
+    with client.session:
+        return probe_endpoint(ep, client, now, **kw)
+
+
+def calls(result):
+    return [(p.method, p.format, p.outcome, p.attempt) for p in result.probes]
+
+
+def status(result):
+    return crawl_status([p.to_dict() for p in result.probes])
+
+
+def test_a_healthy_endpoint_gets_the_whole_plan():
+    with Hostile("open311") as server:
+        result = run(endpoint(server.base_url))
+    assert [(p.method, p.target, p.outcome) for p in result.probes] == [
+        ("services", None, "ok"), ("requests", None, "ok"), ("request", "A-1", "ok"), ("service_definition", "001", "ok"),
+    ]
+    assert [p.items for p in result.probes] == [2, 1, 1, 1]
+    assert [t.id for t in result.tickets] == ["A-1"]
+    assert status(result) == "up"
+    requests = server.seen[1]
+    assert requests.query == {"start_date": "2026-11-19T12:00:00Z", "end_date": "2026-11-20T12:00:00Z"}
+
+
+def test_what_every_call_sends():
+    with Hostile("open311") as server:
+        run(endpoint(server.base_url, jurisdiction_id="springfield.gov"))
+    for seen in server.seen:
+        assert seen.headers["user-agent"].startswith("Open311Status/") and "(+https://" in seen.headers["user-agent"]
+        assert seen.headers["accept-encoding"] == "gzip"
+        assert seen.headers["connection"] == "close"
+        assert seen.query["jurisdiction_id"] == "springfield.gov"
+        assert "authorization" not in seen.headers and "api_key" not in seen.query
+
+
+def test_a_failed_service_list_is_retried_and_a_success_is_no_outage():
+    with Hostile("unavailable_once") as server:
+        result = run(endpoint(server.base_url))
+    assert calls(result)[:2] == [("services", "json", "http_5xx", 1), ("services", "json", "ok", 2)]
+    assert status(result) == "up"
+
+
+def test_an_unreachable_endpoint_is_tried_twice_then_left():
+    with Hostile("reset") as server:
+        result = run(endpoint(server.base_url))
+    assert calls(result) == [("services", "json", "connect", 1), ("services", "json", "connect", 2)]
+    assert status(result) == "down"
+
+
+def test_the_other_format_is_tried_when_the_registrys_is_not_served():
+    with Fleet([City("xml_only", "X", "127.0.0.3", formats=("xml",))], Clock(NOW)) as fleet:
+        result = run(endpoint(fleet.base_url("xml_only"), format="json"))
+    assert calls(result)[:2] == [("services", "json", "http_4xx", 1), ("services", "xml", "ok", 1)]
+    assert result.probes[1].findings == {"format_fallback": "json failed (http_4xx), xml works"}
+    assert {p.format for p in result.probes[1:]} == {"xml"}
+    assert result.probes[0].error == "HTTP 404: format json not supported"
+    assert status(result) == "up"
+
+
+@pytest.mark.parametrize("behaviour, outcome", [("html", "not_open311"), ("truncated", "parse"), ("xml_bomb", "parse")])
+def test_bodies_that_are_not_open311(behaviour, outcome):
+    with Hostile(behaviour) as server:
+        result = run(endpoint(server.base_url, format="xml" if behaviour == "xml_bomb" else "json"))
+    assert [p.outcome for p in result.probes if p.format == result.probes[0].format] == [outcome, outcome]
+    assert status(result) == "down"
+
+
+def test_a_429_with_a_short_retry_after_is_obeyed():
+    waits = []
+    with Hostile("rate_limited_once", retry_after="1") as server:
+        result = run(endpoint(server.base_url), fast_client(sleep=waits.append))
+    assert calls(result)[:2] == [("services", "json", "rate_limited", 1), ("services", "json", "ok", 2)]
+    assert result.probes[0].retry_after_s == 1.0
+    assert 1.0 in waits
+    assert status(result) == "up"
+
+
+def test_a_429_with_a_long_retry_after_leaves_the_endpoint_alone():
+    with Hostile("rate_limited", retry_after="3600") as server:
+        result = run(endpoint(server.base_url))
+    assert calls(result) == [("services", "json", "rate_limited", 1)]
+    assert len(server.seen) == 1
+    assert result.notes == ["rate limited (Retry-After 3600 s)"]
+    assert status(result) == "degraded"
+
+
+def test_calls_to_a_host_keep_the_minimum_interval_and_one_connection():
+    with Hostile("open311") as server:
+        run(endpoint(server.base_url), fast_client(interval=0.3))
+    gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
+    assert len(gaps) == 3 and min(gaps) >= 0.29
+    assert server.most_connections == 1
+
+
+@pytest.mark.parametrize("how, seen_query, seen_header", [
+    ("param", {"api_key": "s3cret-KEY"}, None),
+    ("bearer", {}, "Bearer s3cret-KEY"),
+])
+def test_an_api_key_is_sent_as_the_endpoint_expects(how, seen_query, seen_header):
+    with Hostile("open311") as server:
+        run(endpoint(server.base_url, api_key_env="SPRINGFIELD_KEY", api_key_as=how), api_key="s3cret-KEY")
+    for seen in server.seen:
+        assert {k: v for k, v in seen.query.items() if k == "api_key"} == seen_query
+        assert seen.headers.get("authorization") == seen_header
+
+
+def test_a_key_echoed_by_the_server_never_reaches_the_record():
+    with Hostile("echo_404") as server:
+        result = run(endpoint(server.base_url, api_key_env="SPRINGFIELD_KEY"), api_key="s3cret-KEY")
+    assert "api_key=s3cret-KEY" in server.seen[0].path + "?" + "&".join(f"{k}={v}" for k, v in server.seen[0].query.items())
+    assert result.probes[0].error.startswith("HTTP 404: not found: /open311/v2/services.json?api_key=[key]")
+    assert "s3cret" not in repr(result)
+
+
+def test_pages_are_followed_where_the_server_pages():
+    city = City("chicago_like", "C", "127.0.0.7", tickets_per_hour=12, page_size=50)
+    with Fleet([city], Clock(NOW)) as fleet:
+        result = run(endpoint(fleet.base_url("chicago_like")))
+    pages = [(p.page, p.items) for p in result.probes if p.method == "requests"]
+    assert pages == [(1, 50), (2, 50), (3, 50)]
+    assert len(result.tickets) == 150
+
+
+def test_a_server_that_ignores_page_is_noted_once():
+    city = City("capped", "C", "127.0.0.8", tickets_per_hour=12, page_size=20, pages=False)
+    with Fleet([city], Clock(NOW)) as fleet:
+        result = run(endpoint(fleet.base_url("capped")))
+    pages = [p for p in result.probes if p.method == "requests"]
+    assert [(p.page, p.items) for p in pages] == [(1, 20), (2, 20)]
+    assert pages[1].findings == {"paging_ignored": "page 2 repeated page 1"}
+    assert len(result.tickets) == 20
+
+
+def test_lookups_compare_with_the_list():
+    city = City("springfield", "S", "127.0.0.2", tickets_per_hour=4)
+    with Fleet([city], Clock(NOW)) as fleet:
+        result = run(endpoint(fleet.base_url("springfield")))
+    lookups = [p for p in result.probes if p.method == "request"]
+    assert len(lookups) == 2 and all(p.outcome == "ok" and p.items == 1 and p.findings == {} for p in lookups)
+
+
+def test_every_service_definition_is_seen_within_a_day():
+    codes = [f"S{n:04d}" for n in range(86)]  # Washington DC: 86 services, all metadata=true
+    per_crawl = min(MAX_DEFINITIONS, -(-len(codes) // CRAWLS_PER_DAY))
+    day = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    seen = set()
+    for n in range(CRAWLS_PER_DAY):
+        moment = day + timedelta(minutes=30 * n)
+        assert slot_of(moment) == n
+        seen.update(rotating(codes, per_crawl, moment.toordinal() * CRAWLS_PER_DAY + slot_of(moment)))
+    assert seen == set(codes)
+
+
+def test_the_budget_cuts_the_tail_not_the_head():
+    from crawler.client import Limits
+    from tests.conftest import FAST
+
+    with Hostile("open311") as server:
+        result = run(endpoint(server.base_url), fast_client(limits=Limits(**{**FAST.__dict__, "endpoint_calls": 2})))
+    assert [p.method for p in result.probes] == ["services", "requests"]
+    assert result.notes == ["the budget ended the crawl of this endpoint"]
+    assert status(result) == "up"

@@ -1,0 +1,51 @@
+"""metrics/rules.py (the crawler's summary) and metrics/status.py (the site) give every crawl the same status."""
+
+import pytest
+
+from metrics.rules import crawl_status
+from metrics.status import crawl_statuses, probes_frame
+from records import ProbeRecord
+
+
+def p(method="services", outcome="ok", ms=100, second=0, page=None, endpoint="e", crawl="2026-11-20T12:00:00Z"):
+    return ProbeRecord(crawl=crawl, endpoint=endpoint, method=method, format="json", probed_at=f"2026-11-20T12:00:{second:02d}Z",
+                       outcome=outcome, http_status=None, elapsed_ms=ms, bytes=0, items=None, error=None, crawler="t",
+                       page=page).to_dict()
+
+
+CASES = {
+    "up": [p(), p("requests", page=1, second=1)],
+    "retried, then up": [p(outcome="http_5xx"), p(second=1), p("requests", page=1, second=2)],
+    "fell back to xml": [p(outcome="http_4xx"), p(second=1), p("requests", page=1, second=2)],
+    "down": [p(outcome="timeout"), p(outcome="timeout", second=1)],
+    "requests failed": [p(), p("requests", outcome="http_5xx", page=1, second=1)],
+    "requests never asked": [p()],
+    "slow services": [p(ms=1500), p("requests", page=1, second=1)],
+    "slow first services, fast retry": [p(ms=1500), p(second=1), p("requests", page=1, second=2)],
+    "slow requests": [p(), p("requests", ms=6000, page=1, second=1)],
+    "page 2 failed": [p(), p("requests", page=1, second=1), p("requests", outcome="timeout", page=2, second=2)],
+    "rate limited": [p(outcome="rate_limited")],
+    "refused": [p(outcome="refused", ms=None)],
+    "only a definition": [p("service_definition")],
+    "old record without page": [p(), p("requests", second=1)],
+}
+EXPECTED = {
+    "up": "up", "retried, then up": "up", "fell back to xml": "up", "down": "down", "requests failed": "degraded",
+    "requests never asked": "degraded", "slow services": "degraded", "slow first services, fast retry": "degraded",
+    "slow requests": "degraded", "page 2 failed": "up", "rate limited": "degraded", "refused": "unknown",
+    "only a definition": "unknown", "old record without page": "up",
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_rules(case):
+    assert crawl_status(CASES[case]) == EXPECTED[case]
+
+
+def test_the_history_version_agrees_with_the_plain_one():
+    records = []
+    for n, (case, probes) in enumerate(CASES.items()):
+        records += [{**r, "endpoint": f"e{n:02d}"} for r in probes]
+    statuses = crawl_statuses(probes_frame(records))
+    got = dict(zip(statuses["endpoint"], statuses["status"]))
+    assert got == {f"e{n:02d}": EXPECTED[case] for n, case in enumerate(CASES)}
