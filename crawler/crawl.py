@@ -10,6 +10,7 @@ bug of ours, collected and reported after every other endpoint's records are wri
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -96,9 +97,19 @@ def crawl(
         return out
 
     hosts = by_host(endpoints)
+    # Every worker waits at the gate until all are started: otherwise the first ones take the
+    # CPU while the rest are still being created, and the last host starts seconds late.
+    gate = threading.Event()
+
+    def at_the_gate(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
+        gate.wait()
+        return one_host(group)
+
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(hosts)))) as pool:
-        for finished in pool.map(one_host, hosts.values()):
-            for endpoint, result, bug in finished:
+        futures = [pool.submit(at_the_gate, group) for group in hosts.values()]
+        gate.set()
+        for future in futures:
+            for endpoint, result, bug in future.result():
                 if result is not None:
                     report.results[endpoint.id] = result
                 if bug is not None:

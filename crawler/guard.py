@@ -8,14 +8,16 @@ actually opened (which also covers redirects and DNS answers that change in betw
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
@@ -59,27 +61,28 @@ class SocketDeadline:
 
     Socket timeouts bound each read, not the call: a server dripping a byte a second would
     hold a read of 64 KiB for 18 hours. Shutting the socket down from a timer ends any read.
+    One watchdog thread serves every call (a thread per call costs a crawl of 200 endpoints
+    a thousand thread starts).
     """
 
     _current = threading.local()
 
     def __init__(self, seconds: float):
         self.expired = False
+        self.at = time.monotonic() + max(0.0, seconds)
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> SocketDeadline:
         SocketDeadline._current.value = self
-        self._timer.start()
+        _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        _WATCHDOG.discard(self)
         SocketDeadline._current.value = None
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
             self.expired = True
             for sock in self._sockets:
@@ -94,6 +97,49 @@ class SocketDeadline:
     @classmethod
     def current(cls) -> SocketDeadline | None:
         return getattr(cls._current, "value", None)
+
+
+class _Watchdog:
+    """One daemon thread that expires SocketDeadlines when their time comes."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, SocketDeadline]] = []
+        self._live: set[int] = set()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: SocketDeadline) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.at, id(deadline), deadline))
+            self._live.add(id(deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="socket-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def discard(self, deadline: SocketDeadline) -> None:
+        with self._wake:
+            self._live.discard(id(deadline))  # left in the heap; skipped when its time comes
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                at, key, deadline = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                due = key in self._live
+                self._live.discard(key)
+            if due:
+                deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -114,21 +160,15 @@ def _check_peer(conn: HTTPConnection, sock: socket.socket) -> None:
         deadline.watch(sock)
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+class _PeerCheck:
+    """Mixed into urllib3's connection classes: every new socket's peer is checked, before the TLS
+    handshake, so nothing is sent to a refused address."""
+
     _open311_allow_loopback = False
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(self, sock)
-        return sock
-
-
-class _GuardedHTTPSConnection(HTTPSConnection):
-    _open311_allow_loopback = False
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # before the TLS handshake: nothing is sent to a refused peer
-        _check_peer(self, sock)
+        sock = super()._new_conn()  # type: ignore[misc]
+        _check_peer(self, sock)  # type: ignore[arg-type]
         return sock
 
 
@@ -141,9 +181,11 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().init_poolmanager(*args, **kwargs)
-        allow = self.allow_loopback
-        http_conn = type("Conn", (_GuardedHTTPConnection,), {"_open311_allow_loopback": allow})
-        https_conn = type("TLSConn", (_GuardedHTTPSConnection,), {"_open311_allow_loopback": allow})
+        allow = {"_open311_allow_loopback": self.allow_loopback}
+        # Built on the classes urllib3 is configured with when the adapter is made (vcrpy's
+        # recorder swaps them in tests; then its stubs make the connections).
+        http_conn = type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow)
+        https_conn = type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)
         http_pool = type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
         https_pool = type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
         pm: urllib3.PoolManager = self.poolmanager

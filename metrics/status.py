@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from records import iso
+
 from metrics.rules import REQUESTS_SLOW_MS, SLOW_MS
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
@@ -56,6 +58,28 @@ def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
     status[~called | all_refused] = "unknown"
     out = status.rename("status").reset_index()
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+CADENCE = timedelta(minutes=30)  # the crawl workflow's cron (tests/test_workflows.py holds them together)
+
+
+def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> dict[str, Any]:
+    """The cron slots in (now - span, now]: how many had a crawl, and how late crawls started.
+
+    A slot without a crawl is a gap: the endpoints' status for it is unknown, never down.
+    """
+    start = now - span
+    slots = int(span / CADENCE)
+    made = {c["scheduled"] for c in crawls if iso(start) < c["scheduled"] <= iso(now)}
+    late = sorted(
+        (datetime.fromisoformat(c["crawl"].replace("Z", "+00:00")) - datetime.fromisoformat(c["scheduled"].replace("Z", "+00:00"))).total_seconds()
+        for c in crawls if iso(start) < c["scheduled"] <= iso(now)
+    )
+    median = None
+    if late:
+        middle = len(late) // 2
+        median = late[middle] if len(late) % 2 else (late[middle - 1] + late[middle]) / 2
+    return {"slots": slots, "crawled": min(len(made), slots), "skipped": max(0, slots - len(made)), "late_median_s": median}
 
 
 def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:

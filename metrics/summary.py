@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, uptime
+from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, schedule, uptime
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -63,7 +63,7 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
-    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}}."""
+    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls"}."""
     stamp = iso(now)
     probes_all = probes_frame([p for p in records["probes"] if p["crawl"] <= stamp])
     tickets_all = tickets_frame([t for t in records["tickets"] if t["crawl"] <= stamp])
@@ -97,7 +97,9 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
         endpoints.append(summary)
         details[endpoint_id] = {**summary, **_detail(info, probes, statuses, tickets, now)}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
-    return {"generated_at": stamp, "endpoints": endpoints, "details": details}
+    crawls = [c for c in records.get("crawls", []) if c["crawl"] <= stamp]
+    schedules = {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}
+    return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules}
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:

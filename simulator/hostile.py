@@ -15,10 +15,12 @@ import gzip
 import json
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +41,7 @@ XML_BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
             + b"".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10))
             + b"]><services><service><service_code>&lol9;</service_code></service></services>")
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>Back soon</h1></body></html>"
+CERTS = Path(__file__).resolve().parent / "certs"  # self-signed: no client trusts it
 PRIVATE_TARGET = "http://metadata.internal.test/latest/meta-data/"  # tests resolve this name to 169.254.169.254
 
 BEHAVIOURS = (
@@ -46,6 +49,8 @@ BEHAVIOURS = (
     "hang", "reset", "unavailable", "html", "truncated", "cut_off", "xml_bomb", "gzip_bomb", "huge",
     "rate_limited", "rate_limited_once", "unavailable_once", "redirect_loop", "redirect_private", "drip", "drip_headers",
     "echo_404",  # a 404 whose description repeats the request line, query (and any api_key) included
+    "errors_200",  # 200 with the spec's error list instead of the answer
+    "tls",  # HTTPS with a self-signed certificate
 )
 
 
@@ -96,7 +101,8 @@ class Hostile:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.server.server_address[1]}/open311/v2/"
+        scheme = "https" if self.behaviour == "tls" else "http"
+        return f"{scheme}://{self.host}:{self.server.server_address[1]}/open311/v2/"
 
     # -- the wire ------------------------------------------------------------------------------
 
@@ -105,6 +111,10 @@ class Hostile:
             self.open_connections += 1
             self.most_connections = max(self.most_connections, self.open_connections)
         try:
+            if self.behaviour == "tls":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(CERTS / "selfsigned.pem", CERTS / "selfsigned.key")
+                sock = context.wrap_socket(sock, server_side=True)
             if self.behaviour == "drip_headers":
                 self._read_head(sock)
                 for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":
@@ -179,6 +189,8 @@ class Hostile:
             self._send(sock, "503 Service Unavailable", HTML_PAGE, "text/html")
         elif b == "echo_404":
             self._send(sock, "404 Not Found", json.dumps([{"code": 404, "description": f"not found: {target}"}]).encode())
+        elif b == "errors_200":
+            self._send(sock, "200 OK", b'[{"code":400,"description":"jurisdiction_id was not provided"}]')
         elif b == "redirect_loop":
             self._send(sock, "302 Found", b"", extra={"Location": path})
         elif b == "redirect_private":

@@ -112,11 +112,11 @@ def test_unknown_only_id_is_a_usage_error(fleet_registry, tmp_path):
 
 
 HOSTILE = ["hang", "reset", "unavailable", "html", "truncated", "cut_off", "xml_bomb", "gzip_bomb", "huge",
-           "rate_limited", "redirect_loop", "drip", "drip_headers"]
+           "rate_limited", "redirect_loop", "drip", "drip_headers", "errors_200", "tls"]
 
 
 def test_a_crawl_with_every_hostile_server_takes_as_long_as_the_slowest(fleet, tmp_path):
-    """Thirteen hostile hosts beside healthy ones: each is classified, the healthy are untouched, and
+    """Fifteen hostile hosts beside healthy ones: each is classified, the healthy are untouched, and
     the crawl lasts about as long as its slowest host (a hanging server costs two call budgets), not their sum."""
     servers = [Hostile(b, f"127.0.1.{n + 1}") for n, b in enumerate(HOSTILE)]
     for s in servers:
@@ -140,7 +140,7 @@ def test_a_crawl_with_every_hostile_server_takes_as_long_as_the_slowest(fleet, t
         "hang": "timeout", "reset": "connect", "unavailable": "http_5xx", "html": "not_open311", "truncated": "parse",
         "cut_off": "connect", "xml_bomb": "parse", "gzip_bomb": "too_large", "huge": "too_large",
         "rate_limited": "rate_limited", "redirect_loop": "not_open311", "drip": "timeout", "drip_headers": "timeout",
-        "springfield": "ok",
+        "errors_200": "schema", "tls": "tls", "springfield": "ok",
     }
     assert "springfield: up:" in out and "hang: down:" in out and "rate_limited: degraded:" in out
     # The slowest chain: two attempts that each use the whole call budget, plus the pause between.
@@ -276,3 +276,36 @@ def test_now_defaults_to_the_clock(fleet_registry, tmp_path):
                     env={"CI": "1"}, client_factory=fast_client)
     assert code == 0
     assert read_lines(tmp_path / "data", "crawls")[0]["crawl"] == "2026-11-20T12:05:00Z"
+
+
+def test_a_progress_bar_on_a_terminal_and_none_in_ci(fleet_registry, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    def crawl_with_stderr_on_a_terminal(env):
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a new pty is 0 columns wide
+        args = ["--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                "--allow-loopback", "--only", "springfield"]
+        result = subprocess.run([sys.executable, "-m", "crawler", *args], stdout=subprocess.PIPE, stderr=follower,
+                                env=env, timeout=120)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(leader)
+        return result.returncode, seen.decode("utf-8", "replace")
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"PYTHONPATH": str(ROOT)}
+    code, terminal = crawl_with_stderr_on_a_terminal(env)
+    assert code == 0 and "crawl:" in terminal and "0/1" in terminal  # tqdm's bar, drawn on the terminal
+    code, terminal = crawl_with_stderr_on_a_terminal(env | {"CI": "true"})
+    assert code == 0 and terminal == ""

@@ -29,6 +29,7 @@ def get(server, path="services.json", limits=FAST, **kw):
     ("redirect_loop", "not_open311", "more than 3 redirects"),
     ("drip", "timeout", "no complete answer within 1 s"),
     ("drip_headers", "timeout", "no complete answer within 1 s"),
+    ("tls", "tls", "SSLError"),
 ])
 def test_each_failure_is_classified_within_its_budget(behaviour, outcome, error):
     with Hostile(behaviour) as server:
@@ -44,7 +45,7 @@ def test_a_429_keeps_its_retry_after():
     assert (fetched.http_status, fetched.retry_after_s) == (429, 7.0)
 
 
-@pytest.mark.parametrize("behaviour", ["html", "truncated", "xml_bomb"])
+@pytest.mark.parametrize("behaviour", ["html", "truncated", "xml_bomb", "errors_200"])
 def test_bodies_that_arrive_are_left_to_the_parser(behaviour):
     """HTML with 200, truncated JSON and an XML bomb arrive whole; the probe's parser classifies them."""
     with Hostile(behaviour) as server:
@@ -96,3 +97,30 @@ def test_the_endpoint_budget_stops_further_calls():
         results = [client.get(server.base_url + "services.json", {}, budget) for _ in range(3)]
     assert [r.outcome if r else None for r in results] == ["ok", "ok", None]
     assert len(server.seen) == 2
+
+
+def test_the_endpoint_time_budget_holds_across_calls():
+    """A hanging host: two attempts and a pause fit in 1.5 s, because the second call gets only what is left."""
+    from crawler.probe import probe_endpoint
+    from crawler.registry import Endpoint
+    from tests.conftest import NOW, entry
+
+    limits = Limits(**{**FAST.__dict__, "endpoint_s": 1.5})
+    with Hostile("hang") as server:
+        client = fast_client(limits=limits)
+        started = time.monotonic()
+        result = probe_endpoint(Endpoint(**entry(base_url=server.base_url)), client, NOW)
+        took = time.monotonic() - started
+    assert [p.outcome for p in result.probes] == ["timeout", "timeout"]
+    assert took < 1.5 + 0.3
+
+
+def test_the_endpoint_byte_budget_holds_across_calls():
+    limits = Limits(**{**FAST.__dict__, "endpoint_bytes": 500})
+    with Hostile("open311") as server:
+        client = fast_client(limits=limits)
+        budget = Budget(limits, client.clock)
+        first = client.get(server.base_url + "services.json", {}, budget)
+        second = client.get(server.base_url + "services.json", {}, budget)
+    assert first.outcome == "ok" and len(first.body) == 309
+    assert (second.outcome, second.error) == ("too_large", "Content-Length 309 over 191 bytes")

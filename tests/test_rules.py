@@ -49,3 +49,17 @@ def test_the_history_version_agrees_with_the_plain_one():
     statuses = crawl_statuses(probes_frame(records))
     got = dict(zip(statuses["endpoint"], statuses["status"]))
     assert got == {f"e{n:02d}": EXPECTED[case] for n, case in enumerate(CASES)}
+
+
+def test_late_and_skipped_crawls_are_gaps_in_the_schedule():
+    from datetime import datetime, timedelta, timezone
+
+    from metrics.status import schedule
+
+    def c(scheduled, started):
+        return {"scheduled": f"2026-11-20T{scheduled}:00Z", "crawl": f"2026-11-20T{started}:00Z"}
+
+    crawls = [c("12:00", "12:04"), c("12:30", "12:47"), c("13:30", "13:36")]  # 13:00 never ran
+    now = datetime(2026, 11, 20, 13, 59, tzinfo=timezone.utc)
+    assert schedule(crawls, now, timedelta(hours=2)) == {"slots": 4, "crawled": 3, "skipped": 1, "late_median_s": 360.0}
+    assert schedule([], now, timedelta(hours=1)) == {"slots": 2, "crawled": 0, "skipped": 2, "late_median_s": None}

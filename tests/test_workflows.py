@@ -62,3 +62,16 @@ def test_pull_requests_check_the_endpoints_they_touch():
     assert job["if"] == "github.event_name == 'pull_request'"
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "python -m crawler check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs
+
+
+def test_one_cadence_everywhere():
+    """The cron, the crawler's slots and the metrics' schedule all say every 30 minutes."""
+    from datetime import timedelta
+
+    from crawler.crawl import CADENCE
+    from crawler.probe import CRAWLS_PER_DAY
+    from metrics.status import CADENCE as METRICS_CADENCE
+
+    crawl = yaml.safe_load((WORKFLOWS / "crawl.yml").read_text())
+    assert crawl[True]["schedule"] == [{"cron": "*/30 * * * *"}]
+    assert CADENCE == METRICS_CADENCE == timedelta(minutes=30) == timedelta(days=1) / CRAWLS_PER_DAY
