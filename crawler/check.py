@@ -1,6 +1,7 @@
 """python -m crawler check: try a candidate endpoint once, for a contributor about to add it.
 
-    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json] [--allow-loopback]
+    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--api-key-env NAME [--api-key-as param|bearer]]
+                              [--json] [--allow-loopback]
     python -m crawler check --endpoints FILE --changed-from OLD_FILE [--markdown FILE] [--allow-loopback]
 
 The first probes one base URL with the crawl's own plan, plus both formats and the usual
@@ -69,14 +70,14 @@ def guess_platform(url: str) -> str:
     return next((platform for pattern, platform in PLATFORM_HINTS if re.search(pattern, url)), "unknown")
 
 
-def candidate(url: str, jurisdiction: str | None, fmt: str) -> Endpoint:
+def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None = None, key_as: str | None = None) -> Endpoint:
     host = urlsplit(url).hostname or "endpoint"
     ident = re.sub(r"[^a-z0-9]+", "_", host.lower().removeprefix("www.")).strip("_")[:48] or "endpoint"
     if not ident[0].isalpha():
         ident = "x_" + ident[:46]
     # Dates without an offset are read as UTC until the contributor names the city's time zone.
     return Endpoint(id=ident, name=TODO, country=TODO, base_url=url, format=fmt, platform=guess_platform(url),
-                    timezone="UTC", notes="", source=TODO, jurisdiction_id=jurisdiction)
+                    timezone="UTC", notes="", source=TODO, jurisdiction_id=jurisdiction, api_key_env=key_env, api_key_as=key_as)
 
 
 def check(endpoint: Endpoint, client: Client, now: datetime, api_key: str | None = None) -> dict[str, Any]:
@@ -210,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", nargs="?", help="the candidate's base URL (ends in /, e.g. https://city.example/open311/v2/)")
     p.add_argument("--jurisdiction", metavar="ID", help="the jurisdiction_id to send, if the endpoint needs one")
     p.add_argument("--format", choices=("json", "xml"), default="json", help="the format to try first (default json)")
+    p.add_argument("--api-key-env", metavar="NAME", help="send the API key held in this environment variable")
+    p.add_argument("--api-key-as", choices=("param", "bearer"), help="as the api_key parameter (default) or a Bearer header")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--endpoints", metavar="FILE", help="with --changed-from: the registry to check")
     p.add_argument("--changed-from", metavar="OLD_FILE", help="check only the entries new or changed since this registry")
@@ -243,7 +246,10 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
         if problem:
             print(f"python -m crawler check: {url}: {problem}", file=sys.stderr)
             return 2
-        targets = [candidate(url, args.jurisdiction, args.format)]
+        if args.api_key_env and not env.get(args.api_key_env):
+            print(f"python -m crawler check: {args.api_key_env} is not set", file=sys.stderr)
+            return 2
+        targets = [candidate(url, args.jurisdiction, args.format, args.api_key_env, args.api_key_as)]
     reports = []
     for endpoint in targets:
         client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS)

@@ -207,6 +207,9 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
             msg = "must not be empty"
         elif error.validator == "maxLength":
             msg = f"must be at most {error.validator_value} characters"
+        elif error.validator in ("minimum", "maximum"):
+            bound = "at least" if error.validator == "minimum" else "at most"
+            msg = f"must be {bound} {error.validator_value}; got {value!r}"
         else:
             msg = error.message
         out.append((line, prefix + msg))

@@ -121,3 +121,13 @@ def test_a_pull_request_that_touches_no_entry(tmp_path):
                          "--markdown", str(summary))
     assert code == 0 and out.strip() == "No registry entry was added or changed."
     assert "No registry entry was added or changed." in summary.read_text()
+
+
+def test_a_key_from_the_environment_is_sent_and_never_shown():
+    with Hostile("echo_404", "127.0.3.8") as server:
+        code, out, err = check(server.base_url, "--allow-loopback", "--api-key-env", "CITY_KEY", "--api-key-as", "param",
+                               env={"CITY_KEY": "s3cret-KEY"})
+    assert server.seen[0].query["api_key"] == "s3cret-KEY"
+    assert code == 1 and "api_key=[key]" in out and "s3cret" not in out + err
+    assert "  api_key_env: CITY_KEY\n" in out
+    assert check("http://127.0.3.8/open311/v2/", "--api-key-env", "CITY_KEY")[2].strip() == "python -m crawler check: CITY_KEY is not set"

@@ -13,7 +13,9 @@ def test_the_quickstart_has_exactly_the_two_commands():
 
 
 def test_every_crawler_option_is_documented():
-    for action in build_parser()._actions:
+    from crawler.check import build_parser as check_parser
+
+    for action in build_parser()._actions + check_parser()._actions:
         for option in action.option_strings:
             if option in ("-h", "--help", "--version"):
                 continue

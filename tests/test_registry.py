@@ -138,3 +138,52 @@ def test_the_validate_command(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "crawler.registry", "bad.yaml"], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and bad.stderr.splitlines()[0] == EXPECTED[0]
+
+
+POLITE = """\
+- id: boston
+  name: Boston, MA
+  country: USA
+  base_url: https://311.boston.gov/open311/v2/
+  format: json
+  platform: Connected Bits
+  timezone: America/New_York
+  api_key_env: boston_key
+  discovery_url: https://311.boston.gov/open311/discovery.html
+  notes: fine
+  source: tests
+- id: bloomington
+  name: Bloomington, IN
+  country: USA
+  base_url: https://bloomington.in.gov/crm/open311/v2/
+  format: json
+  platform: uReport
+  timezone: America/Indiana/Indianapolis
+  api_key_as: bearer
+  min_interval_s: -1
+  notes: fine
+  source: tests
+"""
+
+
+def test_politeness_and_key_fields_are_checked(tmp_path):
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(POLITE)
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    assert info.value.problems == [
+        f"{path}:8: boston: api_key_env: must be an environment variable name in capitals, digits and underscores, "
+        "such as BOSTON_OPEN311_KEY; got 'boston_key'",
+        f"{path}:9: boston: discovery_url: must end with discovery.json or discovery.xml",
+        f"{path}:19: bloomington: api_key_as: needs api_key_env (the environment variable that holds the key)",
+        f"{path}:20: bloomington: min_interval_s: must be at least 0; got -1",
+    ]
+
+
+def test_the_interval_defaults_by_platform_and_can_be_set():
+    endpoints = {e.id: e for e in load_registry(ROOT / "endpoints.yaml")}
+    assert endpoints["boston"].interval == 6.0  # Connected Bits: documented at 10 requests a minute
+    assert endpoints["bloomington"].interval == 1.0
+    assert endpoints["boston"].host == "311.boston.gov"
+    from dataclasses import replace
+    assert replace(endpoints["boston"], min_interval_s=0).interval == 0.0
