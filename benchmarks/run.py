@@ -54,7 +54,7 @@ def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, fl
         for k in range(crawls):
             moment = now + timedelta(minutes=30 * k)
             started = time.monotonic()
-            report = crawl(endpoints, work, moment, lambda interval: Client(make_session(), interval, True, Limits()), env={})
+            report = crawl(endpoints, work, moment, lambda interval, host: Client(make_session(), interval, True, Limits()), env={})
             wall = time.monotonic() - started
             slowest = max(sum(p.elapsed_ms or 0 for p in r.probes) for r in report.results.values()) / 1000
             ratios.append(wall / slowest)

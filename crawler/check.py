@@ -252,7 +252,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
         targets = [candidate(url, args.jurisdiction, args.format, args.api_key_env, args.api_key_as)]
     reports = []
     for endpoint in targets:
-        client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS)
+        client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS, host=endpoint.host)
         with client.session:
             key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
             reports.append((endpoint.id, check(endpoint, client, now, key or None)))

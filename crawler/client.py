@@ -112,8 +112,8 @@ class Fetched:
     started: float = 0.0  # on the client's clock, after any wait for the host
 
 
-def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None) -> Client:
-    """The production client for one host."""
+def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None, host: str = "") -> Client:
+    """The production client for one host (the host is for factories that need it, such as the simulator's)."""
     return Client(make_session(), interval, allow_loopback, limits or Limits())
 
 
@@ -221,7 +221,7 @@ class Client:
                     return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
                 outcome, message = classify_exception(e)
                 return Fetched(outcome, status, _ms(self.clock() - start), b"", message, content_type)
-        if deadline.expired:  # the body ended because the timer shut the socket
+        if deadline.expired or self.clock() - start > seconds:  # cut off by the timer, or (on a simulated clock) late
             return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
         elapsed = _ms(self.clock() - start)
         if status == 429:

@@ -24,7 +24,7 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import EndpointResult, probe_endpoint
 from crawler.registry import Endpoint
-from records import CrawlRecord, EndpointRecord, iso, store
+from records import CrawlRecord, EndpointRecord, TicketRecord, iso, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -68,8 +68,15 @@ def crawl(
     scheduled: datetime | None = None,
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    memory: Memory | None = None,
+    durable: bool = True,
 ) -> CrawlReport:
-    """Probe the endpoints and append the records. client_factory(interval) makes one host's Client."""
+    """Probe the endpoints and append the records. client_factory(interval, host=...) makes one host's Client.
+
+    memory carries what was stored across crawls made by one process (the simulator's month of
+    crawls); without it, the latest stored states are read from data/. durable=False skips
+    fsync, for scratch data only.
+    """
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
@@ -77,7 +84,7 @@ def crawl(
     def one_host(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
         out = []
         try:
-            client = client_factory(max(e.interval for e in group))
+            client = client_factory(max(e.interval for e in group), host=group[0].host)
         except Exception:
             trace = redact(traceback.format_exc(), secrets)
             return [(e, None, trace) for e in group]
@@ -120,17 +127,19 @@ def crawl(
     results = [report.results[i] for i in sorted(report.results, key=order.__getitem__)]
     probes = [p for r in results for p in r.probes]
     tickets = [t for r in results for t in r.tickets]
-    report.written += store.append(data_dir, "probes", (p.to_dict() for p in probes), lambda r: _day(r["probed_at"]))
-    since = (now - timedelta(days=TICKET_MEMORY_DAYS)).date()
-    new_tickets = changed(data_dir, "tickets", tickets, since=since)
-    report.written += store.append(data_dir, "tickets", (t.to_dict() for t in new_tickets), lambda r: _day(r["crawl"]))
-    new_entries = changed(data_dir, "endpoints", [endpoint_record(e, report.crawl) for e in endpoints])
-    report.written += store.append(data_dir, "endpoints", (e.to_dict() for e in new_entries), lambda r: _day(r["crawl"]))
+    memory = memory or Memory(data_dir, now)
+
+    def write(kind: str, records: list[dict[str, Any]], day_field: str) -> None:
+        report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r[day_field]), durable=durable))
+
+    write("probes", [p.to_dict() for p in probes], "probed_at")
+    write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
+    write("endpoints", memory.changed("endpoints", [endpoint_record(e, report.crawl).to_dict() for e in endpoints]), "crawl")
     record = CrawlRecord(
         crawl=report.crawl, scheduled=report.scheduled, finished=iso(now + timedelta(seconds=report.seconds)),
         endpoints=len(endpoints), calls=len(probes), bytes=sum(p.bytes for p in probes), crawler=__version__,
     )
-    report.written += store.append(data_dir, "crawls", [record.to_dict()], lambda r: _day(r["crawl"]))
+    write("crawls", [record.to_dict()], "crawl")
     return report
 
 
@@ -141,25 +150,44 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
     )
 
 
-def changed(data_dir: str | Path, kind: str, new: list[Any], since: date | None = None) -> list[Any]:
-    """The new records whose STATE differs from the latest stored one with the same key.
+STATE = {"tickets": TicketRecord.STATE, "endpoints": EndpointRecord.STATE}
 
-    Tickets and registry entries are stored as changes, not snapshots, so data/ grows with
-    what happens rather than with how often we look.
+
+class Memory:
+    """The latest stored state of every ticket and registry entry, so that only changes are stored.
+
+    Tickets and registry entries are stored as changes, not snapshots, so data/ grows with what
+    happens rather than with how often we look. A ticket unchanged for TICKET_MEMORY_DAYS is
+    forgotten, and stored again when next listed.
     """
-    if not new:
-        return []
-    fields = type(new[0]).STATE
 
-    def key(d: dict[str, Any]) -> tuple[str, str]:
-        return (d["endpoint"], d.get("id", ""))
+    def __init__(self, data_dir: str | Path, now: datetime):
+        self.data_dir = data_dir
+        self.since = (now - timedelta(days=TICKET_MEMORY_DAYS)).date()
+        self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
 
-    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for r in sorted(read_data(data_dir, since=since, kinds=(kind,)).records[kind], key=lambda r: r["crawl"]):
-        latest[key(r)] = tuple(r.get(k) for k in fields)
-    out = []
-    for record in new:
-        d = record.to_dict()
-        if latest.get(key(d)) != tuple(d[k] for k in fields):
-            out.append(record)
-    return out
+    def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
+        if kind not in self.latest:
+            since = self.since if kind == "tickets" else None
+            stored = read_data(self.data_dir, since=since, kinds=(kind,)).records[kind]
+            self.latest[kind] = {}
+            for r in sorted(stored, key=lambda r: r["crawl"]):
+                self.latest[kind][_key(r)] = (tuple(r.get(k) for k in STATE[kind]), r["crawl"])
+        return self.latest[kind]
+
+    def changed(self, kind: str, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The new records whose state differs from the latest stored one with the same key; remembered."""
+        latest = self._load(kind)
+        out = []
+        for d in new:
+            state = tuple(d[k] for k in STATE[kind])
+            seen = latest.get(_key(d))
+            stale = kind == "tickets" and seen is not None and _day(seen[1]) < _day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)
+            if seen is None or seen[0] != state or stale:
+                out.append(d)
+                latest[_key(d)] = (state, d["crawl"])
+        return out
+
+
+def _key(d: dict[str, Any]) -> tuple[str, str]:
+    return (d["endpoint"], d.get("id", ""))

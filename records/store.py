@@ -32,9 +32,10 @@ def locked(data_dir: Path) -> Iterator[None]:
 
 
 def append(
-    data_dir: str | Path, kind: str, records: Iterable[dict[str, Any]], day_of: Callable[[dict[str, Any]], date]
+    data_dir: str | Path, kind: str, records: Iterable[dict[str, Any]], day_of: Callable[[dict[str, Any]], date],
+    durable: bool = True,
 ) -> list[Path]:
-    """Append records to their day files; return the files written."""
+    """Append records to their day files; return the files written. durable=False skips fsync (scratch data)."""
     data_dir = Path(data_dir)
     by_file: dict[Path, list[str]] = defaultdict(list)
     for record in records:
@@ -43,11 +44,11 @@ def append(
         return []
     with locked(data_dir):
         for path, lines in sorted(by_file.items()):
-            _append_lines(path, lines)
+            _append_lines(path, lines, durable)
     return sorted(by_file)
 
 
-def _append_lines(path: Path, lines: list[str]) -> None:
+def _append_lines(path: Path, lines: list[str], durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_bytes() if path.exists() else b""
     if old and not old.endswith(b"\n"):
@@ -58,11 +59,14 @@ def _append_lines(path: Path, lines: list[str]) -> None:
         with open(tmp, "wb") as f:
             f.write(new)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -49,7 +49,7 @@ def registry(fleet: Fleet) -> list[dict[str, str]]:
     ]
 
 
-def instant_client(interval: float, allow_loopback: bool = False) -> Client:
+def instant_client(interval: float, allow_loopback: bool = False, host: str = "") -> Client:
     """The real client, except that its waits (pauses, Retry-After) pass at once: time is simulated."""
     return Client(make_session(), interval, allow_loopback, Limits(), sleep=lambda seconds: None)
 

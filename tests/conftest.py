@@ -21,7 +21,7 @@ FAST = Limits(connect_s=1.0, call_s=1.0, endpoint_s=20.0, call_bytes=1024 * 1024
               retry_pause_s=0.05, max_retry_after_s=2.0, min_call_s=0.2)
 
 
-def fast_client(interval: float = 0.0, allow_loopback: bool = True, limits: Limits = FAST, **kw) -> Client:
+def fast_client(interval: float = 0.0, allow_loopback: bool = True, limits: Limits = FAST, host: str = "", **kw) -> Client:
     return Client(make_session(), interval, allow_loopback, limits, **kw)
 
 

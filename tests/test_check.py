@@ -13,7 +13,7 @@ from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client
 
 
-def factory(interval, allow_loopback=False, limits=None):
+def factory(interval, allow_loopback=False, limits=None, host=""):
     return fast_client(0.0, allow_loopback)  # the check's own limits are for the internet, not loopback
 
 
@@ -72,7 +72,7 @@ def test_a_failing_endpoint_is_not_usable():
 def test_rate_limits_seen_are_reported_and_slow_the_suggested_entry():
     waits = []
 
-    def patient(interval, allow_loopback=False, limits=None):
+    def patient(interval, allow_loopback=False, limits=None, host=""):
         return fast_client(0.0, allow_loopback, sleep=waits.append)
 
     with Hostile("rate_limited_once", "127.0.3.4") as server:

@@ -94,7 +94,7 @@ def test_a_second_crawl_appends_and_stores_only_changed_tickets(fleet, fleet_reg
 def test_loopback_is_refused_without_the_flag_and_that_is_data_not_an_error(fleet_registry, tmp_path):
     data = tmp_path / "data"
     code, out = run_main("--endpoints", str(fleet_registry), "--data", str(data), "--now", NOW.isoformat(),
-                         factory=lambda interval, allow_loopback: fast_client(interval, allow_loopback))
+                         factory=lambda interval, allow_loopback, host: fast_client(interval, allow_loopback))
     assert code == 0
     probes = read_lines(data, "probes")
     assert {p["outcome"] for p in probes} == {"refused"}
