@@ -25,18 +25,19 @@ import build  # noqa: E402
 from crawler.crawl import crawl  # noqa: E402
 from crawler.client import Client, Limits, make_session  # noqa: E402
 from crawler.registry import Endpoint  # noqa: E402
-from simulator.fleet import City, Clock, Fleet  # noqa: E402
+from simulator.fleet import Fleet  # noqa: E402
 
 
-def cities(n: int) -> list[City]:
-    return [City(f"city_{i:04d}", f"City {i}", f"127.0.{1 + i // 250}.{2 + i % 250}", latency_s=(0.2, 0.2),
-                 tickets_per_hour=2) for i in range(n)]
+def cities(n: int) -> list[dict]:
+    """Cities that answer every call in exactly 200 ms, for real (the server sleeps)."""
+    return [{"id": f"city_{i:04d}", "host": f"127.0.{1 + i // 250}.{2 + i % 250}", "requests_per_day": 48,
+             "behaviour": {"latency_ms": 200, "latency_spread": 0, "requests_latency_factor": 1}} for i in range(n)]
 
 
 def serve(n: int, now: datetime, conn) -> None:  # type: ignore[no-untyped-def]
     """The child process: serve n cities until told to stop."""
-    with Fleet(cities(n), Clock(now)) as fleet:
-        conn.send({c.key: fleet.base_url(c.key) for c in fleet.cities})
+    with Fleet.of(cities(n), now) as fleet:
+        conn.send(fleet.urls())
         conn.recv()
 
 

@@ -22,13 +22,13 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 
 from crawler import parse
 from crawler.client import Client, Limits, make_client
-from crawler.probe import OTHER, EndpointResult, Probe
+from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe
 from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
 from metrics.rules import crawl_status
 from records import iso
@@ -48,6 +48,13 @@ class CheckProbe(Probe):
     """The crawl's plan, and also: the other format always, and discovery where it usually is."""
 
     found_discovery: str | None = None
+
+    def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
+        """A few definitions now, whatever the day's turn."""
+        codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
+        for code in codes[:MAX_DEFINITIONS]:
+            self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
+                      parse.definition, target=code)
 
     def other_format(self) -> None:
         other = OTHER[self.endpoint.format]

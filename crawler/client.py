@@ -118,7 +118,11 @@ def make_client(interval: float, allow_loopback: bool = False, limits: Limits | 
 
 
 def make_session() -> requests.Session:
-    session = requests.Session()
+    return configure(requests.Session())
+
+
+def configure(session: requests.Session) -> requests.Session:
+    """What every session of the crawler sends, and the environment it ignores."""
     session.trust_env = False  # a proxy from the environment would bypass the address guard
     session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", "Connection": "close"})
     return session

@@ -42,6 +42,7 @@ TIME_FIELDS = ("requested_datetime", "updated_datetime", "expected_datetime")
 TEXT_FIELDS = ("description", "status_notes", "status_note")
 W3C_LOCAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?")
 W3C = re.compile(W3C_LOCAL.pattern + r"(Z|[+-]\d\d:\d\d)")
+FRACTION = re.compile(r"(\.\d{1,6})\d*")
 HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?\s*>")
 
 
@@ -322,7 +323,11 @@ def _number(value: Any) -> float | None:
 
 def _fromiso(text: str) -> datetime | None:
     """ISO 8601 as Python reads it, with Z and fractions of any length (.NET sends seven digits)."""
-    text = re.sub(r"(\.\d{1,6})\d*", r"\1", re.sub(r"[Zz]$", "+00:00", text))
+    try:
+        return datetime.fromisoformat(text)  # the common case, fast
+    except ValueError:
+        pass
+    text = FRACTION.sub(r"\1", re.sub(r"[Zz]$", "+00:00", text))
     try:
         return datetime.fromisoformat(text)
     except ValueError:

@@ -7,8 +7,8 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
   2. GET requests for the day before the crawl. When the first answer has exactly a common
      page size of requests (PAGE_SIZES), page=2 and then page=3 are asked for.
   3. GET requests/{id} for LOOKUPS of the listed requests, rotating.
-  4. GET services/{code} for a rotating sample of the services with metadata=true: enough
-     each crawl that every definition is seen within a day of CRAWLS_PER_DAY crawls.
+  4. GET services/{code} for the services with metadata=true, each once a day (a few per
+     crawl, in turn, so that every definition is seen within a day of CRAWLS_PER_DAY crawls).
   5. GET discovery, when the registry names a discovery_url.
   6. Once a day, GET services in the other format, so we know which formats work.
 A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
@@ -68,6 +68,22 @@ class Answer:
 def slot_of(moment: datetime) -> int:
     """Which of the day's crawls this is: 0 .. CRAWLS_PER_DAY - 1."""
     return (moment.hour * 60 + moment.minute) * CRAWLS_PER_DAY // (24 * 60)
+
+
+def due_definitions(codes: list[str], turn: int) -> list[str]:
+    """The definitions this crawl asks for: each once a day, a few per crawl (at most
+    MAX_DEFINITIONS); a city with more than 144 takes more days to go round."""
+    if not codes:
+        return []
+    per_crawl = min(MAX_DEFINITIONS, math.ceil(len(codes) / CRAWLS_PER_DAY))
+    groups = math.ceil(len(codes) / per_crawl)
+    group = turn % max(groups, CRAWLS_PER_DAY)
+    return codes[group * per_crawl:(group + 1) * per_crawl] if group < groups else []
+
+
+def _spread(endpoint_id: str) -> int:
+    """A fixed offset per endpoint, so that daily calls do not all fall in one crawl."""
+    return int.from_bytes(hashlib.sha256(endpoint_id.encode()).digest()[:4], "big") % CRAWLS_PER_DAY
 
 
 def rotating(items: list[str], count: int, turn: int) -> list[str]:
@@ -249,11 +265,8 @@ class Probe:
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
-        if not codes:
-            return
-        per_crawl = min(MAX_DEFINITIONS, math.ceil(len(codes) / CRAWLS_PER_DAY))
-        turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time)
-        for code in rotating(codes, per_crawl, turn):
+        turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + _spread(self.endpoint.id)
+        for code in due_definitions(codes, turn):
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
                       parse.definition, target=code)
 
@@ -264,8 +277,7 @@ class Probe:
 
     def other_format(self) -> None:
         """Once a day (at a slot fixed per endpoint, to spread the load), the other format."""
-        digest = hashlib.sha256(self.endpoint.id.encode()).digest()
-        if slot_of(self.crawl_time) == int.from_bytes(digest[:4], "big") % CRAWLS_PER_DAY:
+        if slot_of(self.crawl_time) == _spread(self.endpoint.id):
             other = OTHER[self.endpoint.format]
             self.call("services", other, self.url("services", other), self.base, parse.services)
 

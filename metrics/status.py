@@ -82,6 +82,23 @@ def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> di
     return {"slots": slots, "crawled": min(len(made), slots), "skipped": max(0, slots - len(made)), "late_median_s": median}
 
 
+def outages(statuses: pd.DataFrame) -> list[dict[str, Any]]:
+    """Runs of down crawls of one endpoint: from the first down crawl to the next known crawl that
+    was not down (None while it lasts). Unknown crawls neither start nor end an outage."""
+    known = statuses[statuses["status"] != "unknown"].sort_values("crawl", kind="stable")
+    out: list[dict[str, Any]] = []
+    start = None
+    for moment, status in zip(known["crawl"], known["status"]):
+        if status == "down" and start is None:
+            start = moment
+        elif status != "down" and start is not None:
+            out.append({"start": iso(start), "end": iso(moment)})
+            start = None
+    if start is not None:
+        out.append({"start": iso(start), "end": None})
+    return out
+
+
 def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:
     """(now - span, now]: a crawl at exactly now counts, one at exactly now - span does not."""
     return (times > pd.Timestamp(now - span)) & (times <= pd.Timestamp(now))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, probes_frame, schedule, uptime
+from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -115,6 +115,7 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, 
             for method, group in ok.groupby("method", sort=True)
         },
         "status_days": daily_uptime(statuses, now, STATUS_BAR_DAYS),
+        "outages": outages(statuses[statuses["crawl"] <= pd.Timestamp(now)]),
         "daily_requests": daily_requests(tickets, now),
         "failures": [
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,

@@ -1,7 +1,10 @@
-"""A small simulated Open311 world on loopback, for the demo and the tests.
+"""A simulated Open311 world on loopback: the default of `make demo`, and the ground truth of the tests.
 
-Each city is a real HTTP server on its own 127.0.0.x address answering GeoReport v2 in JSON
-or XML. Time is virtual: the caller sets the fleet's clock before each crawl, so days of
-history take seconds. Tickets are generated deterministically from the clock, so a city is
-stateless and every run sees the same world.
+scenario.py   a city in YAML: services, ticket arrivals and lives, quirks, behaviour over time
+world.py      the ground truth, built once from the scenarios and a seed, exported as files
+server.py     one city's GeoReport v2 server, answering from the truth (simulated or real time)
+fleet.py      the cities on their loopback addresses, in this process or a child one
+virtual.py    the crawler's client on a simulated clock the servers move
+hostile.py    servers that misbehave on the wire (hang, drip, bombs, resets) for the crawler's tests
+demo.py       make demo: a month of the default scenario, crawled and built
 """

@@ -1,97 +1,124 @@
-"""make demo: a few simulated days of a small fleet, crawled through the real CLI, then built.
+"""make demo: a month of the default simulated world, crawled by the real crawler, then built.
 
-python -m simulator.demo [--work DIR] [--out DIR] [--days N] [--every HOURS]
+python -m simulator.demo [--scenario DIR] [--work DIR] [--out DIR] [--days N] [--every MINUTES]
+
+The cities run in a child process; the crawler runs here on simulated time (simulator/virtual.py),
+so 30 days of 30-minute crawls take a few minutes. The ground truth lands in WORK/truth/.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import multiprocessing
 import shutil
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 from tqdm import tqdm
 
 import build
-from crawler.__main__ import main as crawl_main
-from crawler.client import Client, Limits, make_session
-from simulator.fleet import City, Clock, Fleet
+from crawler.crawl import Memory, crawl
+from crawler.registry import load_registry
+from simulator.fleet import in_child_process
+from simulator.scenario import City, load
+from simulator.virtual import simulated_client
+from simulator.world import World
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default"
 
 
-def demo_cities() -> list[City]:
-    return [
-        City("springfield", "Springfield (healthy, JSON)", "127.0.0.2", tickets_per_hour=4),
-        City("shelbyville", "Shelbyville (XML only)", "127.0.0.3", formats=("xml",), tickets_per_hour=2,
-             latency_s=(0.03, 0.12)),
-        City("capital_city", "Capital City (slow)", "127.0.0.4", tickets_per_hour=6, latency_s=(0.3, 1.1),
-             requests_error_rate=0.1),
-        # Down for maintenance every night from 01:00 to 05:00 UTC; listings fail a third of the time.
-        City("ogdenville", "Ogdenville (failing)", "127.0.0.5", tickets_per_hour=1,
-             down=lambda now: 1 <= now.hour < 5 or now.day % 3 == 0, requests_error_rate=0.35),
-        City("north_haverbrook", "North Haverbrook (gone)", "127.0.0.6", listening=False),
-    ]
+def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
+    """The registry a contributor would have written for these cities."""
+    out = []
+    for c in cities:
+        entry: dict[str, Any] = {"id": c.id, "name": c.name, "country": "USA", "base_url": urls[c.id], "format": c.formats[0],
+                                 "platform": c.platform, "timezone": c.timezone}
+        if c.jurisdiction_id:
+            entry["jurisdiction_id"] = c.jurisdiction_id
+        entry.update({"notes": "Simulated city (simulator/scenarios).", "source": c.source or "simulator"})
+        out.append(entry)
+    return out
 
 
-FORMATS = {"springfield": "json", "shelbyville": "xml", "capital_city": "json", "ogdenville": "json", "north_haverbrook": "json"}
+SHARDS = 2  # crawler processes: with the cities' process, they keep both cores of a small machine busy
 
 
-def registry(fleet: Fleet) -> list[dict[str, str]]:
-    return [
-        {"id": c.key, "name": c.name, "country": "USA", "base_url": fleet.base_url(c.key), "format": FORMATS[c.key],
-         "platform": "in-house", "timezone": "America/Chicago", "min_interval_s": 0,
-         "notes": "Simulated city of the demo fleet.", "source": "simulator/demo.py"}
-        for c in fleet.cities
-    ]
+def run(cities: list[City], work: Path, start: datetime, end: datetime, every: timedelta, progress: bool = True,
+        shards: int = SHARDS) -> World:
+    """Crawl the simulated world from start to end (inclusive) into work/data; return the world.
+
+    The endpoints are split between `shards` crawler processes, each crawling its share at every
+    moment (as several CI runners would); they append to the same day files under one lock.
+    """
+    shutil.rmtree(work / "data", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    world = World(cities, start, end)
+    world.export(work / "truth")
+    times = []
+    moment = start
+    while moment <= end:
+        times.append(moment)
+        moment += every
+    with in_child_process(world) as urls:
+        path = work / "endpoints.yaml"
+        path.write_text(yaml.safe_dump(registry(cities, urls), sort_keys=False, allow_unicode=True))
+        endpoints = load_registry(path)
+        context = multiprocessing.get_context("fork")
+        done = context.Value("i", 0)
+        errors = context.Queue()
+        workers = [context.Process(target=_crawl_shard, args=(endpoints[n::shards], work / "data", times, done, errors), daemon=True)
+                   for n in range(shards)]
+        for w in workers:
+            w.start()
+        with tqdm(total=len(times) * shards, desc="simulated crawls", unit="crawl", disable=not progress, mininterval=0.5) as bar:
+            while any(w.is_alive() for w in workers):
+                time.sleep(0.2)
+                bar.update(done.value - bar.n)
+            bar.update(done.value - bar.n)
+        for w in workers:
+            w.join()
+        if not errors.empty() or any(w.exitcode for w in workers):
+            raise RuntimeError("a crawl of the simulated world failed:\n" + ("" if errors.empty() else errors.get()))
+    return world
 
 
-def instant_client(interval: float, allow_loopback: bool = False, host: str = "") -> Client:
-    """The real client, except that its waits (pauses, Retry-After) pass at once: time is simulated."""
-    return Client(make_session(), interval, allow_loopback, Limits(), sleep=lambda seconds: None)
+def _crawl_shard(endpoints: list[Any], data: Path, times: list[datetime], done: Any, errors: Any) -> None:
+    memory = Memory(data, times[0])
+    for moment in times:
+        report = crawl(endpoints, data, moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
+        if report.bugs:
+            errors.put(f"the crawl at {moment.isoformat()} hit a bug:\n" + "\n".join(report.bugs.values()))
+            raise SystemExit(1)
+        with done.get_lock():
+            done.value += 1
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulator.demo", description=__doc__.splitlines()[0])
-    p.add_argument("--work", default=".demo", help="scratch folder for the registry and data (emptied first)")
+    p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="a folder of city files, or one (default: the dozen of the demo)")
+    p.add_argument("--work", default=".demo", help="scratch folder for the registry, data and truth (data emptied first)")
     p.add_argument("--out", default="site", help="where the site is built")
-    p.add_argument("--days", type=float, default=4, help="simulated days of history")
-    p.add_argument("--every", type=float, default=4, help="hours between simulated crawls")
+    p.add_argument("--days", type=float, default=30, help="simulated days of history")
+    p.add_argument("--every", type=float, default=30, help="minutes between simulated crawls")
     args = p.parse_args(argv)
 
     started = time.monotonic()
+    cities = load(args.scenario)
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    end -= timedelta(minutes=end.minute % 30)
+    start = end - timedelta(days=args.days)
     work = Path(args.work)
-    shutil.rmtree(work / "data", ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    step = timedelta(hours=args.every)
-    times = []
-    t = end - timedelta(days=args.days)
-    while t <= end:
-        times.append(t)
-        t += step
-
-    clock = Clock(times[0])
-    with Fleet(demo_cities(), clock) as fleet:
-        endpoints = work / "endpoints.yaml"
-        endpoints.write_text(yaml.safe_dump(registry(fleet), sort_keys=False))
-        for moment in tqdm(times, desc="simulated crawls", unit="crawl"):
-            clock.set(moment)
-            argv_crawl = ["--endpoints", str(endpoints), "--data", str(work / "data"), "--now", moment.isoformat(),
-                          "--allow-loopback"]
-            with contextlib.redirect_stdout(io.StringIO()):
-                code = crawl_main(argv_crawl, client_factory=instant_client)
-            if code != 0:
-                print(f"the crawl at {moment.isoformat()} failed with exit status {code}", file=sys.stderr)
-                return code
+    run(cities, work, start, end, timedelta(minutes=args.every), progress=sys.stderr.isatty())
+    crawled = time.monotonic() - started
     code = build.main(["--data", str(work / "data"), "--out", args.out, "--now", end.isoformat()])
     if code != 0:
         return code
-    print(f"\nDemo ready in {time.monotonic() - started:.0f} s: {len(times)} crawls of {len(fleet.cities)} simulated cities"
-          f" over {args.days:g} days, data in {work / 'data'}.")
+    print(f"\nDemo ready in {time.monotonic() - started:.0f} s (crawls {crawled:.0f} s): {len(cities)} simulated cities, "
+          f"{args.days:g} days of crawls every {args.every:g} minutes; data in {work / 'data'}, ground truth in {work / 'truth'}.")
     print(f"Open {Path(args.out).resolve() / 'index.html'} in a browser, or run `make serve` and visit http://127.0.0.1:8000/")
     return 0
 

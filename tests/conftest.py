@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from crawler.client import Client, Limits, make_session
-from simulator.fleet import City, Clock, Fleet
+from simulator.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 REALWORLD = ROOT.parent / "shared" / "realworld"
@@ -31,26 +31,34 @@ def entry(**overrides: str) -> dict[str, str]:
     return {**base, **overrides}
 
 
+def sim(id: str, host: str, **scenario) -> dict:
+    """A simulated city for the tests: quick to answer (5 ms), whatever else the scenario says."""
+    behaviour = {"latency_ms": 5, **scenario.pop("behaviour", {})}
+    return {"id": id, "host": host, "behaviour": behaviour, **scenario}
+
+
+FOUR = [
+    sim("springfield", "127.0.0.2", requests_per_day=96),
+    sim("shelbyville", "127.0.0.3", formats=["xml"]),
+    sim("ogdenville", "127.0.0.5", behaviour={"outages": [{"start": "day 0", "hours": 1000, "kind": "unavailable"}]}),
+    sim("north_haverbrook", "127.0.0.6", behaviour={"dies": "day 0"}),
+]
+
+
 @pytest.fixture
 def fleet():
-    """Four cities on loopback: healthy JSON, XML only, maintenance page, and one that is gone."""
-    cities = [
-        City("springfield", "Springfield", "127.0.0.2", tickets_per_hour=4),
-        City("shelbyville", "Shelbyville", "127.0.0.3", formats=("xml",)),
-        City("ogdenville", "Ogdenville", "127.0.0.5", down=lambda now: True),
-        City("north_haverbrook", "North Haverbrook", "127.0.0.6", listening=False),
-    ]
-    with Fleet(cities, Clock(NOW)) as f:
+    """Four cities on loopback: healthy JSON, XML only, a maintenance page, and one that is gone."""
+    with Fleet.of(FOUR, NOW) as f:
         yield f
 
 
 @pytest.fixture
 def fleet_registry(fleet, tmp_path):
     formats = {"shelbyville": "xml"}
-    entries = [entry(id=c.key, name=c.name, base_url=fleet.base_url(c.key), format=formats.get(c.key, "json"), min_interval_s=0)
-               for c in fleet.cities]
+    entries = [entry(id=c.id, name=c.name, base_url=fleet.base_url(c.id), format=formats.get(c.id, "json"), min_interval_s=0)
+               for c in fleet.world.cities.values()]
     path = tmp_path / "endpoints.yaml"
-    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    path.write_text(yaml.safe_dump(entries))
     return path
 
 

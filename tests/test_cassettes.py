@@ -7,12 +7,13 @@ again after a deliberate change: delete the cassette and run the tests (it is re
 loopback server).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import vcr
 
-from crawler.probe import probe_endpoint
+from crawler.probe import CRAWLS_PER_DAY, _spread, probe_endpoint
 from crawler.registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client
@@ -50,7 +51,9 @@ def test_the_request_shapes_of_one_probe(how):
         endpoint = Endpoint(**entry(base_url=base, jurisdiction_id="springfield.gov", api_key_env="K", api_key_as=how))
         with recorder().use_cassette(name, allow_playback_repeats=False) as cassette:
             client = fast_client()  # made inside: the recorder's connection classes are in place
-            result = probe_endpoint(endpoint, client, NOW, api_key=KEY)
+            # The crawl of the day that also asks for the service definition.
+            due = NOW.replace(hour=0) + timedelta(minutes=30 * (-_spread(endpoint.id) % CRAWLS_PER_DAY))
+            result = probe_endpoint(endpoint, client, due, api_key=KEY)
     finally:
         if server:
             server.__exit__(None, None, None)
@@ -63,4 +66,4 @@ def test_the_request_shapes_of_one_probe(how):
         ("GET", "/open311/v2/requests/A-1.json"), ("GET", "/open311/v2/services/001.json"),
     ]
     first_query = dict(cassette.requests[1].query)
-    assert first_query["start_date"] == "2026-11-19T12:00:00Z" and first_query["jurisdiction_id"] == "springfield.gov"
+    assert first_query["start_date"] == "2026-11-19T04:30:00Z" and first_query["jurisdiction_id"] == "springfield.gov"

@@ -8,9 +8,9 @@ import yaml
 
 from crawler.__main__ import main
 from crawler.registry import load_registry
-from simulator.fleet import City, Clock, Fleet
+from simulator.fleet import Fleet
 from simulator.hostile import Hostile
-from tests.conftest import NOW, entry, fast_client
+from tests.conftest import NOW, entry, fast_client, sim
 
 
 def factory(interval, allow_loopback=False, limits=None, host=""):
@@ -49,8 +49,7 @@ def test_a_good_endpoint_is_usable_and_gets_an_entry(tmp_path):
 
 
 def test_an_xml_only_city_is_found_out_and_its_findings_listed():
-    city = City("dc_like", "DC", "127.0.3.2", formats=("xml",))
-    with Fleet([city], Clock(NOW)) as fleet:
+    with Fleet.of([sim("dc_like", "127.0.3.2", formats=["xml"])], NOW) as fleet:
         code, out, _ = check(fleet.base_url("dc_like"), "--allow-loopback", "--json")
     report = json.loads(out)
     assert code == 0 and report["usable"] is True

@@ -1,30 +1,55 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+
+import requests
 
 from tests.conftest import ROOT
 
 
-def test_the_demo_crawls_the_fleet_and_builds_a_site(tmp_path):
-    """A short run of what `make demo` does: a simulated day, crawled every 6 hours."""
+def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
+    """A short run of what `make demo` does: the default dozen cities for a simulated day, every 3 hours."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     before = sorted(p.relative_to(ROOT) for p in (ROOT / "data").rglob("*"))
     result = subprocess.run(
         [sys.executable, "-m", "simulator.demo", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "site"),
-         "--days", "1", "--every", "6"],
+         "--days", "1", "--every", "180"],
         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "5 crawls of 5 simulated cities" in result.stdout
+    assert "12 simulated cities, 1 days of crawls every 180 minutes" in result.stdout
     api = json.loads((tmp_path / "site" / "api" / "endpoints.json").read_text())
     by_id = {e["id"]: e for e in api["endpoints"]}
-    assert set(by_id) == {"springfield", "shelbyville", "capital_city", "ogdenville", "north_haverbrook"}
-    assert by_id["springfield"]["status"] == "up" and by_id["springfield"]["uptime"]["24h"] == 1.0
-    assert by_id["springfield"]["service_count"] == 5 and by_id["springfield"]["requests_per_day"] > 0
-    assert by_id["shelbyville"]["status"] == "up"  # XML only, asked for XML
-    assert by_id["north_haverbrook"]["status"] == "down" and by_id["north_haverbrook"]["uptime"]["24h"] == 0.0
-    assert by_id["capital_city"]["latency_ms"]["p50"] >= 300  # the slow one
-    assert (tmp_path / "site" / "endpoints" / "ogdenville.html").exists()
+    assert len(by_id) == 12
+    assert by_id["quietbrook"]["status"] == "up" and by_id["quietbrook"]["uptime"]["24h"] == 1.0
+    assert by_id["capitol"]["service_count"] == 5  # XML only, asked for XML
+    assert by_id["molasses"]["latency_ms"]["p50"] > 1000  # the slow one, in simulated milliseconds
+    assert by_id["lakeport"]["requests_per_day"] > 0
+    truth = json.loads((tmp_path / "work" / "truth" / "cities.json").read_text())
+    assert set(truth["cities"]) == set(by_id)
+    assert (tmp_path / "work" / "truth" / "tickets.jsonl").stat().st_size > 0
     assert sorted(p.relative_to(ROOT) for p in (ROOT / "data").rglob("*")) == before  # never the committed data/
-    assert len(list((tmp_path / "work" / "data" / "probes").glob("*/*.jsonl"))) >= 1
+
+
+def test_serve_prints_the_base_urls_and_answers(tmp_path):
+    city = tmp_path / "solo.yaml"
+    city.write_text("id: solo\nhost: 127.0.8.1\nbehaviour: {latency_ms: 5}\n")
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--scenario", str(city), "--now", "2026-11-20T12:00:00Z"],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("solo: http://127.0.8.1:") and line.endswith("/open311/v2/")
+        services = requests.get(line.split(": ", 1)[1] + "services.json", timeout=10).json()
+        assert len(services) == 5
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+        process.stdout.close()
+    assert process.returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\n")
+    result = subprocess.run([sys.executable, "-m", "simulator", "serve", "--scenario", str(bad)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 2 and "id: 'x' does not match" in result.stderr

@@ -4,12 +4,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.probe import CRAWLS_PER_DAY, MAX_DEFINITIONS, probe_endpoint, rotating, slot_of
+from crawler.probe import CRAWLS_PER_DAY, _spread, due_definitions, probe_endpoint, slot_of
 from crawler.registry import Endpoint
 from metrics.rules import crawl_status
-from simulator.fleet import City, Clock, Fleet
+from simulator.fleet import Fleet
 from simulator.hostile import Hostile
-from tests.conftest import NOW, entry, fast_client
+from tests.conftest import NOW, entry, fast_client, sim
 
 
 def endpoint(url, **kw):
@@ -30,9 +30,15 @@ def status(result):
     return crawl_status([p.to_dict() for p in result.probes])
 
 
+def definition_due(endpoint_id="springfield"):
+    """The crawl on NOW's day that asks for the endpoint's definitions (each once a day, at a slot of its own)."""
+    return NOW.replace(hour=0) + timedelta(minutes=30 * (-_spread(endpoint_id) % CRAWLS_PER_DAY))
+
+
 def test_a_healthy_endpoint_gets_the_whole_plan():
     with Hostile("open311") as server:
-        result = run(endpoint(server.base_url))
+        result = run(endpoint(server.base_url), now=definition_due())
+    assert definition_due() == datetime(2026, 11, 20, 4, 30, tzinfo=timezone.utc)
     assert [(p.method, p.target, p.outcome) for p in result.probes] == [
         ("services", None, "ok"), ("requests", None, "ok"), ("request", "A-1", "ok"), ("service_definition", "001", "ok"),
     ]
@@ -40,7 +46,13 @@ def test_a_healthy_endpoint_gets_the_whole_plan():
     assert [t.id for t in result.tickets] == ["A-1"]
     assert status(result) == "up"
     requests = server.seen[1]
-    assert requests.query == {"start_date": "2026-11-19T12:00:00Z", "end_date": "2026-11-20T12:00:00Z"}
+    assert requests.query == {"start_date": "2026-11-19T04:30:00Z", "end_date": "2026-11-20T04:30:00Z"}
+
+
+def test_definitions_are_not_asked_for_at_every_crawl():
+    with Hostile("open311") as server:
+        result = run(endpoint(server.base_url), now=definition_due() + timedelta(minutes=30))
+    assert [p.method for p in result.probes] == ["services", "requests", "request"]
 
 
 def test_what_every_call_sends():
@@ -69,7 +81,7 @@ def test_an_unreachable_endpoint_is_tried_twice_then_left():
 
 
 def test_the_other_format_is_tried_when_the_registrys_is_not_served():
-    with Fleet([City("xml_only", "X", "127.0.0.3", formats=("xml",))], Clock(NOW)) as fleet:
+    with Fleet.of([sim("xml_only", "127.0.0.3", formats=["xml"])], NOW) as fleet:
         result = run(endpoint(fleet.base_url("xml_only"), format="json"))
     assert calls(result)[:2] == [("services", "json", "http_4xx", 1), ("services", "xml", "ok", 1)]
     assert result.probes[1].findings == {"format_fallback": "json failed (http_4xx), xml works"}
@@ -107,7 +119,7 @@ def test_a_429_with_a_long_retry_after_leaves_the_endpoint_alone():
 
 def test_calls_to_a_host_keep_the_minimum_interval_and_one_connection():
     with Hostile("open311") as server:
-        run(endpoint(server.base_url), fast_client(interval=0.3))
+        run(endpoint(server.base_url), fast_client(interval=0.3), now=definition_due())
     gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
     assert len(gaps) == 3 and min(gaps) >= 0.29
     assert server.most_connections == 1
@@ -134,8 +146,8 @@ def test_a_key_echoed_by_the_server_never_reaches_the_record():
 
 
 def test_pages_are_followed_where_the_server_pages():
-    city = City("chicago_like", "C", "127.0.0.7", tickets_per_hour=12, page_size=50)
-    with Fleet([city], Clock(NOW)) as fleet:
+    city = sim("chicago_like", "127.0.0.7", requests_per_day=288, quirks={"page_size": 50})
+    with Fleet.of([city], NOW) as fleet:
         result = run(endpoint(fleet.base_url("chicago_like")))
     pages = [(p.page, p.items) for p in result.probes if p.method == "requests"]
     assert pages == [(1, 50), (2, 50), (3, 50)]
@@ -143,8 +155,8 @@ def test_pages_are_followed_where_the_server_pages():
 
 
 def test_a_server_that_ignores_page_is_noted_once():
-    city = City("capped", "C", "127.0.0.8", tickets_per_hour=12, page_size=20, pages=False)
-    with Fleet([city], Clock(NOW)) as fleet:
+    city = sim("capped", "127.0.0.8", requests_per_day=288, quirks={"page_size": 20, "paging_ignored": True})
+    with Fleet.of([city], NOW) as fleet:
         result = run(endpoint(fleet.base_url("capped")))
     pages = [p for p in result.probes if p.method == "requests"]
     assert [(p.page, p.items) for p in pages] == [(1, 20), (2, 20)]
@@ -153,23 +165,32 @@ def test_a_server_that_ignores_page_is_noted_once():
 
 
 def test_lookups_compare_with_the_list():
-    city = City("springfield", "S", "127.0.0.2", tickets_per_hour=4)
-    with Fleet([city], Clock(NOW)) as fleet:
+    city = sim("springfield", "127.0.0.2", requests_per_day=96)
+    with Fleet.of([city], NOW) as fleet:
         result = run(endpoint(fleet.base_url("springfield")))
     lookups = [p for p in result.probes if p.method == "request"]
     assert len(lookups) == 2 and all(p.outcome == "ok" and p.items == 1 and p.findings == {} for p in lookups)
 
 
-def test_every_service_definition_is_seen_within_a_day():
-    codes = [f"S{n:04d}" for n in range(86)]  # Washington DC: 86 services, all metadata=true
-    per_crawl = min(MAX_DEFINITIONS, -(-len(codes) // CRAWLS_PER_DAY))
+@pytest.mark.parametrize("count, most_per_crawl", [(1, 1), (5, 1), (48, 1), (86, 2), (144, 3)])
+def test_every_service_definition_is_asked_for_once_a_day(count, most_per_crawl):
+    """Washington DC has 86 services, all with a definition; most cities have a handful."""
+    codes = [f"S{n:04d}" for n in range(count)]
     day = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    seen = set()
+    asked = []
     for n in range(CRAWLS_PER_DAY):
         moment = day + timedelta(minutes=30 * n)
         assert slot_of(moment) == n
-        seen.update(rotating(codes, per_crawl, moment.toordinal() * CRAWLS_PER_DAY + slot_of(moment)))
-    assert seen == set(codes)
+        due = due_definitions(codes, moment.toordinal() * CRAWLS_PER_DAY + slot_of(moment) + 7)
+        assert len(due) <= most_per_crawl
+        asked += due
+    assert sorted(asked) == codes  # every one, once
+
+
+def test_more_definitions_than_a_day_can_hold_take_more_days():
+    codes = [f"S{n:04d}" for n in range(300)]
+    asked = [c for turn in range(3 * CRAWLS_PER_DAY) for c in due_definitions(codes, turn)]
+    assert len(asked) == 3 * CRAWLS_PER_DAY * 3 and set(asked) == set(codes)
 
 
 def test_the_budget_cuts_the_tail_not_the_head():

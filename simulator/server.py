@@ -1,0 +1,365 @@
+"""One simulated city's GeoReport v2 server, answering from the world's ground truth.
+
+Implements discovery, services, services/{code}, GET requests (service_request_id, service_code,
+status, start_date/end_date; the 90-day span and the 1000-request cap; page/page_size where the
+scenario pages), requests/{id}, tokens/{token} and POST requests with api_key, in JSON and XML,
+with errors as the spec says and the scenario's quirks.
+
+Time: a request carrying ``X-Simulated-Now`` is answered as of that moment, and its latency is
+reported in ``X-Simulated-Latency-Ms`` instead of slept (simulator/virtual.py's client reads it),
+so a month of crawls runs in minutes. Without the header the server uses the fleet's clock and
+sleeps its latency for real, like any server.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from simulator.world import CityTruth, Ticket, lifecycle, rng
+
+MAX_SPAN = timedelta(days=90)
+MAINTENANCE_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>Down for maintenance</h1></body></html>"
+HANG_S = 60.0  # a "timeout" failure answers this late
+
+
+class Clock:
+    """The fleet's now, for requests that do not say theirs. None: the real time."""
+
+    def __init__(self, now: datetime | None = None):
+        self._now = now
+        self._lock = threading.Lock()
+
+    def set(self, now: datetime | None) -> None:
+        with self._lock:
+            self._now = now
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now or datetime.now(timezone.utc)
+
+
+class CityState:
+    """What one city's server remembers between requests: recent calls (rate limit) and POSTs."""
+
+    def __init__(self, truth: CityTruth, clock: Clock):
+        self.truth = truth
+        self.city = truth.city
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.recent: deque[datetime] = deque()
+        self.tokens: dict[str, str] = {}
+        self.posted = 0
+
+    def limited(self, now: datetime) -> bool:
+        limit = self.city.rate_limit
+        if not limit:
+            return False
+        with self.lock:
+            while self.recent and self.recent[0] <= now - timedelta(minutes=1):
+                self.recent.popleft()
+            if len(self.recent) >= limit["per_minute"]:
+                return True
+            self.recent.append(now)
+            return False
+
+    def latency_s(self, now: datetime, path: str) -> float:
+        c = self.city
+        median = c.latency_ms * (c.requests_latency_factor if "/requests" in path else 1.0)
+        return median / 1000 * math.exp(rng(c.seed, "latency", now.isoformat(), path).gauss(0, c.latency_spread))
+
+
+def parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
+    city = state.city
+    tz = ZoneInfo(city.timezone)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "Open311Simulator/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        # -- the wire ----------------------------------------------------------------------
+
+        def _moment(self) -> tuple[datetime, bool]:
+            said = self.headers.get("X-Simulated-Now")
+            if said:
+                try:
+                    return parse_time(said), True
+                except ValueError:
+                    pass
+            return state.clock.now(), False
+
+        def send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            if self.virtual:
+                self.send_header("X-Simulated-Latency-Ms", f"{self.latency * 1000:.1f}")
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
+            errors = [{"code": status, "description": message}]
+            if fmt == "xml":
+                self.send(status, to_xml("errors", "error", errors), "text/xml; charset=utf-8", extra)
+            else:
+                self.send(status, json.dumps(errors).encode(), "application/json; charset=utf-8", extra)
+
+        def do_GET(self) -> None:
+            self.handle_call("GET")
+
+        def do_POST(self) -> None:
+            self.handle_call("POST")
+
+        def handle_call(self, verb: str) -> None:
+            now, self.virtual = self._moment()
+            url = urlsplit(self.path)
+            self.latency = state.latency_s(now, url.path)
+            failure = state.truth.failure(now)
+            if failure == "refused":
+                self.close_connection = True
+                return  # the socket closes without a byte: the city is gone
+            if failure == "timeout":
+                self.latency = HANG_S
+            if not self.virtual:
+                time.sleep(min(self.latency, HANG_S))
+            length = int(self.headers.get("Content-Length") or 0)
+            form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode("utf-8", "replace")).items()} if length else {}
+            path = url.path.split("/open311/", 1)[-1].removeprefix("v2/")
+            name, _, fmt = path.rpartition(".")
+            fmt = fmt if fmt in ("json", "xml") else ""
+            reply_fmt = fmt if fmt in city.formats else city.formats[0]
+            if failure in ("unavailable", "html"):
+                self.send(503 if failure == "unavailable" else 200, MAINTENANCE_PAGE, "text/html; charset=utf-8")
+                return
+            if failure == "error":
+                self.error(500, reply_fmt, "internal server error")
+                return
+            if state.limited(now):
+                retry = str(city.rate_limit["retry_after_s"])  # type: ignore[index]
+                self.error(429, reply_fmt, "rate limit exceeded: 10 requests per minute", {"Retry-After": retry})
+                return
+            if fmt not in city.formats:
+                self.error(404, reply_fmt, f"format {fmt or 'none'} not supported")
+                return
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            params = {**query, **form}
+            jurisdiction = params.get("jurisdiction_id")
+            if city.jurisdiction_id and jurisdiction not in (None, "", city.jurisdiction_id):
+                self.error(404, fmt, f"jurisdiction_id {jurisdiction} not found")
+                return
+            if city.quirks["jurisdiction_required"] and not jurisdiction:
+                self.error(400, fmt, "jurisdiction_id was not provided")
+                return
+            self.route(verb, name, fmt, params, now)
+
+        def route(self, verb: str, name: str, fmt: str, params: dict[str, str], now: datetime) -> None:
+            if verb == "POST":
+                if name == "requests":
+                    self.post(fmt, params, now)
+                else:
+                    self.error(404, fmt, f"cannot POST {name}")
+            elif name == "discovery":
+                self.discovery(fmt)
+            elif name == "services":
+                self.reply(fmt, "services", "service", [service_item(s) for s in city.services])
+            elif name.startswith("services/"):
+                code = name.split("/", 1)[1]
+                service = next((s for s in city.services if s.code == code and s.attributes), None)
+                if service is None:
+                    self.error(404, fmt, f"service_code {code} not found or has no definition")
+                else:
+                    self.definition(fmt, service)
+            elif name == "requests":
+                self.requests(fmt, params, now)
+            elif name.startswith("requests/"):
+                ticket = state.truth.by_id.get(name.split("/", 1)[1])
+                if ticket is None or ticket.state(now) is None:
+                    self.error(404, fmt, f"service request {name.split('/', 1)[1]} not found")
+                else:
+                    self.reply(fmt, "service_requests", "request", [self.item(ticket, now)])
+            elif name.startswith("tokens/"):
+                token = name.split("/", 1)[1]
+                if token not in state.tokens:
+                    self.error(404, fmt, f"token {token} not found")
+                else:
+                    self.reply(fmt, "service_requests", "request", [{"service_request_id": state.tokens[token], "token": token}])
+            else:
+                self.error(404, fmt, f"no such method: {name}")
+
+        # -- the methods -------------------------------------------------------------------
+
+        def requests(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+            q = city.quirks
+            if params.get("service_request_id"):
+                wanted = [state.truth.by_id.get(i.strip()) for i in params["service_request_id"].split(",")]
+                found = [t for t in wanted if t is not None and t.state(now) is not None]
+                self.reply(fmt, "service_requests", "request", [self.item(t, now) for t in found])
+                return
+            try:
+                end = parse_time(params["end_date"]) if params.get("end_date") else now
+                start = parse_time(params["start_date"]) if params.get("start_date") else end - MAX_SPAN
+                page = int(params.get("page") or 1)
+                size = int(params.get("page_size") or q["page_size"] or 0)
+            except ValueError:
+                self.error(400, fmt, "start_date and end_date must be W3C date-times; page and page_size whole numbers")
+                return
+            if end - start > MAX_SPAN:
+                self.error(400, fmt, "start_date and end_date may not span more than 90 days")
+                return
+            codes = set(params["service_code"].split(",")) if params.get("service_code") else None
+            statuses = set(params["status"].lower().split(",")) if params.get("status") else None
+            listed = []
+            for ticket in reversed(state.truth.between(start, min(end, now + timedelta(seconds=1)))):
+                event = ticket.state(now)
+                if event is None or (codes and ticket.service_code not in codes) or (statuses and event[1] not in statuses):
+                    continue
+                listed.append(ticket)
+            listed = listed[: q["max_requests"]]
+            if q["page_size"]:
+                size = max(1, min(size, q["max_page_size"]))
+                page = 1 if q["paging_ignored"] else max(1, page)
+                listed = listed[(page - 1) * size: page * size]
+            self.reply(fmt, "service_requests", "request", [self.item(t, now) for t in listed])
+
+        def item(self, ticket: Ticket, now: datetime) -> dict[str, Any]:
+            when, status, notes = ticket.state(now) or ticket.events[0]
+            q = city.quirks
+            out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
+            if q["notes"]:
+                out["status_notes"] = notes
+            out.update({
+                "service_name": ticket.service_name, "service_code": ticket.service_code, "description": ticket.description,
+                "agency_responsible": None, "service_notice": None, "requested_datetime": self.date(ticket.requested),
+                "updated_datetime": self.date(when), "expected_datetime": None, "address": ticket.address, "address_id": None,
+                "zipcode": None, "lat": ticket.lat, "long": ticket.long, "media_url": None,
+            })
+            if q["extra_keys"]:
+                out.update({"title": ticket.service_name, "address_string": ticket.address,
+                            "status_note": f"<p>{escape(notes)}</p>" if notes else None})
+            return out
+
+        def date(self, moment: datetime) -> str:
+            local = moment.astimezone(tz)
+            style = city.quirks["dates"]
+            if style == "no_timezone":
+                return local.strftime("%Y-%m-%dT%H:%M:%S")
+            if style == "space":
+                return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 10000:02d}"
+            return local.replace(microsecond=0).isoformat()
+
+        def definition(self, fmt: str, service: Any) -> None:
+            attributes = [{"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
+                           "datatype_description": None, "order": a.order, "description": a.description,
+                           "values": [{"key": k, "name": v} for k, v in a.values.items()]} for a in service.attributes]
+            body = {"service_code": service.code, "attributes": attributes}
+            if fmt == "xml":
+                self.send(200, to_xml_tree("service_definition", body), "text/xml; charset=utf-8")
+            else:
+                self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
+
+        def discovery(self, fmt: str) -> None:
+            host, port = self.server.server_address[:2]
+            types = {"json": "application/json", "xml": "text/xml"}
+            body = {"changeset": "2026-01-01T00:00:00Z", "contact": f"Simulated city {city.name}",
+                    "key_service": "Ask the simulator for demo-key",
+                    "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": f"http://{host}:{port}/open311/v2",
+                                   "changeset": "2026-01-01T00:00:00Z", "type": "production",
+                                   "formats": [types[f] for f in city.formats]}]}
+            if fmt == "xml":
+                self.send(200, to_xml_tree("discovery", body), "text/xml; charset=utf-8")
+            else:
+                self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
+
+        def post(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+            if params.get("api_key") not in city.api_keys:
+                self.error(403, fmt, "api_key is missing or not valid")
+                return
+            service = next((s for s in city.services if s.code == params.get("service_code")), None)
+            if service is None:
+                self.error(404, fmt, f"service_code {params.get('service_code')} not found")
+                return
+            if not (params.get("lat") and params.get("long")) and not params.get("address_string") and not params.get("address_id"):
+                self.error(400, fmt, "a location is required: lat and long, address_string or address_id")
+                return
+            missing = [a.code for a in service.attributes if a.required and not params.get(f"attribute[{a.code}]")]
+            if missing:
+                self.error(400, fmt, "required attributes missing: " + ", ".join(missing))
+                return
+            with state.lock:
+                state.posted += 1
+                number = state.posted
+            ticket = lifecycle(city, service, f"{city.id[:3].upper()}-P{number:05d}", now, rng(city.seed, "post", number), "honest")
+            ticket.description = params.get("description", "")[:4000]
+            state.truth.add(ticket)
+            if city.quirks["post_returns"] == "token":
+                token = f"tok-{number:05d}"
+                state.tokens[token] = ticket.id
+                self.reply(fmt, "service_requests", "request", [{"token": token, "service_notice": "Thank you."}])
+            else:
+                self.reply(fmt, "service_requests", "request", [{"service_request_id": ticket.id, "service_notice": "Thank you.", "account_id": None}])
+
+        def reply(self, fmt: str, root: str, item: str, items: list[dict[str, Any]]) -> None:
+            if fmt == "xml":
+                self.send(200, to_xml(root, item, items), "text/xml; charset=utf-8")
+                return
+            data: Any = items
+            if city.quirks["wrapper"] == "fixmystreet":
+                data = {"requests" if root == "service_requests" else root: [{item: items}]}
+            self.send(200, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+    return Handler
+
+
+def service_item(service: Any) -> dict[str, Any]:
+    return {"service_code": service.code, "service_name": service.name, "description": f"Report a {service.name.lower()}.",
+            "metadata": bool(service.attributes), "type": "realtime", "keywords": service.group.lower(), "group": service.group}
+
+
+def _xml_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def to_xml(root: str, item: str, items: list[dict[str, Any]]) -> bytes:
+    parts = ['<?xml version="1.0" encoding="utf-8"?>', f"<{root}>"]
+    for d in items:
+        parts.append(f"<{item}>" + "".join(f"<{k}/>" if v is None else f"<{k}>{_xml_value(v)}</{k}>" for k, v in d.items()) + f"</{item}>")
+    parts.append(f"</{root}>")
+    return "".join(parts).encode("utf-8")
+
+
+SINGULAR = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+
+
+def to_xml_tree(root: str, data: Any) -> bytes:
+    def element(tag: str, value: Any) -> str:
+        if isinstance(value, dict):
+            return f"<{tag}>" + "".join(element(k, v) for k, v in value.items()) + f"</{tag}>"
+        if isinstance(value, list):
+            child = SINGULAR.get(tag, "item")
+            return f"<{tag}>" + "".join(element(child, v) for v in value) + f"</{tag}>" if value else f"<{tag}/>"
+        return f"<{tag}/>" if value is None else f"<{tag}>{_xml_value(value)}</{tag}>"
+
+    return ('<?xml version="1.0" encoding="utf-8"?>' + element(root, data)).encode("utf-8")
