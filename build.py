@@ -22,6 +22,7 @@ import plotly
 from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
+from render import charts, products
 from records.read import read_data
 
 HERE = Path(__file__).resolve().parent
@@ -70,19 +71,49 @@ def main(argv: list[str] | None = None) -> int:
         keep_trailing_newline=True,
     )
     counts = {s: sum(1 for e in site["endpoints"] if e["status"] == s) for s in STATUSES}
-    write(out / "index.html", env.get_template("index.html").render(site=site, root="", statuses=STATUSES, counts=counts))
+    countries = sorted({e["country"] for e in site["endpoints"] if e["country"]})
+    platform_names = sorted({e["platform"] for e in site["endpoints"] if e["platform"]})
+    write(out / "index.html", env.get_template("index.html").render(
+        site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
+        spread_figure=charts.spread_figure(site["endpoints"])))
+    for name in ("platforms", "methodology", "about"):
+        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root=""))
     page = env.get_template("endpoint.html")
     for endpoint_id, detail in site["details"].items():
-        html = page.render(site=site, root="../", e=detail, latency_figure=latency_figure(detail),
-                           requests_figure=requests_figure(detail))
+        html = page.render(site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),
+                           requests_figure=charts.requests_figure(detail))
         write(out / "endpoints" / f"{endpoint_id}.html", html)
     api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
     write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_products(out, site)
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
     print(f"built {out}: {len(site['endpoints'])} endpoints, "
           + ", ".join(f"{counts[s]} {s}" for s in STATUSES) + f"; {len(loaded.problems)} bad data line(s) skipped")
     return 0
+
+
+FEED_ID = "tag:open311-status,2026:outages"
+
+
+def write_products(out: Path, site: dict[str, Any]) -> None:
+    """api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv and datapackage.json."""
+    stamp = site["generated_at"]
+    everything = []
+    for endpoint_id, detail in site["details"].items():
+        write(out / "api" / f"{endpoint_id}.json", products.dumps(detail))
+        for name, badge in products.badges(detail).items():
+            write(out / "badges" / endpoint_id / f"{name}.json", products.dumps(badge))
+            write(out / "badges" / endpoint_id / f"{name}.svg", products.svg_badge(badge))
+        own = [(detail, o) for o in detail["outages"]]
+        everything += own
+        write(out / "feeds" / f"{endpoint_id}.xml",
+              products.atom(f"Outages of {detail['name']}", f"{FEED_ID}:{endpoint_id}", "../", stamp, own))
+    everything.sort(key=lambda pair: (pair[1]["start"], pair[0]["id"]), reverse=True)
+    write(out / "feeds" / "outages.xml", products.atom("Open311 Status: outages", FEED_ID, "../", stamp, everything))
+    write(out / "downloads" / "daily-status.csv", products.daily_csv(site["details"]))
+    write(out / "downloads" / "daily-requests.csv", products.requests_csv(site["details"]))
+    write(out / "downloads" / "datapackage.json", products.dumps(products.datapackage(stamp)))
 
 
 def out_problem(out: Path) -> str | None:
@@ -102,28 +133,6 @@ def empty_out(out: Path) -> None:
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-
-
-LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest"}
-
-
-def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
-    series = detail["latency_series"]
-    if not series:
-        return None
-    data = [{"type": "scatter", "mode": "markers", "name": f"GET {method}", "x": s["t"], "y": s["ms"]}
-            for method, s in sorted(series.items())]
-    return {"data": data, "layout": {**LAYOUT, "title": {"text": "Response time of successful calls, last 30 days"},
-                                     "yaxis": {"title": {"text": "ms"}, "rangemode": "tozero"}}}
-
-
-def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
-    days = detail["daily_requests"]
-    if not days:
-        return None
-    data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days]}]
-    return {"data": data, "layout": {**LAYOUT, "title": {"text": "Service requests by requested day, last 30 days"},
-                                     "yaxis": {"title": {"text": "requests"}}}}
 
 
 if __name__ == "__main__":

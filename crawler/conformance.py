@@ -2,44 +2,12 @@
 
 A finding is (code, method, example): the probe record of the call carries its method and a
 ``findings`` mapping of code to the first example seen. Findings never change an outcome; they
-feed the conformance score. This catalogue is the one place the codes are defined.
+feed the conformance score. The codes are defined in records/findings.py, with their severity.
 """
 
 from __future__ import annotations
 
-FINDINGS: dict[str, str] = {
-    # The document as a whole
-    "bom": "the body starts with a UTF-8 byte-order mark",
-    "leading_whitespace": "white space before the document",
-    "xml_declaration_missing": "XML without the <?xml ...?> declaration the spec asks for",
-    "xml_namespace": "XML with namespaces on elements or the root (the spec asks for none)",
-    "xsi_nil": "xsi:nil=\"true\" instead of an empty element",
-    "json_wrapper": "a JSON list wrapped in an object (such as FixMyStreet's {\"requests\":[{\"request\":[...]}]})",
-    "single_object": "one object where the spec wants a one-element array",
-    "content_type": "a Content-Type that does not match the format asked for",
-    "error_shape": "an error answer that is not the spec's list of {code, description}",
-    # Items
-    "nonstandard_key": "keys the spec does not define (extensions or a platform's own)",
-    "item_without_id": "items without their id (service_code or service_request_id)",
-    "status_case": "status in another case than open/closed (such as \"Open\")",
-    "status_nonstandard": "a status other than open or closed",
-    "date_not_w3c": "a date-time not in the W3C form (such as a space instead of T)",
-    "date_without_timezone": "a date-time without Z or an offset (read in the city's time zone)",
-    "date_unreadable": "a date-time that cannot be read at all",
-    "updated_before_requested": "updated_datetime earlier than requested_datetime",
-    "html_in_text": "HTML markup in a text field (the spec says no HTML)",
-    "zero_coordinates": "lat/long of 0 for an unknown location",
-    "metadata_not_boolean": "services' metadata not true or false",
-    "service_type_nonstandard": "a service type other than realtime, batch or blackbox",
-    "attribute_datatype_nonstandard": "an attribute datatype the spec does not define",
-    "attribute_order_repeated": "two attributes of one service with the same order",
-    "discovery_endpoints_object": "discovery's endpoints as an object rather than a list",
-    # Between calls
-    "format_fallback": "the registry's format failed where the other one worked",
-    "lookup_not_one": "GET requests/{id} did not answer exactly that one request",
-    "lookup_status_differs": "GET requests/{id} and the list disagree on a request's status",
-    "paging_ignored": "page=2 answered the same requests as page 1",
-}
+from records.findings import FINDINGS  # the catalogue, shared with the metrics
 
 EXAMPLE_MAX_CHARS = 80
 MAX_FINDINGS = 30  # per call: a hostile body cannot grow a record without bound

@@ -14,12 +14,13 @@ from records import iso
 
 from metrics.rules import REQUESTS_SLOW_MS, SLOW_MS
 
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90),
+           "365d": timedelta(days=365)}
 
 
 def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
     columns = ["endpoint", "crawl", "method", "probed_at", "outcome", "http_status", "elapsed_ms", "items", "error", "page",
-               "format", "findings"]
+               "format", "findings", "target"]
     frame = pd.DataFrame.from_records(probes, columns=columns)
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["probed_at"] = pd.to_datetime(frame["probed_at"], utc=True, format="ISO8601")
@@ -36,7 +37,7 @@ def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
     """One row per (endpoint, crawl) with its status (metrics/rules.py), sorted by time."""
     if probes.empty:
         return pd.DataFrame({"endpoint": pd.Series(dtype=str), "crawl": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "status": pd.Series(dtype=str)})
+                             "status": pd.Series(dtype=str), "failure": pd.Series(dtype=object)})
     keys = ["endpoint", "crawl"]
     index = pd.MultiIndex.from_frame(probes[keys].drop_duplicates())
     services = probes[probes["method"] == "services"]
@@ -56,7 +57,9 @@ def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
     status[~answered] = "down"
     status[~answered & limited] = "degraded"
     status[~called | all_refused] = "unknown"
-    out = status.rename("status").reset_index()
+    last = services.sort_values("probed_at", kind="stable").drop_duplicates(keys, keep="last").set_index(keys)["outcome"]
+    failure = last.reindex(index).where(status == "down")  # the class of the last failed attempt of a down crawl
+    out = pd.DataFrame({"status": status, "failure": failure}).reset_index()
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
@@ -82,21 +85,31 @@ def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> di
     return {"slots": slots, "crawled": min(len(made), slots), "skipped": max(0, slots - len(made)), "late_median_s": median}
 
 
-def outages(statuses: pd.DataFrame) -> list[dict[str, Any]]:
-    """Runs of down crawls of one endpoint: from the first down crawl to the next known crawl that
-    was not down (None while it lasts). Unknown crawls neither start nor end an outage."""
-    known = statuses[statuses["status"] != "unknown"].sort_values("crawl", kind="stable")
+def outages(statuses: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """Runs of down crawls of one endpoint, newest first: from the first down crawl to the next
+    known crawl that was not down (end None while it lasts; its duration then runs to now), with
+    the most frequent failure class of the run. Unknown crawls neither start nor end an outage."""
+    known = statuses[(statuses["status"] != "unknown") & (statuses["crawl"] <= pd.Timestamp(now))].sort_values("crawl", kind="stable")
     out: list[dict[str, Any]] = []
-    start = None
-    for moment, status in zip(known["crawl"], known["status"]):
-        if status == "down" and start is None:
-            start = moment
-        elif status != "down" and start is not None:
-            out.append({"start": iso(start), "end": iso(moment)})
-            start = None
+    start, failures = None, []
+    for moment, status, failure in zip(known["crawl"], known["status"], known.get("failure", [None] * len(known))):
+        if status == "down":
+            start = moment if start is None else start
+            failures.append(failure if isinstance(failure, str) else "unknown")
+        elif start is not None:
+            out.append(_outage(start, moment, failures, now))
+            start, failures = None, []
     if start is not None:
-        out.append({"start": iso(start), "end": None})
-    return out
+        out.append(_outage(start, None, failures, now))
+    return out[::-1]
+
+
+def _outage(start: pd.Timestamp, end: pd.Timestamp | None, failures: list[str], now: datetime) -> dict[str, Any]:
+    counts = pd.Series(failures).value_counts()
+    top = sorted(counts[counts == counts.max()].index)[0]  # ties: alphabetical, so the output is reproducible
+    until = end if end is not None else pd.Timestamp(now)
+    return {"start": iso(start), "end": iso(end) if end is not None else None,
+            "duration_s": int((until - start).total_seconds()), "failure": top, "crawls": len(failures)}
 
 
 def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:

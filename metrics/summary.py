@@ -7,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from metrics.compare import percentiles, platforms
+from metrics.quality import comprehensiveness, conformance
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
+from metrics.utilization import by_service, freshness, weekday_pattern
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -17,13 +20,31 @@ STATUS_BAR_DAYS = 90
 RECENT_FAILURES = 20
 
 
-def latency(probes: pd.DataFrame, now: datetime) -> dict[str, float] | None:
-    """p50 and p95 (linear interpolation) of successful GET services calls in the 7 days before now."""
-    ok = probes[(probes["method"] == "services") & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, LATENCY_SPAN)]
+def latency(probes: pd.DataFrame, now: datetime, method: str = "services") -> dict[str, float] | None:
+    """p50 and p95 (linear interpolation) of the successful calls of a method in the 7 days before now."""
+    ok = probes[(probes["method"] == method) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, LATENCY_SPAN)]
     ms = ok["elapsed_ms"].dropna()
     if ms.empty:
         return None
     return {"p50": round(float(ms.quantile(0.5)), 1), "p95": round(float(ms.quantile(0.95)), 1)}
+
+
+def latency_daily(probes: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """p50 per UTC day and method (services, requests) of successful calls, the 30 days before now."""
+    ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
+    if ok.empty:
+        return []
+    daily = ok.groupby([ok["probed_at"].dt.normalize(), "method"])["elapsed_ms"].median()
+    return [{"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)} for (day, method), ms in daily.items()]
+
+
+def window_counts(statuses: pd.DataFrame, now: datetime) -> dict[str, dict[str, int]]:
+    """Crawls per status in each window: unknown ones are counted apart, never as down."""
+    out = {}
+    for name, span in WINDOWS.items():
+        inside = statuses[in_window(statuses["crawl"], now, span)]["status"].value_counts()
+        out[name] = {s: int(inside.get(s, 0)) for s in ("up", "degraded", "down", "unknown")}
+    return out
 
 
 def service_count(probes: pd.DataFrame) -> int | None:
@@ -94,12 +115,21 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
             "service_count": service_count(probes),
             "requests_per_day": requests_per_day(tickets, probes, now),
         }
+        quality = conformance(probes, now)
+        fresh = freshness(tickets, now)
+        summary["conformance"] = quality["score"] if quality else None
+        summary["stale"] = fresh["stale"] if fresh else None
         endpoints.append(summary)
-        details[endpoint_id] = {**summary, **_detail(info, probes, statuses, tickets, now)}
+        details[endpoint_id] = {**summary, **_detail(info, probes, statuses, tickets, now), "conformance_detail": quality,
+                                "freshness": fresh}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
+    ranks = percentiles(endpoints)
+    for endpoint_id, detail in details.items():
+        detail["compare"] = ranks[endpoint_id]
     crawls = [c for c in records.get("crawls", []) if c["crawl"] <= stamp]
     schedules = {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}
-    return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules}
+    return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules,
+            "platforms": platforms(endpoints)}
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
@@ -115,7 +145,13 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, 
             for method, group in ok.groupby("method", sort=True)
         },
         "status_days": daily_uptime(statuses, now, STATUS_BAR_DAYS),
-        "outages": outages(statuses[statuses["crawl"] <= pd.Timestamp(now)]),
+        "crawl_counts": window_counts(statuses, now),
+        "latency_by_method": {m: latency(probes, now, m) for m in ("services", "requests")},
+        "latency_daily": latency_daily(probes, now),
+        "comprehensiveness": comprehensiveness(probes, now),
+        "by_service": by_service(tickets, now),
+        "weekday_pattern": weekday_pattern(tickets, now, info.get("timezone") or "UTC"),
+        "outages": outages(statuses, now),
         "daily_requests": daily_requests(tickets, now),
         "failures": [
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,

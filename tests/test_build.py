@@ -49,7 +49,7 @@ def test_api_endpoints_json_figures(built):
     assert alpha["last_checked"] == "2026-11-20T11:30:00Z"
     # 24 h: 00:00 up, 06:00 down, 11:30 degraded → 2/3; 7 d adds 11-15 up → 3/4;
     # 30 d adds 11-01 down → 3/5; 90 d adds 09-01 up → 4/6.
-    assert alpha["uptime"] == {"24h": 0.6667, "7d": 0.75, "30d": 0.6, "90d": 0.6667}
+    assert alpha["uptime"] == {"24h": 0.6667, "7d": 0.75, "30d": 0.6, "90d": 0.6667, "365d": 0.6667}
     # Successful GET services in 7 days: 200, 100, 1500 ms. p95 = 200 + 0.9 × 1300.
     assert alpha["latency_ms"] == {"p50": 200.0, "p95": 1370.0}
     assert alpha["service_count"] == 7
@@ -64,7 +64,7 @@ def test_unknown_is_never_shown_as_up_or_down(built):
     for endpoint_id in ("beta", "gamma"):  # beta: only a refused call; gamma: never probed
         e = endpoints(out)[endpoint_id]
         assert e["status"] == "unknown"
-        assert e["uptime"] == {"24h": None, "7d": None, "30d": None, "90d": None}
+        assert e["uptime"] == {"24h": None, "7d": None, "30d": None, "90d": None, "365d": None}
         assert e["latency_ms"] is None and e["service_count"] is None and e["requests_per_day"] is None
     assert endpoints(out)["beta"]["last_checked"] == "2026-11-20T10:00:00Z"
     assert endpoints(out)["gamma"]["last_checked"] is None
@@ -135,3 +135,15 @@ def test_an_empty_data_directory_builds_an_empty_site(tmp_path):
     result = build(tmp_path / "site", data=tmp_path / "nothing")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "site" / "api" / "endpoints.json").read_text()) == {"generated_at": NOW, "endpoints": []}
+
+
+def test_the_output_is_reproducible_for_a_fixed_now(built, tmp_path):
+    out, _ = built
+    again = tmp_path / "again"
+    assert build(again).returncode == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert all(filecmp.cmp(out / f, again / f, shallow=False) for f in files)
+    # One shared Plotly bundle, never a copy per page.
+    assert [p.relative_to(out).as_posix() for p in out.rglob("plotly*.js")] == ["assets/plotly.min.js"]
+    assert all("Content-Security-Policy" in p.read_text() for p in out.rglob("*.html"))

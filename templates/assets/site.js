@@ -1,6 +1,49 @@
-// Draw every chart whose figure the build embedded as JSON.
-document.querySelectorAll("script.plot").forEach(function (node) {
-  var figure = JSON.parse(node.textContent);
-  var target = document.getElementById(node.dataset.target);
-  Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true });
-});
+// Progressive enhancement only: every page reads fine without this file.
+// Draw every chart whose figure the build embedded as JSON (never executed, only parsed).
+if (window.Plotly) {
+  document.querySelectorAll("script.plot").forEach(function (node) {
+    var figure = JSON.parse(node.textContent);
+    var target = document.getElementById(node.dataset.target);
+    Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true });
+  });
+}
+
+// The league table: sort by a column heading, filter by country and platform.
+var table = document.getElementById("league");
+if (table) {
+  var body = table.tBodies[0];
+  var heads = table.tHead.rows[0].cells;
+  Array.prototype.forEach.call(heads, function (th, column) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = th.textContent;
+    th.textContent = "";
+    th.appendChild(button);
+    th.setAttribute("aria-sort", "none");
+    button.addEventListener("click", function () {
+      var ascending = th.getAttribute("aria-sort") !== "ascending";
+      Array.prototype.forEach.call(heads, function (h) { h.setAttribute("aria-sort", "none"); });
+      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[column], y = b.cells[column];
+        var sx = x.dataset.sort, sy = y.dataset.sort;
+        var order = (sx !== undefined && sy !== undefined) ? parseFloat(sx) - parseFloat(sy)
+          : x.textContent.trim().localeCompare(y.textContent.trim());
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+  var form = document.querySelector("form.filters");
+  if (form) {
+    form.hidden = false;
+    form.addEventListener("change", function () {
+      var wanted = {};
+      form.querySelectorAll("select").forEach(function (s) { wanted[s.dataset.filter] = s.value; });
+      Array.prototype.forEach.call(body.rows, function (row) {
+        row.hidden = Object.keys(wanted).some(function (k) { return wanted[k] && row.dataset[k] !== wanted[k]; });
+      });
+    });
+  }
+}

@@ -1,0 +1,56 @@
+"""How each endpoint compares with the others, and how the platforms compare: from the summaries."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+# figure -> (how to read it from a summary, whether more is better)
+FIGURES = {
+    "uptime_30d": (lambda e: e["uptime"]["30d"], True),
+    "latency_p50": (lambda e: e["latency_ms"]["p50"] if e["latency_ms"] else None, False),
+    "requests_per_day": (lambda e: e["requests_per_day"], True),
+    "conformance": (lambda e: e["conformance"], True),
+}
+
+
+def percentiles(endpoints: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """For each endpoint and figure, the share of the other endpoints with a figure that it does
+    better than or equal to (0 to 100), so 100 is the best; None without a figure of its own."""
+    out: dict[str, dict[str, float | None]] = {e["id"]: {} for e in endpoints}
+    for name, (read, more_is_better) in FIGURES.items():
+        values = {e["id"]: read(e) for e in endpoints if read(e) is not None}
+        for e in endpoints:
+            mine = values.get(e["id"])
+            others = [v for k, v in values.items() if k != e["id"]]
+            if mine is None or not others:
+                out[e["id"]][name] = None
+                continue
+            beaten = sum(1 for v in others if (mine >= v if more_is_better else mine <= v))
+            out[e["id"]][name] = round(100 * beaten / len(others), 1)
+    return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 4) if known else None
+
+
+def platforms(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per platform: how many endpoints, how many answer now, and the medians of their figures."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in endpoints:
+        groups.setdefault(e["platform"] or "unknown", []).append(e)
+    rows = []
+    for platform, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        rows.append({
+            "platform": platform,
+            "endpoints": len(members),
+            "answering": sum(1 for e in members if e["status"] in ("up", "degraded")),
+            "uptime_30d": _median([e["uptime"]["30d"] for e in members]),
+            "latency_p50": _median([FIGURES["latency_p50"][0](e) for e in members]),
+            "conformance": _median([e["conformance"] for e in members]),
+            "requests_per_day": _median([e["requests_per_day"] for e in members]),
+            "members": [{"id": e["id"], "name": e["name"], "status": e["status"]} for e in members],
+        })
+    return rows

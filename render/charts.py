@@ -1,0 +1,48 @@
+"""Plotly figures as plain JSON for the pages (drawn by assets/site.js; the tables carry the figures too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
+          "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+
+
+def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    days = detail["latency_daily"]
+    if not days:
+        return None
+    data = []
+    for method in ("services", "requests"):
+        points = [d for d in days if d["method"] == method]
+        if points:
+            data.append({"type": "scatter", "mode": "lines+markers", "name": f"GET {method}",
+                         "x": [d["day"] for d in points], "y": [d["p50"] for d in points]})
+    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "median ms"}, "rangemode": "tozero"}}}
+
+
+def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    days = detail["daily_requests"]
+    if not days:
+        return None
+    data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days]}]
+    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "requests"}}}}
+
+
+def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One strip per figure, a dot per endpoint, so a reader sees where each city sits."""
+    figures = [("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
+               ("p50 GET services (ms)", lambda e: e["latency_ms"]["p50"] if e["latency_ms"] else None),
+               ("Conformance", lambda e: e["conformance"])]
+    data = []
+    for n, (label, read) in enumerate(figures, start=1):
+        known = [(e["name"], read(e)) for e in endpoints if read(e) is not None]
+        if known:
+            data.append({"type": "box", "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "name": label,
+                         "x": [v for _, v in known], "text": [name for name, _ in known], "hoverinfo": "x+text",
+                         "xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False})
+    if not data:
+        return None
+    layout = {**LAYOUT, "grid": {"rows": len(data), "columns": 1, "pattern": "independent"}, "height": 140 * len(data),
+              "margin": {**LAYOUT["margin"], "l": 150}}
+    return {"data": data, "layout": layout}

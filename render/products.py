@@ -1,0 +1,128 @@
+"""Data products: per-endpoint JSON, shields.io badges, Atom feeds of outages, CSV downloads
+described by a Frictionless data package. Each function returns text; build.py writes it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+from xml.sax.saxutils import escape
+
+OUTAGE_ID = "tag:open311-status,2026:outage"
+COLORS = {"up": "brightgreen", "degraded": "yellow", "down": "red", "unknown": "lightgrey"}
+SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "lightgrey": "#6e7781"}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def uptime_color(share: float | None) -> str:
+    if share is None:
+        return "lightgrey"
+    return "brightgreen" if share >= 0.99 else "yellow" if share >= 0.95 else "red"
+
+
+def badges(e: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """shields.io endpoint badges (https://shields.io/badges/endpoint-badge): status and 30-day uptime."""
+    share = e["uptime"]["30d"]
+    return {
+        "status": {"schemaVersion": 1, "label": "open311", "message": e["status"], "color": COLORS[e["status"]]},
+        "uptime": {"schemaVersion": 1, "label": "uptime 30d", "message": "no data" if share is None else f"{share * 100:.1f}%",
+                   "color": uptime_color(share)},
+    }
+
+
+def svg_badge(badge: dict[str, Any]) -> str:
+    """The same badge as a self-contained SVG, for pages that cannot call shields.io."""
+    label, message = escape(badge["label"]), escape(badge["message"])
+    left, right = 7 * len(badge["label"]) + 10, 7 * len(badge["message"]) + 10
+    color = SVG_COLORS[badge["color"]]
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
+            f'aria-label="{label}: {message}"><title>{label}: {message}</title>'
+            f'<rect width="{left}" height="20" fill="#555"/><rect x="{left}" width="{right}" height="20" fill="{color}"/>'
+            f'<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">'
+            f'<text x="{left / 2}" y="14">{label}</text><text x="{left + right / 2}" y="14">{message}</text></g></svg>\n')
+
+
+def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    """An Atom feed (RFC 4287) of outages: (endpoint, outage) pairs, newest first."""
+    entries = []
+    for e, o in outages:
+        state = f"ended {o['end']}" if o["end"] else "ongoing"
+        hours = o["duration_s"] / 3600
+        summary = f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
+        entries.append(
+            "<entry>"
+            f"<id>{OUTAGE_ID}:{escape(e['id'])}:{escape(o['start'])}</id>"  # the same in every feed it is in
+            f"<title>{escape(e['name'])}: down ({escape(o['failure'])}), {escape(state)}</title>"
+            f"<updated>{escape(o['end'] or o['start'])}</updated>"
+            f'<link href="{escape(link)}endpoints/{escape(e["id"])}.html"/>'
+            f"<summary>{escape(summary)}</summary>"
+            "</entry>"
+        )
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>{escape(title)}</title><id>{escape(feed_id)}</id><updated>{escape(updated)}</updated>"
+            f'<link href="{escape(link)}"/><author><name>Open311 Status</name></author>' + "".join(entries) + "</feed>\n")
+
+
+DAILY_FIELDS = [
+    ("endpoint", "string", "Registry id."),
+    ("day", "date", "UTC day."),
+    ("crawls", "integer", "Crawls that day with a known status (an unknown crawl is left out, as in uptime)."),
+    ("up", "integer", "Crawls with status up."),
+    ("degraded", "integer", "Crawls with status degraded."),
+    ("down", "integer", "Crawls with status down."),
+    ("uptime", "number", "Share of the day's known crawls that were not down; empty without any."),
+]
+
+
+def daily_csv(details: dict[str, dict[str, Any]]) -> str:
+    """One row per endpoint and day with a crawl, from the 90-day status bar."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f[0] for f in DAILY_FIELDS])
+    for endpoint_id in sorted(details):
+        for d in details[endpoint_id]["status_days"]:
+            if d["crawls"]:
+                up = d["crawls"] - d["down"] - d["degraded"]
+                writer.writerow([endpoint_id, d["day"], d["crawls"], up, d["degraded"], d["down"],
+                                 "" if d["uptime"] is None else d["uptime"]])
+    return out.getvalue()
+
+
+REQUEST_FIELDS = [
+    ("endpoint", "string", "Registry id."),
+    ("day", "date", "UTC day the requests were made (requested_datetime)."),
+    ("requests", "integer", "Distinct service requests seen with that requested day."),
+]
+
+
+def requests_csv(details: dict[str, dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f[0] for f in REQUEST_FIELDS])
+    for endpoint_id in sorted(details):
+        for d in details[endpoint_id]["daily_requests"]:
+            writer.writerow([endpoint_id, d["day"], d["requests"]])
+    return out.getvalue()
+
+
+def datapackage(generated_at: str) -> dict[str, Any]:
+    """A Frictionless data package (https://specs.frictionlessdata.io/data-package/) for the CSVs."""
+    def resource(name: str, path: str, title: str, fields: list[tuple[str, str, str]]) -> dict[str, Any]:
+        return {"name": name, "path": path, "title": title, "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+                "profile": "tabular-data-resource",
+                "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields],
+                           "primaryKey": ["endpoint", "day"], "missingValues": [""]}}
+
+    return {
+        "name": "open311-status", "title": "Open311 Status: daily aggregates", "profile": "tabular-data-package",
+        "created": generated_at,
+        "description": "Daily availability and utilization of public Open311 GeoReport v2 endpoints, computed from "
+                       "the crawl records in the repository's data/ (the full history, one line per call).",
+        "licenses": [{"name": "ODC-PDDL-1.0", "path": "https://opendatacommons.org/licenses/pddl/", "title": "Public Domain Dedication and License"}],
+        "resources": [resource("daily-status", "daily-status.csv", "Crawls and uptime per endpoint and day", DAILY_FIELDS),
+                      resource("daily-requests", "daily-requests.csv", "Service requests per endpoint and requested day", REQUEST_FIELDS)],
+    }

@@ -1,0 +1,121 @@
+"""Metric functions on small hand-made histories: outages, windows, comprehensiveness, conformance,
+utilization and freshness, with crawl gaps, flapping, late cron runs and a city's clock skew."""
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from metrics.quality import comprehensiveness, conformance
+from metrics.status import crawl_statuses, outages, probes_frame, uptime
+from metrics.summary import tickets_frame, window_counts
+from metrics.utilization import by_service, freshness, weekday_pattern
+from records import ProbeRecord
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def probe(at, method="services", outcome="ok", ms=100, **kw):
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields = dict(crawl=stamp, endpoint="e", method=method, format="json", probed_at=stamp, outcome=outcome,
+                  http_status=200 if outcome == "ok" else (503 if outcome == "http_5xx" else None), elapsed_ms=ms, bytes=0,
+                  items=5 if outcome == "ok" else None, error=None, crawler="t", page=1 if method == "requests" else None)
+    fields.update(kw)
+    return ProbeRecord(**fields).to_dict()
+
+
+def crawl(at, services="ok", requests="ok"):
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if services != "ok":
+        return [probe(at, outcome=services)]
+    return [probe(at), probe(at + timedelta(seconds=1), "requests", requests, crawl=stamp)]
+
+
+def history(*crawls):
+    return probes_frame([p for c in crawls for p in c])
+
+
+def hours_ago(h, minutes=0):
+    return NOW - timedelta(hours=h, minutes=minutes)
+
+
+def test_outages_merge_consecutive_down_crawls_and_take_the_usual_failure():
+    frame = history(crawl(hours_ago(6)), crawl(hours_ago(5), "http_5xx"), crawl(hours_ago(4), "timeout"),
+                    crawl(hours_ago(3, -17), "http_5xx"),  # a late cron run: 2 h 43 min ago
+                    crawl(hours_ago(2)), crawl(hours_ago(1), "connect"))
+    found = outages(crawl_statuses(frame), NOW)
+    assert found == [
+        {"start": "2026-11-20T11:00:00Z", "end": None, "duration_s": 3600, "failure": "connect", "crawls": 1},
+        {"start": "2026-11-20T07:00:00Z", "end": "2026-11-20T10:00:00Z", "duration_s": 10800, "failure": "http_5xx", "crawls": 3},
+    ]
+
+
+def test_a_gap_in_the_crawls_is_unknown_not_down():
+    frame = history(crawl(hours_ago(30)), crawl(hours_ago(2)))  # 28 hours without a crawl (the cron stopped)
+    statuses = crawl_statuses(frame)
+    assert outages(statuses, NOW) == []
+    assert uptime(statuses, NOW, timedelta(days=7)) == 1.0
+    refused = probes_frame(crawl(hours_ago(1), "refused"))
+    counts = window_counts(crawl_statuses(pd.concat([frame, refused])), NOW)
+    assert counts["24h"] == {"up": 1, "degraded": 0, "down": 0, "unknown": 1} and counts["7d"]["up"] == 2
+
+
+def test_flapping_gives_short_outages_and_a_fair_uptime():
+    kinds = ["ok", "http_5xx"] * 6  # every other crawl fails
+    frame = history(*(crawl(hours_ago(12 - n), k) for n, k in enumerate(kinds)))
+    statuses = crawl_statuses(frame)
+    assert uptime(statuses, NOW, timedelta(hours=24)) == 0.5
+    assert len(outages(statuses, NOW)) == 6 and all(o["duration_s"] == 3600 for o in outages(statuses, NOW))
+
+
+def test_comprehensiveness_from_what_answered():
+    frame = probes_frame([
+        probe(hours_ago(3)), probe(hours_ago(3), format="xml", outcome="http_4xx"),
+        probe(hours_ago(3), "requests"), probe(hours_ago(3), "requests", page=2, findings={"paging_ignored": "page 2 repeated page 1"}),
+        probe(hours_ago(3), "service_definition", target="001", items=4), probe(hours_ago(2), "service_definition", target="001", items=4),
+        probe(hours_ago(2), "service_definition", target="002", outcome="http_4xx"),
+        probe(hours_ago(1), items=10), probe(hours_ago(200)),  # 200 hours ago: outside the 7 days
+    ])
+    assert comprehensiveness(frame, NOW) == {
+        "services": 10, "definitions": 1, "definitions_share": 0.1, "attributes_mean": 4.0, "formats": ["json"],
+        "methods": {"services": 0.6667, "service_definition": 0.6667, "requests": 1.0}, "paging": "ignored",
+    }
+    assert comprehensiveness(frame, NOW - timedelta(days=30)) is None
+
+
+def test_the_conformance_score_adds_up_the_penalties():
+    frame = probes_frame([
+        probe(hours_ago(3), findings={"json_wrapper": "{'requests': ...}", "bom": "EF BB BF"}),
+        probe(hours_ago(2), "requests", findings={"status_case": "Open", "bom": "EF BB BF"}),
+        probe(hours_ago(1), outcome="timeout", ms=None, findings={}),
+        probe(hours_ago(1), "requests", findings={"made_up_by_a_newer_crawler": "x"}),
+    ])
+    result = conformance(frame, NOW)
+    assert result["score"] == 100 - 10 - 4 - 1  # major, minor, cosmetic; each code once
+    assert [(f["code"], f["severity"], f["calls"]) for f in result["findings"]] == [
+        ("json_wrapper", "major", 1), ("status_case", "minor", 1), ("bom", "cosmetic", 2)]
+    assert conformance(probes_frame([probe(hours_ago(1), outcome="dns", ms=None)]), NOW) is None  # nothing answered
+
+
+def tickets(*rows):
+    return tickets_frame([{"endpoint": "e", "id": i, "crawl": "2026-11-20T12:00:00Z", "requested": r, "status": "open",
+                           "service_code": code} for i, r, code in rows])
+
+
+def test_utilization_by_service_and_weekday():
+    frame = tickets(("1", "2026-11-19T10:00:00Z", "A"), ("1", "2026-11-19T10:00:00Z", "A"),  # listed twice, counted once
+                    ("2", "2026-11-18T23:30:00Z", "A"), ("3", "2026-11-17T10:00:00Z", "B"), ("4", "2026-10-20T10:00:00Z", "B"))
+    assert by_service(frame, NOW) == [{"service_code": "A", "per_day": round(2 / 7, 2)}, {"service_code": "B", "per_day": round(1 / 7, 2)}]
+    pattern = {d["weekday"]: d["per_day"] for d in weekday_pattern(frame, NOW, "America/Chicago")}
+    # 11-19 10:00Z is Thursday 04:00 in Chicago; 11-18 23:30Z is Wednesday 17:30; 11-17 10:00Z Tuesday; 10-20 is out of the 28 days.
+    assert pattern == {"Mon": 0.0, "Tue": 0.25, "Wed": 0.25, "Thu": 0.25, "Fri": 0.0, "Sat": 0.0, "Sun": 0.0}
+
+
+def test_freshness_flags_an_api_that_stopped_publishing():
+    steady = [(str(n), (NOW - timedelta(days=10) + timedelta(hours=2 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"), "A") for n in range(60)]
+    result = freshness(tickets(*steady), NOW)  # the last one 5 days and 2 hours ago, against a 2-hour rhythm
+    assert result == {"newest": "2026-11-15T10:00:00Z", "age_hours": 122.0, "usual_gap_hours": 2.0, "stale": True}
+    lively = steady + [("new", "2026-11-20T11:00:00Z", "A")]
+    assert freshness(tickets(*lively), NOW)["stale"] is False
+    skewed = lively + [("future", "2026-11-20T12:10:00Z", "A")]  # the city's clock runs 10 minutes fast
+    assert freshness(tickets(*skewed), NOW)["newest"] == "2026-11-20T11:00:00Z"
+    assert freshness(tickets(*steady[:3]), NOW)["stale"] is None  # too few requests to know the rhythm
