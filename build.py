@@ -12,7 +12,7 @@ import json
 import re
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
 from render import charts, products
-from records.read import read_data
+from records.read import Loaded, read_data
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    loaded = read_data(args.data)
+    loaded = read_needed(args.data, now)
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     site = summarize(loaded.records, now)
@@ -94,6 +94,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 FEED_ID = "tag:open311-status,2026:outages"
+
+
+# How far back each kind of record can change a figure (metrics: the longest window is 365 days;
+# tickets feed 7-, 28- and 30-day figures and freshness; registry entries are needed whole).
+LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawls": timedelta(days=8), "endpoints": None}
+
+
+def read_needed(data_dir: str, now: datetime) -> Loaded:
+    """Only the day files a figure can depend on: the build's cost follows the windows, not the history."""
+    loaded = Loaded()
+    for kind, span in LOOKBACK.items():
+        part = read_data(data_dir, since=(now - span).date() if span else None, until=now.date(), kinds=(kind,))
+        loaded.records[kind] = part.records[kind]
+        loaded.problems += part.problems
+    return loaded
 
 
 def write_products(out: Path, site: dict[str, Any]) -> None:

@@ -147,3 +147,17 @@ def test_the_output_is_reproducible_for_a_fixed_now(built, tmp_path):
     # One shared Plotly bundle, never a copy per page.
     assert [p.relative_to(out).as_posix() for p in out.rglob("plotly*.js")] == ["assets/plotly.min.js"]
     assert all("Content-Security-Policy" in p.read_text() for p in out.rglob("*.html"))
+
+
+def test_the_build_reads_only_the_days_a_figure_can_depend_on(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(HISTORY, data)
+    ancient = data / "probes" / "2024" / "2024-01-01.jsonl"  # outside every window, and corrupt
+    ancient.parent.mkdir(parents=True)
+    ancient.write_text("not json at all\n")
+    future = data / "probes" / "2026" / "2026-12-24.jsonl"  # after --now
+    future.write_text("not json either\n")
+    result = build(tmp_path / "site", data=data)
+    assert result.returncode == 0
+    assert "2024-01-01" not in result.stderr and "2026-12-24" not in result.stderr
+    assert "1 bad data line(s) skipped" in result.stdout  # only the fixture's own bad line
