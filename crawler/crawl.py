@@ -24,7 +24,7 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import EndpointResult, probe_endpoint
 from crawler.registry import Endpoint
-from records import CrawlRecord, EndpointRecord, TicketRecord, iso, store
+from records import CrawlRecord, EndpointRecord, ServiceRecord, TicketRecord, iso, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -134,6 +134,9 @@ def crawl(
 
     write("probes", [p.to_dict() for p in probes], "probed_at")
     write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
+    listed = {endpoint_id: r.services for endpoint_id, r in report.results.items() if r.services is not None}
+    write("services", memory.changed("services", [s.to_dict() for group in listed.values() for s in group]
+                                     + memory.gone(listed, report.crawl)), "crawl")
     write("endpoints", memory.changed("endpoints", [endpoint_record(e, report.crawl).to_dict() for e in endpoints]), "crawl")
     record = CrawlRecord(
         crawl=report.crawl, scheduled=report.scheduled, finished=iso(now + timedelta(seconds=report.seconds)),
@@ -150,7 +153,7 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
     )
 
 
-STATE = {"tickets": TicketRecord.STATE, "endpoints": EndpointRecord.STATE}
+STATE = {"tickets": TicketRecord.STATE, "services": ServiceRecord.STATE, "endpoints": EndpointRecord.STATE}
 
 
 class Memory:
@@ -186,6 +189,18 @@ class Memory:
             if seen is None or seen[0] != state or stale:
                 out.append(d)
                 latest[_key(d)] = (state, d["crawl"])
+        return out
+
+    def gone(self, listed: dict[str, list[ServiceRecord]], crawl: str) -> list[dict[str, Any]]:
+        """Services still listed in what was stored, missing from this crawl's service list."""
+        latest = self._load("services")
+        now_listed = {(endpoint, s.id) for endpoint, services in listed.items() for s in services}
+        out = []
+        for (endpoint, code), (state, _) in list(latest.items()):
+            if endpoint in listed and (endpoint, code) not in now_listed and state[STATE["services"].index("listed")]:
+                name, group, metadata, _ = state
+                out.append(ServiceRecord(crawl=crawl, endpoint=endpoint, id=code, name=name, group=group, metadata=metadata,
+                                         listed=False).to_dict())
         return out
 
 

@@ -29,7 +29,7 @@ from crawler import __version__, parse
 from crawler.client import Budget, Client, Fetched
 from crawler.conformance import Findings
 from crawler.registry import Endpoint
-from records import ProbeRecord, TicketRecord, iso
+from records import ProbeRecord, ServiceRecord, TicketRecord, iso
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
 REQUESTS_WINDOW = timedelta(hours=24)
@@ -48,6 +48,7 @@ Parser = Callable[[bytes, str, Findings, "str | None"], Any]
 class EndpointResult:
     probes: list[ProbeRecord] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)
+    services: list[ServiceRecord] | None = None  # None: no service list came in this crawl
     notes: list[str] = field(default_factory=list)  # for the crawl's log, never stored
 
     @property
@@ -183,6 +184,7 @@ class Probe:
     def run(self) -> EndpointResult:
         services, fmt = self.services()
         if services is not None:
+            self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
             listed = self.requests(fmt)
             self.lookups(fmt, listed)
             self.definitions(fmt, services)
@@ -280,6 +282,19 @@ class Probe:
         if slot_of(self.crawl_time) == _spread(self.endpoint.id):
             other = OTHER[self.endpoint.format]
             self.call("services", other, self.url("services", other), self.base, parse.services)
+
+
+def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[ServiceRecord]:
+    def text(value: Any, limit: int) -> str | None:
+        return None if parse.blank(value) else str(value).strip()[:limit]
+
+    out = {}
+    for item in items:
+        code = text(item.get("service_code"), 200)
+        if code is not None:
+            out[code] = ServiceRecord(crawl=crawl, endpoint=endpoint.id, id=code, name=text(item.get("service_name"), 200),
+                                      group=text(item.get("group"), 200), metadata=parse.is_true(item.get("metadata")), listed=True)
+    return list(out.values())
 
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,

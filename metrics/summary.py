@@ -10,7 +10,7 @@ import pandas as pd
 from metrics.compare import percentiles, platforms
 from metrics.quality import comprehensiveness, conformance
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
-from metrics.utilization import by_service, freshness, weekday_pattern
+from metrics.utilization import by_service, catalogue, freshness, weekday_pattern
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -94,6 +94,10 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
         meta[entry["endpoint"]] = entry
     ids = sorted(set(meta) | set(probes_all["endpoint"]))
     probes_by, statuses_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, statuses_all, tickets_all))
+    services_by: dict[str, list[dict[str, Any]]] = {}
+    for record in records.get("services", []):
+        if record["crawl"] <= stamp:
+            services_by.setdefault(record["endpoint"], []).append(record)
 
     endpoints, details = [], {}
     for endpoint_id in ids:
@@ -120,8 +124,9 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
         summary["conformance"] = quality["score"] if quality else None
         summary["stale"] = fresh["stale"] if fresh else None
         endpoints.append(summary)
-        details[endpoint_id] = {**summary, **_detail(info, probes, statuses, tickets, now), "conformance_detail": quality,
-                                "freshness": fresh}
+        detail = _detail(info, probes, statuses, tickets, now)
+        details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
+                                "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"])}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
     ranks = percentiles(endpoints)
     for endpoint_id, detail in details.items():

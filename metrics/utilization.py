@@ -57,3 +57,19 @@ def freshness(tickets: pd.DataFrame, now: datetime) -> dict[str, Any] | None:
     stale = None if usual is None else bool(age > max(usual * STALE_FACTOR, pd.Timedelta(STALE_MIN)))
     return {"newest": newest.strftime("%Y-%m-%dT%H:%M:%SZ"), "age_hours": round(age / pd.Timedelta(hours=1), 2),
             "usual_gap_hours": None if usual is None else round(usual / pd.Timedelta(hours=1), 2), "stale": stale}
+
+
+def catalogue(services: list[dict[str, Any]], usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The current service list of one endpoint (latest record per service_code, still listed), with
+    each service's requests a day over 7 days; services that only appear in requests come last."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in sorted(services, key=lambda r: r["crawl"]):
+        latest[record["id"]] = record
+    per_day = {u["service_code"]: u["per_day"] for u in usage}
+    rows = [{"service_code": code, "name": r["name"], "group": r["group"], "definition": r["metadata"],
+             "per_day": per_day.get(code, 0.0)} for code, r in latest.items() if r["listed"]]
+    rows.sort(key=lambda r: (-r["per_day"], r["service_code"]))
+    listed = {r["service_code"] for r in rows}
+    rows += [{"service_code": code, "name": None, "group": None, "definition": None, "per_day": n}
+             for code, n in per_day.items() if code not in listed and code != "(none)"]
+    return rows

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from records.layout import KINDS
-from records.types import CrawlRecord, EndpointRecord, ProbeRecord, TicketRecord
+from records.types import CrawlRecord, EndpointRecord, ProbeRecord, ServiceRecord, TicketRecord
 
-RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "endpoints": EndpointRecord, "crawls": CrawlRecord}
+RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
+                "crawls": CrawlRecord}
 
 
 def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:

@@ -58,6 +58,25 @@ class TicketRecord:
 
 
 @dataclass(frozen=True)
+class ServiceRecord:
+    """A service type of an endpoint's service list, stored when first listed, changed, or gone."""
+
+    crawl: str
+    endpoint: str
+    id: str  # service_code, as text
+    name: str | None
+    group: str | None
+    metadata: bool  # the service has a definition (GET services/{code})
+    listed: bool  # false: the service list no longer has it
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    STATE: ClassVar[tuple[str, ...]] = ("name", "group", "metadata", "listed")
+
+
+@dataclass(frozen=True)
 class EndpointRecord:
     """A registry entry as crawled, stored when first crawled or when it changed."""
 

@@ -309,3 +309,38 @@ def test_a_progress_bar_on_a_terminal_and_none_in_ci(fleet_registry, tmp_path):
     assert code == 0 and "crawl:" in terminal and "0/1" in terminal  # tqdm's bar, drawn on the terminal
     code, terminal = crawl_with_stderr_on_a_terminal(env | {"CI": "true"})
     assert code == 0 and terminal == ""
+
+
+def test_the_service_catalogue_is_stored_as_changes(tmp_path):
+    """A service first listed, unchanged, renamed, then gone from the list: four lines in all."""
+    from crawler.crawl import Memory
+    from records import ServiceRecord
+
+    def listing(crawl, *services):
+        return {"springfield": [ServiceRecord(crawl=crawl, endpoint="springfield", id=code, name=name, group="Streets",
+                                              metadata=False, listed=True) for code, name in services]}
+
+    memory = Memory(tmp_path, NOW)
+    stored = []
+    for stamp, services in [("2026-11-20T10:00:00Z", [("001", "Pothole"), ("002", "Graffiti")]),
+                            ("2026-11-20T10:30:00Z", [("001", "Pothole"), ("002", "Graffiti")]),
+                            ("2026-11-20T11:00:00Z", [("001", "Potholes"), ("002", "Graffiti")]),
+                            ("2026-11-20T11:30:00Z", [("001", "Potholes")])]:
+        listed = listing(stamp, *services)
+        new = memory.changed("services", [s.to_dict() for s in listed["springfield"]] + memory.gone(listed, stamp))
+        stored += [(d["crawl"][11:16], d["id"], d["name"], d["listed"]) for d in new]
+    assert stored == [("10:00", "001", "Pothole", True), ("10:00", "002", "Graffiti", True),
+                      ("11:00", "001", "Potholes", True), ("11:30", "002", "Graffiti", False)]
+
+
+def test_a_crawl_writes_the_catalogue(fleet_registry, tmp_path):
+    code, _ = run_main("--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                       "--only", "springfield", "--allow-loopback")
+    assert code == 0
+    services = read_lines(tmp_path / "data", "services")
+    assert [(s["id"], s["name"], s["metadata"]) for s in services] == [
+        ("001", "Pothole", True), ("002", "Graffiti", False), ("003", "Streetlight out", False),
+        ("004", "Missed trash pickup", False), ("005", "Abandoned vehicle", False)]
+    validator = record_validator("services")
+    for s in services:
+        validator.validate(s)
