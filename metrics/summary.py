@@ -138,17 +138,11 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
-    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]
-    ok = recent[recent["outcome"] == "ok"].sort_values("probed_at", kind="stable")
     failures = probes[probes["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
         "format": info.get("format"),
         "timezone": info.get("timezone"),
         "jurisdiction_id": info.get("jurisdiction_id"),
-        "latency_series": {
-            method: {"t": [iso(t) for t in group["probed_at"]], "ms": [float(v) for v in group["elapsed_ms"]]}
-            for method, group in ok.groupby("method", sort=True)
-        },
         "status_days": daily_uptime(statuses, now, STATUS_BAR_DAYS),
         "crawl_counts": window_counts(statuses, now),
         "latency_by_method": {m: latency(probes, now, m) for m in ("services", "requests")},
