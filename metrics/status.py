@@ -25,6 +25,8 @@ def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["probed_at"] = pd.to_datetime(frame["probed_at"], utc=True, format="ISO8601")
     frame["elapsed_ms"] = pd.to_numeric(frame["elapsed_ms"], errors="coerce").astype("float64")
+    for column in ("method", "outcome", "format"):  # few distinct values: comparisons on codes, not strings
+        frame[column] = frame[column].astype("category")
     return frame
 
 
