@@ -12,13 +12,14 @@ import json
 import re
 import shutil
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import plotly
 
+import daily_cache
 from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, metavar="DIR", help="where the site is written (site/)")
     p.add_argument("--now", type=parse_now, metavar="ISO8601", help="the moment every window ends (default: now)")
     p.add_argument("--json", action="store_true", help="print the computed figures as JSON instead of writing the site")
+    p.add_argument("--cache", metavar="DIR", help="keep daily aggregates of older days here between builds (read raw: the last 31 days)")
     args = p.parse_args(argv)
     now = args.now or datetime.now(timezone.utc)
     out = Path(args.out)
@@ -52,10 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    loaded = read_needed(args.data, now)
+    earlier = None
+    if args.cache:
+        earlier, old_problems = daily_cache.earlier(args.data, args.cache, now, LOOKBACK["probes"])
+    loaded = read_needed(args.data, now, raw_from=daily_cache.first_raw_day(now) if args.cache else None)
+    if args.cache:
+        loaded.problems[:0] = old_problems
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    site = summarize(loaded.records, now)
+    site = summarize(loaded.records, now, earlier)
     for bad in [i for i in site["details"] if not SAFE_ID.match(i)]:
         print(f"warning: endpoint id {bad!r} in {args.data} is not a valid id; left out of the site", file=sys.stderr)
         site["details"].pop(bad)
@@ -102,11 +109,15 @@ LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawl
             "services": None}
 
 
-def read_needed(data_dir: str, now: datetime) -> Loaded:
-    """Only the day files a figure can depend on: the build's cost follows the windows, not the history."""
+def read_needed(data_dir: str, now: datetime, raw_from: date | None = None) -> Loaded:
+    """Only the day files a figure can depend on: the build's cost follows the windows, not the history.
+    With raw_from, probes before that day come from the daily cache instead."""
     loaded = Loaded()
     for kind, span in LOOKBACK.items():
-        part = read_data(data_dir, since=(now - span).date() if span else None, until=now.date(), kinds=(kind,))
+        since = (now - span).date() if span else None
+        if kind == "probes" and raw_from is not None:
+            since = raw_from
+        part = read_data(data_dir, since=since, until=now.date(), kinds=(kind,))
         loaded.records[kind] = part.records[kind]
         loaded.problems += part.problems
     return loaded

@@ -66,6 +66,48 @@ def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, fl
     return sorted(ratios), wall, calls
 
 
+def synthetic_year(data: Path, endpoints: int, per_day: int, end: datetime) -> int:
+    """A year of probe records (services and requests per crawl, one city in ten down one day in
+    twenty), written straight to day files; returns the lines written."""
+    lines = 0
+    day = end - timedelta(days=365)
+    while day < end:
+        path = data / "probes" / f"{day.year:04d}" / f"{day.date().isoformat()}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for k in range(per_day):
+            stamp = (day + timedelta(hours=24 * k / per_day)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for n in range(endpoints):
+                down = n % 10 == 0 and day.timetuple().tm_yday % 20 == 0
+                base = (f'{{"attempt":1,"bytes":900,"content_type":"application/json","crawl":"{stamp}","crawler":"bench",'
+                        f'"endpoint":"city_{n:04d}","findings":{{}},"format":"json","page":null,"probed_at":"{stamp}",'
+                        f'"retry_after_s":null,"target":null,"v":1,')
+                if down:
+                    rows.append(base + '"elapsed_ms":20,"error":"HTTP 503","http_status":503,"items":null,"method":"services","outcome":"http_5xx"}')
+                else:
+                    rows.append(base + '"elapsed_ms":180,"error":null,"http_status":200,"items":5,"method":"services","outcome":"ok"}')
+                    rows.append(base.replace('"page":null', '"page":1') + '"elapsed_ms":350,"error":null,"http_status":200,"items":40,"method":"requests","outcome":"ok"}')
+        path.write_text("\n".join(rows) + "\n")
+        lines += len(rows)
+        day += timedelta(days=1)
+    return lines
+
+
+def bench_year_build(tmp: Path) -> list[tuple[str, str, str]]:
+    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    data = tmp / "year"
+    lines = synthetic_year(data, 100, 12, end)
+    size = sum(p.stat().st_size for p in data.rglob("*.jsonl")) / 1e6
+    rows = []
+    for label, extra in (("no cache", []), ("cache cold", ["--cache", str(tmp / "cache")]), ("cache warm", ["--cache", str(tmp / "cache")])):
+        started = time.monotonic()
+        with contextlib.redirect_stdout(io.StringIO()):
+            build.main(["--data", str(data), "--out", str(tmp / f"site-{label.replace(' ', '-')}"), "--now", end.isoformat(), *extra])
+        rows.append((f"build of a year, 100 endpoints, 12 crawls a day ({label})", f"{time.monotonic() - started:.1f} s",
+                     f"{lines} probe lines, {size:.0f} MB" if label == "no cache" else ""))
+    return rows
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +121,7 @@ def main() -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             build.main(["--data", str(work / "200"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
         rows.append(("build of 200 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
+        rows += bench_year_build(Path(tmp))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows.append(("peak memory of the crawler and build (servers apart)", f"{peak_mb:.0f} MB", ""))
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")

@@ -83,16 +83,24 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
 
 
-def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Any]:
-    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls"}."""
+def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: Any = None) -> dict[str, Any]:
+    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls"}.
+
+    earlier, when given, stands for the crawls before earlier.since (their statuses and last service
+    counts, as daily_cache.py keeps them); the probe records are then only those from since on."""
     stamp = iso(now)
-    probes_all = probes_frame([p for p in records["probes"] if p["crawl"] <= stamp])
+    since = iso(earlier.since) if earlier is not None else ""
+    probes_all = probes_frame([p for p in records["probes"] if since <= p["crawl"] <= stamp])
     tickets_all = tickets_frame([t for t in records["tickets"] if t["crawl"] <= stamp])
     statuses_all = crawl_statuses(probes_all)
+    if earlier is not None and not earlier.statuses.empty:
+        statuses_all = pd.concat([earlier.statuses[earlier.statuses["crawl"] <= pd.Timestamp(now)], statuses_all], ignore_index=True)
+        statuses_all = statuses_all.sort_values(["endpoint", "crawl"], kind="stable").reset_index(drop=True)
+    old_counts = earlier.service_counts if earlier is not None else {}
     meta: dict[str, dict[str, Any]] = {}
     for entry in sorted((e for e in records["endpoints"] if e["crawl"] <= stamp), key=lambda e: e["crawl"]):
         meta[entry["endpoint"]] = entry
-    ids = sorted(set(meta) | set(probes_all["endpoint"]))
+    ids = sorted(set(meta) | set(probes_all["endpoint"]) | set(statuses_all["endpoint"]))
     probes_by, statuses_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, statuses_all, tickets_all))
     services_by: dict[str, list[dict[str, Any]]] = {}
     for record in records.get("services", []):
@@ -116,7 +124,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
             "last_checked": iso(latest["crawl"]) if latest is not None else None,
             "uptime": {name: uptime(statuses, now, span) for name, span in WINDOWS.items()},
             "latency_ms": latency(probes, now),
-            "service_count": service_count(probes),
+            "service_count": service_count(probes) if service_count(probes) is not None else old_counts.get(endpoint_id, (None, None))[1],
             "requests_per_day": requests_per_day(tickets, probes, now),
         }
         quality = conformance(probes, now)
@@ -138,7 +146,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime) -> dict[s
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
-    failures = probes[probes["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
+    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
+    failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
         "format": info.get("format"),
         "timezone": info.get("timezone"),
