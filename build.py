@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     platform_names = sorted({e["platform"] for e in site["endpoints"] if e["platform"]})
     write(out / "index.html", env.get_template("index.html").render(
         site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
-        spread_figure=charts.spread_figure(site["endpoints"])))
+        spread_figure=charts.spread_figure(site["endpoints"]), map_figure=charts.map_figure(site["endpoints"], site["details"])))
     for name in ("platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root=""))
     page = env.get_template("endpoint.html")

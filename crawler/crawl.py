@@ -150,6 +150,7 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
     return EndpointRecord(
         crawl=crawl_stamp, endpoint=e.id, name=e.name, country=e.country, base_url=e.base_url, format=e.format,
         platform=e.platform, timezone=e.timezone, jurisdiction_id=e.jurisdiction_id,
+        location=list(e.location) if e.location else None,
     )
 
 

@@ -57,6 +57,7 @@ class Endpoint:
     min_interval_s: float | None = None  # None: the platform's default (see interval)
     api_key_env: str | None = None
     api_key_as: str | None = None  # param | bearer; None means param
+    location: tuple[float, float] | None = None  # latitude, longitude: for the map
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -107,7 +108,7 @@ def load_registry(path: str | Path) -> list[Endpoint]:
         # Sorted by line, then text, so the report reads top to bottom like the file.
         ordered = sorted(set(problems), key=lambda p: (p[0], p[1]))
         raise RegistryError([msg for _, msg in ordered])
-    return [Endpoint(**entry) for entry in data]
+    return [Endpoint(**{**entry, **({"location": tuple(entry["location"])} if "location" in entry else {})}) for entry in data]
 
 
 def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]):

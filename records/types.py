@@ -89,12 +89,14 @@ class EndpointRecord:
     platform: str
     timezone: str
     jurisdiction_id: str | None
+    location: list[float] | None = None  # [latitude, longitude]; added in crawler 0.2.0
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
-    STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id")
+    STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
+                                        "location")
 
 
 @dataclass(frozen=True)

@@ -46,3 +46,25 @@ def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
     layout = {**LAYOUT, "grid": {"rows": len(data), "columns": 1, "pattern": "independent"}, "height": 140 * len(data),
               "margin": {**LAYOUT["margin"], "l": 150}}
     return {"data": data, "layout": layout}
+
+
+STATUS_COLORS = {"up": "#2e7d32", "degraded": "#9a6700", "down": "#c62828", "unknown": "#6e7781"}
+
+
+def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Where the cities are, coloured by status. No coastlines: Plotly would fetch them from a CDN,
+    which the pages' Content-Security-Policy (and an offline build) rule out; a graticule places the dots."""
+    placed = [(e, details[e["id"]]["location"]) for e in endpoints if details.get(e["id"], {}).get("location")]
+    if not placed:
+        return None
+    data = []
+    for status, color in STATUS_COLORS.items():
+        group = [(e, loc) for e, loc in placed if e["status"] == status]
+        if group:
+            data.append({"type": "scattergeo", "mode": "markers", "name": status, "marker": {"color": color, "size": 9},
+                         "lat": [loc[0] for _, loc in group], "lon": [loc[1] for _, loc in group],
+                         "text": [e["name"] for e, _ in group], "hoverinfo": "text"})
+    geo = {"showland": False, "showcoastlines": False, "showcountries": False, "showocean": False, "showlakes": False,
+           "showframe": True, "projection": {"type": "natural earth"}, "bgcolor": "rgba(0,0,0,0)",
+           "lataxis": {"showgrid": True, "dtick": 15}, "lonaxis": {"showgrid": True, "dtick": 30}}
+    return {"data": data, "layout": {**LAYOUT, "geo": geo, "height": 420}}

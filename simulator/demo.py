@@ -36,7 +36,7 @@ def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for c in cities:
         entry: dict[str, Any] = {"id": c.id, "name": c.name, "country": "USA", "base_url": urls[c.id], "format": c.formats[0],
-                                 "platform": c.platform, "timezone": c.timezone}
+                                 "platform": c.platform, "timezone": c.timezone, "location": list(c.center)}
         if c.jurisdiction_id:
             entry["jurisdiction_id"] = c.jurisdiction_id
         entry.update({"notes": "Simulated city (simulator/scenarios).", "source": c.source or "simulator"})

@@ -63,6 +63,7 @@ def test_the_index_renders_sorts_and_filters(served, browser):
     page, problems = open_page(browser, served + "/index.html")
     assert names(page) == ["Alpha <script>alert(1)</script> & Co", "Beta", "Gamma"]
     assert page.locator("#spread .main-svg").count() >= 1  # the distributions chart was drawn
+    assert page.locator("#map .main-svg").count() >= 1  # and the map, with nothing fetched from elsewhere
     page.click("#league thead th:nth-child(10) button")  # conformance, ascending: unknown (-1) first
     assert names(page)[-1] == "Alpha <script>alert(1)</script> & Co"
     assert page.get_attribute("#league thead th:nth-child(10)", "aria-sort") == "ascending"

@@ -4,7 +4,8 @@ if (window.Plotly) {
   document.querySelectorAll("script.plot").forEach(function (node) {
     var figure = JSON.parse(node.textContent);
     var target = document.getElementById(node.dataset.target);
-    Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true });
+    // topojsonURL: the site's own folder; the map draws no coastlines, so nothing is fetched.
+    Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true, topojsonURL: "assets/" });
   });
 }
 
