@@ -35,7 +35,7 @@ def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
     """The registry a contributor would have written for these cities."""
     out = []
     for c in cities:
-        entry: dict[str, Any] = {"id": c.id, "name": c.name, "country": "USA", "base_url": urls[c.id], "format": c.formats[0],
+        entry: dict[str, Any] = {"id": c.id, "name": c.name, "country": c.country, "base_url": urls[c.id], "format": c.formats[0],
                                  "platform": c.platform, "timezone": c.timezone, "location": list(c.center)}
         if c.jurisdiction_id:
             entry["jurisdiction_id"] = c.jurisdiction_id
