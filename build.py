@@ -20,6 +20,7 @@ import jinja2
 import plotly
 
 import daily_cache
+from metrics import closure
 from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
         spread_figure=charts.spread_figure(site["endpoints"]), map_figure=charts.map_figure(site["endpoints"], site["details"])))
     for name in ("platforms", "methodology", "about"):
-        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root=""))
+        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=closure.scores()))
     page = env.get_template("endpoint.html")
     for endpoint_id, detail in site["details"].items():
         html = page.render(site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),

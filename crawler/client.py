@@ -221,7 +221,8 @@ class Client:
                     body = b"".join(chunks)
                     retry_after = retry_after_s(response.headers.get("Retry-After"), response.headers.get("Date"))
             except requests.exceptions.RequestException as e:
-                if deadline.expired:
+                # The read timeout and the deadline are the same length: whichever fires first, one message.
+                if deadline.expired or (isinstance(e, requests.exceptions.Timeout) and not isinstance(e, requests.exceptions.ConnectTimeout)):
                     return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
                 outcome, message = classify_exception(e)
                 return Fetched(outcome, status, _ms(self.clock() - start), b"", message, content_type)
