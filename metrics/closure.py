@@ -19,6 +19,12 @@ DATA = Path(__file__).resolve().parent / "data"
 CLASSES = ("COMPLETED", "ENFORCEMENT", "NO_VIOLATION", "DUPLICATE", "WORK_ORDER", "REFERRED", "NOT_RESPONSIBLE",
            "INSUFFICIENT_INFO", "DEFERRED", "AUTOMATED", "BOILERPLATE", "EMPTY", "OTHER")
 TAG = re.compile(r"<[^>]+>")
+# What may identify a person in a note shown on the site: e-mail addresses, phone numbers, and the
+# initials or names officers sign with ("..J.P", "RA AM", "Sgt. Miller").
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+PHONE = re.compile(r"(?<!\w)(\+?\d[\d ()./-]{6,}\d)(?!\w)")
+SIGNATURE = re.compile(r"\s*(\.+|\s)(?:[A-Z]\.?){1,3}(?:\s+(?:[A-Z]\.?){1,3})?\.?\s*$")  # also "BPD": errs on privacy's side
+TITLED = re.compile(r"\b(Mr|Mrs|Ms|Dr|Sgt|Officer|Insp|Herr|Frau)\.?\s+[A-ZÄÖÜ][\w'-]+")
 
 
 @functools.cache
@@ -58,6 +64,19 @@ def classify(note: str | None) -> str:
         if any(p.search(text) for p in patterns):
             return name
     return "BOILERPLATE" if not text else "OTHER"
+
+
+def redact(note: str) -> str:
+    """A note fit to show: markup removed, and e-mail addresses, phone numbers, titled names and
+    trailing initials replaced (dates and case numbers stay: they identify no one)."""
+    text = " ".join(html.unescape(TAG.sub(" ", note)).split())
+    text = EMAIL.sub("[e-mail]", text)
+    text = PHONE.sub(lambda m: "[phone]" if sum(c.isdigit() for c in m.group(1)) >= 7 and not DATE.fullmatch(m.group(1)) else m.group(1), text)
+    text = TITLED.sub(lambda m: f"{m.group(1)} [name]", text)
+    return SIGNATURE.sub(" [initials]", text).strip()
+
+
+DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 
 
 def labelled() -> list[dict[str, str]]:

@@ -55,3 +55,32 @@ def test_almost_every_real_koeln_note_gets_a_class():
 
 def test_the_rules_are_versioned():
     assert isinstance(rules()["version"], int)
+
+
+@pytest.mark.parametrize("note, shown", [
+    ("Resolved Replaced 100MH ballast with LED lamp..J.P", "Resolved Replaced 100MH ballast with LED lamp [initials]"),
+    ("Closed with status: Case Resolved. One syringe recovered in park off of Morton street .RA AM.",
+     "Closed with status: Case Resolved. One syringe recovered in park off of Morton street [initials]"),
+    ("Resolved 1 syringe recovered JG", "Resolved 1 syringe recovered [initials]"),
+    ("Call me on +1 (617) 555-0199 or 617.555.0199", "Call me on [phone] or [phone]"),
+    ("Write to Wilder.Muell@awbkoeln.de, please", "Write to [e-mail], please"),
+    ("Sgt. Miller checked it; Frau Schmidt was told", "Sgt [name] checked it; Frau [name] was told"),
+    ("Resolved No Cause 1/10/22", "Resolved No Cause 1/10/22"),  # a date is not a phone number
+    ("Plumbing Violation #14-00649004 created for Buildings", "Plumbing Violation #[phone] created for Buildings"),
+])
+def test_personal_data_is_redacted_before_a_note_is_shown(note, shown):
+    from metrics.closure import redact
+    assert redact(note) == shown
+
+
+def test_shares_come_with_n_and_an_interval_or_a_reason():
+    from metrics.stats import share, wilson
+
+    low, high = wilson(0, 50)
+    assert low == 0.0 and 0.07 < high < 0.072  # no hit in 50 is not "0 %" but "at most about 7 %"
+    # By hand: centre (0.3 + 1.96²/80) / (1 + 1.96²/40) = 0.31753, half-width 0.13678.
+    assert share(12, 40) == {"value": 0.3, "n": 40, "low": 0.1807, "high": 0.4543, "reason": None}
+    assert share(3, 10)["reason"] == "not enough data" and share(3, 10)["value"] is None
+    assert share(0, 0, measurable=False)["reason"] == "not measurable"  # a city without notes
+    with pytest.raises(ValueError):
+        wilson(5, 3)
