@@ -108,6 +108,23 @@ def bench_year_build(tmp: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+def bench_storage(tmp: Path) -> list[tuple[str, str, str]]:
+    """Bytes per endpoint-day of each record kind, from three simulated days of the demo's dozen cities."""
+    from simulator.demo import DEFAULT_SCENARIO, run as simulate
+    from simulator.scenario import load
+
+    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    cities = load(DEFAULT_SCENARIO)
+    days = 3
+    simulate(cities, tmp / "sim", end - timedelta(days=days), end, timedelta(minutes=30), progress=False)
+    rows = []
+    for kind in ("probes", "tickets", "events", "services", "crawls"):
+        size = sum(p.stat().st_size for p in (tmp / "sim" / "data" / kind).rglob("*.jsonl"))
+        rows.append((f"storage: {kind} per endpoint-day (demo cities, 30-minute crawls)",
+                     f"{size / (len(cities) * days) / 1000:.1f} kB", ""))
+    return rows
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,6 +139,7 @@ def main() -> int:
             build.main(["--data", str(work / "200"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
         rows.append(("build of 200 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
         rows += bench_year_build(Path(tmp))
+        rows += bench_storage(Path(tmp))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows.append(("peak memory of the crawler and build (servers apart)", f"{peak_mb:.0f} MB", ""))
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")

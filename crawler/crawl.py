@@ -24,7 +24,7 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import EndpointResult, probe_endpoint
 from crawler.registry import Endpoint
-from records import CrawlRecord, EndpointRecord, ServiceRecord, TicketRecord, iso, store
+from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, iso, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -134,6 +134,7 @@ def crawl(
 
     write("probes", [p.to_dict() for p in probes], "probed_at")
     write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
+    write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events]), "crawl")
     listed = {endpoint_id: r.services for endpoint_id, r in report.results.items() if r.services is not None}
     write("services", memory.changed("services", [s.to_dict() for group in listed.values() for s in group]
                                      + memory.gone(listed, report.crawl)), "crawl")
@@ -154,7 +155,8 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
     )
 
 
-STATE = {"tickets": TicketRecord.STATE, "services": ServiceRecord.STATE, "endpoints": EndpointRecord.STATE}
+STATE = {"tickets": TicketRecord.STATE, "events": EventRecord.STATE, "services": ServiceRecord.STATE,
+         "endpoints": EndpointRecord.STATE}
 
 
 class Memory:
@@ -172,7 +174,7 @@ class Memory:
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
-            since = self.since if kind == "tickets" else None
+            since = self.since if kind in ("tickets", "events") else None
             stored = read_data(self.data_dir, since=since, kinds=(kind,)).records[kind]
             self.latest[kind] = {}
             for r in sorted(stored, key=lambda r: r["crawl"]):
@@ -186,7 +188,7 @@ class Memory:
         for d in new:
             state = tuple(d[k] for k in STATE[kind])
             seen = latest.get(_key(d))
-            stale = kind == "tickets" and seen is not None and _day(seen[1]) < _day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)
+            stale = kind in ("tickets", "events") and seen is not None and _day(seen[1]) < _day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)
             if seen is None or seen[0] != state or stale:
                 out.append(d)
                 latest[_key(d)] = (state, d["crawl"])

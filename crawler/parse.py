@@ -9,6 +9,7 @@ which refuses entity declarations instead of expanding them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -21,7 +22,7 @@ from defusedxml.common import DefusedXmlException
 
 from crawler.conformance import Findings
 from crawler.registry import Endpoint
-from records import TicketRecord, iso
+from records import EventRecord, TicketRecord, iso
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 # Elements that repeat inside a container: one of them alone still makes a list (the Spark convention).
@@ -380,5 +381,34 @@ def to_tickets(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> l
             service_code=str(code)[:200] if not blank(code) else None,
             requested=parse_time(item.get("requested_datetime"), tz),
             updated=parse_time(item.get("updated_datetime"), tz),
+        )
+    return list(out.values())
+
+
+NOTES_MAX_CHARS = 1000
+
+
+def in_panel(endpoint_id: str, ticket_id: str, rate: float) -> bool:
+    """Whether a ticket is in the endpoint's accuracy panel: a fixed draw per ticket, so a ticket
+    once followed is always followed, and the panel's size is rate times the tickets."""
+    draw = int.from_bytes(hashlib.sha256(f"{endpoint_id}|{ticket_id}".encode()).digest()[:8], "big") / 2**64
+    return draw < rate
+
+
+def to_events(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str, via: str) -> list[EventRecord]:
+    """The panel's tickets among these items, as observed now."""
+    tz = ZoneInfo(endpoint.timezone)
+    out = {}
+    for item in items:
+        raw_id = item.get("service_request_id")
+        if blank(raw_id) or not in_panel(endpoint.id, str(raw_id), endpoint.panel_rate):
+            continue
+        status = item.get("status")
+        notes = item.get("status_notes") if "status_notes" in item else item.get("status_note")
+        out[str(raw_id)] = EventRecord(
+            crawl=crawl, endpoint=endpoint.id, id=str(raw_id)[:200],
+            status=str(status).strip().lower()[:50] if not blank(status) else None,
+            notes=str(notes)[:NOTES_MAX_CHARS] if not blank(notes) else None,
+            updated=parse_time(item.get("updated_datetime"), tz), expected=parse_time(item.get("expected_datetime"), tz), via=via,
         )
     return list(out.values())

@@ -29,7 +29,7 @@ from crawler import __version__, parse
 from crawler.client import Budget, Client, Fetched
 from crawler.conformance import Findings
 from crawler.registry import Endpoint
-from records import ProbeRecord, ServiceRecord, TicketRecord, iso
+from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
 REQUESTS_WINDOW = timedelta(hours=24)
@@ -49,6 +49,7 @@ class EndpointResult:
     probes: list[ProbeRecord] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)
     services: list[ServiceRecord] | None = None  # None: no service list came in this crawl
+    events: list[EventRecord] = field(default_factory=list)  # the accuracy panel's tickets, as seen
     notes: list[str] = field(default_factory=list)  # for the crawl's log, never stored
 
     @property
@@ -197,6 +198,7 @@ class Probe:
             self.result.notes.append("the budget ended the crawl of this endpoint")
         latest = {t.id: t for t in self.result.tickets}  # a lookup is as fresh as the list, or fresher
         self.result.tickets = list(latest.values())
+        self.result.events = list({e.id: e for e in self.result.events}.values())
         return self.result
 
     def services(self) -> tuple[list[dict[str, Any]] | None, str]:
@@ -228,6 +230,7 @@ class Probe:
             return []
         listed: list[dict[str, Any]] = first.value
         self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, iso(self.crawl_time)))
+        self.result.events.extend(parse.to_events(listed, self.endpoint, iso(self.crawl_time), "list"))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
         for page in range(2, MAX_PAGES + 1):
@@ -245,6 +248,7 @@ class Probe:
             if answer is None or not answer.ok or not fresh:
                 break
             self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, iso(self.crawl_time)))
+            self.result.events.extend(parse.to_events(fresh, self.endpoint, iso(self.crawl_time), "list"))
             seen.update(str(i.get("service_request_id")) for i in fresh)
             last_count = len(answer.value)
         return listed
@@ -264,6 +268,7 @@ class Probe:
                                parse.requests, target=request_id, check=compare)
             if answer is not None and answer.ok:
                 self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, iso(self.crawl_time)))
+                self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})

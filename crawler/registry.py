@@ -58,6 +58,7 @@ class Endpoint:
     api_key_env: str | None = None
     api_key_as: str | None = None  # param | bearer; None means param
     location: tuple[float, float] | None = None  # latitude, longitude: for the map
+    panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

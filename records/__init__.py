@@ -6,11 +6,11 @@ imports the other. Layout v1, documented in data/README.md:
     data/<kind>/<YYYY>/<YYYY-MM-DD>.jsonl   one JSON object per line, sorted keys
 
 Kinds: ``probes`` (one line per HTTP call), ``tickets`` (a service request when first seen or
-changed), ``services`` (a service type when first listed, changed or gone), ``endpoints`` (a registry entry when first crawled or changed), ``crawls`` (one line
+changed), ``events`` (a ticket of the accuracy panel when it changed), ``services`` (a service type when first listed, changed or gone), ``endpoints`` (a registry entry when first crawled or changed), ``crawls`` (one line
 per run of the crawler, with the slot it was scheduled for).
 """
 
 from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps, iso, parse_moment
-from records.types import CrawlRecord, EndpointRecord, ProbeRecord, ServiceRecord, TicketRecord
+from records.types import CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord
 
-__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord", "CrawlRecord", "ServiceRecord"]
+__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord", "CrawlRecord", "ServiceRecord", "EventRecord"]

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from records.layout import KINDS
-from records.types import CrawlRecord, EndpointRecord, ProbeRecord, ServiceRecord, TicketRecord
+from records.types import CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord
 
-RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
+RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
                 "crawls": CrawlRecord}
 
 

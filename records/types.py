@@ -58,6 +58,26 @@ class TicketRecord:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    """A ticket of the accuracy panel (a deterministic sample) as observed, stored when it changed."""
+
+    crawl: str
+    endpoint: str
+    id: str  # service_request_id, as text
+    status: str | None  # lower-cased
+    notes: str | None  # status_notes (Mark-a-Spot: status_note), at most 1000 characters, as the city wrote them
+    updated: str | None  # updated_datetime in UTC
+    expected: str | None  # expected_datetime in UTC
+    via: str  # list: seen in GET requests; lookup: in GET requests/{id}
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    STATE: ClassVar[tuple[str, ...]] = ("status", "notes", "updated", "expected")
+
+
+@dataclass(frozen=True)
 class ServiceRecord:
     """A service type of an endpoint's service list, stored when first listed, changed, or gone."""
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import redirect_stdout
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -344,3 +344,28 @@ def test_a_crawl_writes_the_catalogue(fleet_registry, tmp_path):
     validator = record_validator("services")
     for s in services:
         validator.validate(s)
+
+
+def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path):
+    from crawler.parse import in_panel
+
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump([entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0,
+                                          panel_rate=0.5)]))
+    args = ["--endpoints", str(path), "--data", str(tmp_path / "data"), "--allow-loopback"]
+    assert run_main(*args, "--now", NOW.isoformat())[0] == 0
+    tickets = {t["id"] for t in read_lines(tmp_path / "data", "tickets")}
+    events = read_lines(tmp_path / "data", "events")
+    assert {e["id"] for e in events} == {i for i in tickets if in_panel("springfield", i, 0.5)}
+    assert 0.3 < len(events) / len(tickets) < 0.7  # about half: 96 tickets a day
+    validator = record_validator("events")
+    for e in events:
+        validator.validate(e)
+    assert any(e["notes"] for e in events) and all(e["via"] in ("list", "lookup") for e in events)
+    assert run_main(*args, "--now", NOW.isoformat())[0] == 0  # the same crawl again: nothing changed
+    assert len(read_lines(tmp_path / "data", "events")) == len(events)
+    fleet.clock.set(NOW + timedelta(days=2))  # two days on, panel tickets closed: their new state only
+    later = NOW + timedelta(hours=47)
+    assert run_main(*args, "--now", later.isoformat())[0] == 0
+    new = read_lines(tmp_path / "data", "events")[len(events):]
+    assert new and all(in_panel("springfield", e["id"], 0.5) for e in new)
