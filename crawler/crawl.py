@@ -79,6 +79,8 @@ def crawl(
     """
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
+    memory = memory or Memory(data_dir, now)
+    panel = memory.panel_open()
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
 
     def one_host(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
@@ -93,7 +95,8 @@ def crawl(
             for endpoint in group:
                 key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
                 try:
-                    result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline)
+                    result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline,
+                                            panel.get(endpoint.id, []))
                     if endpoint.api_key_env and not key:
                         result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
                     out.append((endpoint, result, None))
@@ -127,8 +130,6 @@ def crawl(
     results = [report.results[i] for i in sorted(report.results, key=order.__getitem__)]
     probes = [p for r in results for p in r.probes]
     tickets = [t for r in results for t in r.tickets]
-    memory = memory or Memory(data_dir, now)
-
     def write(kind: str, records: list[dict[str, Any]], day_field: str) -> None:
         report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r[day_field]), durable=durable))
 
@@ -193,6 +194,15 @@ class Memory:
                 out.append(d)
                 latest[_key(d)] = (state, d["crawl"])
         return out
+
+    def panel_open(self) -> dict[str, list[str]]:
+        """Per endpoint, the panel's tickets whose latest state is not closed, the longest unseen first."""
+        latest = self._load("events")
+        out: dict[str, list[tuple[str, str]]] = {}
+        for (endpoint, ticket), (state, crawl) in latest.items():
+            if state[0] != "closed":
+                out.setdefault(endpoint, []).append((crawl, ticket))
+        return {endpoint: [ticket for _, ticket in sorted(pairs)] for endpoint, pairs in out.items()}
 
     def gone(self, listed: dict[str, list[ServiceRecord]], crawl: str) -> list[dict[str, Any]]:
         """Services still listed in what was stored, missing from this crawl's service list."""

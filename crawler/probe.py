@@ -6,7 +6,9 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
      the answer was no Open311 list in that format, once in the other format.
   2. GET requests for the day before the crawl. When the first answer has exactly a common
      page size of requests (PAGE_SIZES), page=2 and then page=3 are asked for.
-  3. GET requests/{id} for LOOKUPS of the listed requests, rotating.
+  3. GET requests with service_request_id=... for the accuracy panel's tickets last seen open that
+     have left the day's listing (at most FOLLOW_PER_CRAWL, one call); then GET requests/{id}
+     for LOOKUPS of the listed requests, rotating.
   4. GET services/{code} for the services with metadata=true, each once a day (a few per
      crawl, in turn, so that every definition is seen within a day of CRAWLS_PER_DAY crawls).
   5. GET discovery, when the registry names a discovery_url.
@@ -37,6 +39,7 @@ PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # a first page of exact
 MAX_PAGES = 3
 LOOKUPS = 2
 MAX_DEFINITIONS = 3
+FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows them
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
 FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
 OTHER = {"json": "xml", "xml": "json"}
@@ -99,8 +102,9 @@ def rotating(items: list[str], count: int, turn: int) -> list[str]:
 
 class Probe:
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
-                 api_key: str | None = None, host_deadline: float | None = None):
+                 api_key: str | None = None, host_deadline: float | None = None, panel_open: list[str] | None = None):
         self.endpoint = endpoint
+        self.panel_open = panel_open or []  # panel tickets last seen open, the longest unseen first
         self.client = client
         self.crawl_time = crawl_time
         self.crawl_started = crawl_started
@@ -187,6 +191,7 @@ class Probe:
         if services is not None:
             self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
             listed = self.requests(fmt)
+            self.follow(fmt, listed)
             self.lookups(fmt, listed)
             self.definitions(fmt, services)
             self.discovery()
@@ -253,6 +258,18 @@ class Probe:
             last_count = len(answer.value)
         return listed
 
+    def follow(self, fmt: str, listed: list[dict[str, Any]]) -> None:
+        """The panel's open tickets that left the day's listing: one GET requests with their ids
+        (the spec's service_request_id list), FOLLOW_PER_CRAWL at most, the longest unseen first."""
+        shown = {str(i.get("service_request_id")) for i in listed}
+        wanted = [i for i in self.panel_open if i not in shown][:FOLLOW_PER_CRAWL]
+        if not wanted:
+            return
+        answer = self.call("panel", fmt, self.url("requests", fmt), {**self.base, "service_request_id": ",".join(wanted)},
+                           parse.requests)
+        if answer is not None and answer.ok:
+            self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "panel"))
+
     def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
         by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
         for request_id in rotating(sorted(by_id), LOOKUPS, slot_of(self.crawl_time)):
@@ -303,6 +320,7 @@ def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str)
 
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
-                   api_key: str | None = None, host_deadline: float | None = None) -> EndpointResult:
+                   api_key: str | None = None, host_deadline: float | None = None,
+                   panel_open: list[str] | None = None) -> EndpointResult:
     started = client.clock() if crawl_started is None else crawl_started
-    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline).run()
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel_open).run()

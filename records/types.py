@@ -68,7 +68,7 @@ class EventRecord:
     notes: str | None  # status_notes (Mark-a-Spot: status_note), at most 1000 characters, as the city wrote them
     updated: str | None  # updated_datetime in UTC
     expected: str | None  # expected_datetime in UTC
-    via: str  # list: seen in GET requests; lookup: in GET requests/{id}
+    via: str  # list: in the day's GET requests; panel: in the call that follows the panel; lookup: GET requests/{id}
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:

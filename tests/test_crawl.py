@@ -369,3 +369,10 @@ def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path)
     assert run_main(*args, "--now", later.isoformat())[0] == 0
     new = read_lines(tmp_path / "data", "events")[len(events):]
     assert new and all(in_panel("springfield", e["id"], 0.5) for e in new)
+    # Yesterday's panel tickets have left the day's listing: one call asked for them by id.
+    followed = [e for e in new if e["via"] == "panel"]
+    first_ids = {e["id"] for e in events}
+    assert followed and {e["id"] for e in followed} <= first_ids
+    [panel_call] = [p for p in read_lines(tmp_path / "data", "probes") if p["method"] == "panel"]
+    open_ids = {e["id"] for e in events if e["status"] == "open"}
+    assert panel_call["outcome"] == "ok" and panel_call["items"] == min(50, len(open_ids))  # 50 a crawl at most
