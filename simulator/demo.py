@@ -29,6 +29,7 @@ from simulator.virtual import simulated_client
 from simulator.world import World
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default"
+PANEL_RATE = 0.25
 
 
 def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
@@ -39,6 +40,8 @@ def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
                                  "platform": c.platform, "timezone": c.timezone, "location": list(c.center)}
         if c.jurisdiction_id:
             entry["jurisdiction_id"] = c.jurisdiction_id
+        # A quarter of each city's tickets in the accuracy panel: enough to measure, and the month still crawls in minutes.
+        entry["panel_rate"] = PANEL_RATE
         entry.update({"notes": "Simulated city (simulator/scenarios).", "source": c.source or "simulator"})
         out.append(entry)
     return out
