@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     write(out / "index.html", env.get_template("index.html").render(
         site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
         spread_figure=charts.spread_figure(site["endpoints"]), map_figure=charts.map_figure(site["endpoints"], site["details"])))
+    scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("platforms", "methodology", "about"):
-        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=closure.scores()))
+        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=scores))
     page = env.get_template("endpoint.html")
     for endpoint_id, detail in site["details"].items():
         html = page.render(site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from metrics.status import crawl_statuses, probes_frame
+from records import iso
 from records.layout import day_path
 from records.read import Loaded, read_file
 
@@ -88,7 +89,7 @@ def _day(data_dir: Path, cache_dir: Path, day: date, problems: list[str]) -> dic
     aggregate = {"key": key, "rows": [], "services": {}}
     if probes:
         statuses = crawl_statuses(probes_frame(probes))
-        aggregate["rows"] = [[e, c.strftime("%Y-%m-%dT%H:%M:%SZ"), s, f if isinstance(f, str) else None]
+        aggregate["rows"] = [[e, iso(c), s, f if isinstance(f, str) else None]
                              for e, c, s, f in zip(statuses["endpoint"], statuses["crawl"], statuses["status"], statuses["failure"])]
         for p in sorted(probes, key=lambda p: p["probed_at"]):
             if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None:

@@ -28,7 +28,7 @@ import yaml
 
 from crawler import parse
 from crawler.client import Client, Limits, make_client
-from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe
+from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe, definition_codes
 from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
 from metrics.rules import crawl_status
 from records import iso
@@ -51,8 +51,7 @@ class CheckProbe(Probe):
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         """A few definitions now, whatever the day's turn."""
-        codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
-        for code in codes[:MAX_DEFINITIONS]:
+        for code in definition_codes(services)[:MAX_DEFINITIONS]:
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
                       parse.definition, target=code)
 

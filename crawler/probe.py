@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from crawler import __version__, parse
-from crawler.client import Budget, Client, Fetched
+from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
 from crawler.registry import Endpoint
 from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
@@ -73,6 +73,11 @@ class Answer:
 def slot_of(moment: datetime) -> int:
     """Which of the day's crawls this is: 0 .. CRAWLS_PER_DAY - 1."""
     return (moment.hour * 60 + moment.minute) * CRAWLS_PER_DAY // (24 * 60)
+
+
+def definition_codes(services: list[dict[str, Any]]) -> list[str]:
+    """The service codes whose service has a definition (metadata=true), sorted."""
+    return sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
 
 
 def due_definitions(codes: list[str], turn: int) -> list[str]:
@@ -171,7 +176,7 @@ class Probe:
         if outcome == "ok":
             items = len(value["attributes"] if method == "service_definition" else value["endpoints"] if method == "discovery" else value)
         if error and self.api_key:
-            error = error.replace(self.api_key, "[key]")
+            error = redact(error, (self.api_key,))  # the server's own error message may quote the key
         return ProbeRecord(
             crawl=iso(self.crawl_time), endpoint=self.endpoint.id, method=method, format=fmt,
             probed_at=iso(self.crawl_time + timedelta(seconds=fetched.started - self.crawl_started)),
@@ -288,7 +293,7 @@ class Probe:
                 self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
-        codes = sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
+        codes = definition_codes(services)
         turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + _spread(self.endpoint.id)
         for code in due_definitions(codes, turn):
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,

@@ -40,9 +40,14 @@ def rules() -> dict[str, Any]:
     }
 
 
+def plain(note: str) -> str:
+    """The note as text: markup removed, entities decoded, white space collapsed."""
+    return " ".join(html.unescape(TAG.sub(" ", note)).split())
+
+
 def clean(note: str) -> str:
     """The note without markup, status words or greetings, white space collapsed."""
-    text = " ".join(html.unescape(TAG.sub(" ", note)).split())
+    text = plain(note)
     r = rules()
     changed = True
     while changed:  # "Case Closed. Case Completed. resolved: ..." carries several status words
@@ -69,7 +74,7 @@ def classify(note: str | None) -> str:
 def redact(note: str) -> str:
     """A note fit to show: markup removed, and e-mail addresses, phone numbers, titled names and
     trailing initials replaced (dates and case numbers stay: they identify no one)."""
-    text = " ".join(html.unescape(TAG.sub(" ", note)).split())
+    text = plain(note)
     text = EMAIL.sub("[e-mail]", text)
     text = PHONE.sub(lambda m: "[phone]" if sum(c.isdigit() for c in m.group(1)) >= 7 and not DATE.fullmatch(m.group(1)) else m.group(1), text)
     text = TITLED.sub(lambda m: f"{m.group(1)} [name]", text)

@@ -47,6 +47,10 @@ def window_counts(statuses: pd.DataFrame, now: datetime) -> dict[str, dict[str, 
     return out
 
 
+def _or(value: Any, fallback: Any) -> Any:
+    return value if value is not None else fallback
+
+
 def service_count(probes: pd.DataFrame) -> int | None:
     ok = probes[(probes["method"] == "services") & (probes["outcome"] == "ok")]
     if ok.empty:
@@ -124,7 +128,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
             "last_checked": iso(latest["crawl"]) if latest is not None else None,
             "uptime": {name: uptime(statuses, now, span) for name, span in WINDOWS.items()},
             "latency_ms": latency(probes, now),
-            "service_count": service_count(probes) if service_count(probes) is not None else old_counts.get(endpoint_id, (None, None))[1],
+            "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
             "requests_per_day": requests_per_day(tickets, probes, now),
         }
         quality = conformance(probes, now)

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from records import iso
+
 SERVICE_SPAN = timedelta(days=7)
 PATTERN_SPAN = timedelta(days=28)  # four of each weekday
 FRESHNESS_SPAN = timedelta(days=30)
@@ -55,7 +57,7 @@ def freshness(tickets: pd.DataFrame, now: datetime) -> dict[str, Any] | None:
     gaps = recent.diff().dropna()
     usual = gaps.quantile(0.95) if len(gaps) >= 5 else None
     stale = None if usual is None else bool(age > max(usual * STALE_FACTOR, pd.Timedelta(STALE_MIN)))
-    return {"newest": newest.strftime("%Y-%m-%dT%H:%M:%SZ"), "age_hours": round(age / pd.Timedelta(hours=1), 2),
+    return {"newest": iso(newest), "age_hours": round(age / pd.Timedelta(hours=1), 2),
             "usual_gap_hours": None if usual is None else round(usual / pd.Timedelta(hours=1), 2), "stale": stale}
 
 

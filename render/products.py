@@ -78,18 +78,20 @@ DAILY_FIELDS = [
 ]
 
 
-def daily_csv(details: dict[str, dict[str, Any]]) -> str:
-    """One row per endpoint and day with a crawl, from the 90-day status bar."""
+def _csv(fields: list[tuple[str, str, str]], rows: Any) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([f[0] for f in DAILY_FIELDS])
-    for endpoint_id in sorted(details):
-        for d in details[endpoint_id]["status_days"]:
-            if d["crawls"]:
-                up = d["crawls"] - d["down"] - d["degraded"]
-                writer.writerow([endpoint_id, d["day"], d["crawls"], up, d["degraded"], d["down"],
-                                 "" if d["uptime"] is None else d["uptime"]])
+    writer.writerow([f[0] for f in fields])
+    writer.writerows(rows)
     return out.getvalue()
+
+
+def daily_csv(details: dict[str, dict[str, Any]]) -> str:
+    """One row per endpoint and day with a crawl, from the 90-day status bar."""
+    return _csv(DAILY_FIELDS, (
+        [endpoint_id, d["day"], d["crawls"], d["crawls"] - d["down"] - d["degraded"], d["degraded"], d["down"],
+         "" if d["uptime"] is None else d["uptime"]]
+        for endpoint_id in sorted(details) for d in details[endpoint_id]["status_days"] if d["crawls"]))
 
 
 REQUEST_FIELDS = [
@@ -100,13 +102,8 @@ REQUEST_FIELDS = [
 
 
 def requests_csv(details: dict[str, dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([f[0] for f in REQUEST_FIELDS])
-    for endpoint_id in sorted(details):
-        for d in details[endpoint_id]["daily_requests"]:
-            writer.writerow([endpoint_id, d["day"], d["requests"]])
-    return out.getvalue()
+    return _csv(REQUEST_FIELDS, ([endpoint_id, d["day"], d["requests"]]
+                                 for endpoint_id in sorted(details) for d in details[endpoint_id]["daily_requests"]))
 
 
 def datapackage(generated_at: str) -> dict[str, Any]:
