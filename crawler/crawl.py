@@ -22,12 +22,15 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import EndpointResult, probe_endpoint
+from crawler.probe import EndpointResult, Panel, probe_endpoint
 from crawler.registry import Endpoint
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, iso, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
+RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
+RECHECK_GRACE = timedelta(days=7)  # a recheck not made within this of its time is given up
+EVENT_MEMORY_DAYS = max(TICKET_MEMORY_DAYS, max(RECHECK_DAYS) + RECHECK_GRACE.days) + 1
 MAX_WORKERS = 1024  # one per host; threads wait on sockets and timers, not the CPU
 CADENCE = timedelta(minutes=30)  # the crawl workflow's cron
 
@@ -80,7 +83,7 @@ def crawl(
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
     memory = memory or Memory(data_dir, now)
-    panel = memory.panel_open()
+    panel = memory.panel(now)
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
 
     def one_host(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
@@ -96,7 +99,7 @@ def crawl(
                 key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
                 try:
                     result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline,
-                                            panel.get(endpoint.id, []))
+                                            panel.get(endpoint.id))
                     if endpoint.api_key_env and not key:
                         result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
                     out.append((endpoint, result, None))
@@ -135,7 +138,8 @@ def crawl(
 
     write("probes", [p.to_dict() for p in probes], "probed_at")
     write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
-    write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events]), "crawl")
+    write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events],
+                                   keep=lambda d: d["via"] == "recheck"), "crawl")
     listed = {endpoint_id: r.services for endpoint_id, r in report.results.items() if r.services is not None}
     write("services", memory.changed("services", [s.to_dict() for group in listed.values() for s in group]
                                      + memory.gone(listed, report.crawl)), "crawl")
@@ -170,39 +174,64 @@ class Memory:
 
     def __init__(self, data_dir: str | Path, now: datetime):
         self.data_dir = data_dir
-        self.since = (now - timedelta(days=TICKET_MEMORY_DAYS)).date()
+        self.now = now
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
+        self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
-            since = self.since if kind in ("tickets", "events") else None
+            days = {"tickets": TICKET_MEMORY_DAYS, "events": EVENT_MEMORY_DAYS}.get(kind)
+            since = (self.now - timedelta(days=days)).date() if days else None
             stored = read_data(self.data_dir, since=since, kinds=(kind,)).records[kind]
             self.latest[kind] = {}
             for r in sorted(stored, key=lambda r: r["crawl"]):
-                self.latest[kind][_key(r)] = (tuple(r.get(k) for k in STATE[kind]), r["crawl"])
+                self._remember(kind, r, tuple(r.get(k) for k in STATE[kind]))
         return self.latest[kind]
 
-    def changed(self, kind: str, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The new records whose state differs from the latest stored one with the same key; remembered."""
+    def _remember(self, kind: str, d: dict[str, Any], state: tuple[Any, ...]) -> None:
+        key = _key(d)
+        self.latest[kind][key] = (state, d["crawl"])
+        if kind == "events":
+            track = self.tracks.get(key)
+            settled = "gone" if d.get("gone") else d.get("status")
+            if track is None or track.state != settled:
+                self.tracks[key] = Track(settled, d["crawl"], d["crawl"])
+            else:
+                track.seen = d["crawl"]
+
+    def changed(self, kind: str, new: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool] | None = None
+                ) -> list[dict[str, Any]]:
+        """The new records whose state differs from the latest stored one with the same key (or that keep
+        says to store anyway); remembered."""
         latest = self._load(kind)
         out = []
         for d in new:
             state = tuple(d[k] for k in STATE[kind])
             seen = latest.get(_key(d))
             stale = kind in ("tickets", "events") and seen is not None and _day(seen[1]) < _day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)
-            if seen is None or seen[0] != state or stale:
+            if seen is None or seen[0] != state or stale or (keep is not None and keep(d)):
                 out.append(d)
-                latest[_key(d)] = (state, d["crawl"])
+                self._remember(kind, d, state)
         return out
 
-    def panel_open(self) -> dict[str, list[str]]:
-        """Per endpoint, the panel's tickets whose latest state is not closed, the longest unseen first."""
-        latest = self._load("events")
-        out: dict[str, list[tuple[str, str]]] = {}
-        for (endpoint, ticket), (state, crawl) in latest.items():
-            if state[0] != "closed":
-                out.setdefault(endpoint, []).append((crawl, ticket))
-        return {endpoint: [ticket for _, ticket in sorted(pairs)] for endpoint, pairs in out.items()}
+    def panel(self, now: datetime) -> dict[str, Panel]:
+        """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest
+        first), and those closed or gone that are due a look RECHECK_DAYS after, the most overdue first."""
+        self._load("events")
+        open_: dict[str, list[tuple[str, str]]] = {}
+        due: dict[str, list[tuple[datetime, str]]] = {}
+        for (endpoint, ticket), track in self.tracks.items():
+            if track.state not in ("closed", "gone"):
+                open_.setdefault(endpoint, []).append((track.since, ticket))
+                continue
+            since, seen = _time(track.since), _time(track.seen)
+            for days in RECHECK_DAYS:
+                mark = since + timedelta(days=days)
+                if mark <= now < mark + RECHECK_GRACE and seen < mark:
+                    due.setdefault(endpoint, []).append((mark, ticket))
+                    break
+        return {endpoint: Panel(open=[t for _, t in sorted(open_.get(endpoint, []))], due=[t for _, t in sorted(due.get(endpoint, []))])
+                for endpoint in set(open_) | set(due)}
 
     def gone(self, listed: dict[str, list[ServiceRecord]], crawl: str) -> list[dict[str, Any]]:
         """Services still listed in what was stored, missing from this crawl's service list."""
@@ -215,6 +244,19 @@ class Memory:
                 out.append(ServiceRecord(crawl=crawl, endpoint=endpoint, id=code, name=name, group=group, metadata=metadata,
                                          listed=False).to_dict())
         return out
+
+
+@dataclass
+class Track:
+    """A panel ticket as last stored: its state (a status, or gone), since when, and when last seen."""
+
+    state: str | None
+    since: str
+    seen: str
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def _key(d: dict[str, Any]) -> tuple[str, str]:

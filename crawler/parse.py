@@ -404,11 +404,27 @@ def to_events(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str, via: 
         if blank(raw_id) or not in_panel(endpoint.id, str(raw_id), endpoint.panel_rate):
             continue
         status = item.get("status")
-        notes = item.get("status_notes") if "status_notes" in item else item.get("status_note")
+        key = "status_notes" if "status_notes" in item else "status_note" if "status_note" in item else None
+        notes = None if key is None else "" if blank(item[key]) else str(item[key])[:NOTES_MAX_CHARS]
+        code = item.get("service_code")
         out[str(raw_id)] = EventRecord(
             crawl=crawl, endpoint=endpoint.id, id=str(raw_id)[:200],
-            status=str(status).strip().lower()[:50] if not blank(status) else None,
-            notes=str(notes)[:NOTES_MAX_CHARS] if not blank(notes) else None,
+            status=str(status).strip().lower()[:50] if not blank(status) else None, notes=notes,
             updated=parse_time(item.get("updated_datetime"), tz), expected=parse_time(item.get("expected_datetime"), tz), via=via,
+            requested=parse_time(item.get("requested_datetime"), tz), service_code=None if blank(code) else str(code)[:200],
+            work_order=_work_order(item.get("notes")),
         )
     return list(out.values())
+
+
+def _work_order(history: Any) -> bool | None:
+    """From the extensions' notes[] history: whether a follow-on work order was made; None without a history."""
+    if not isinstance(history, list):
+        return None
+    return any(isinstance(n, dict) and str(n.get("type", "")).strip().lower() == "follow_on_created" for n in history)
+
+
+def gone_event(endpoint: Endpoint, ticket_id: str, crawl: str) -> EventRecord:
+    """A panel ticket asked for by id that the endpoint no longer has."""
+    return EventRecord(crawl=crawl, endpoint=endpoint.id, id=ticket_id, status=None, notes=None, updated=None, expected=None,
+                       via="confirm", gone=True)

@@ -6,13 +6,17 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
      the answer was no Open311 list in that format, once in the other format.
   2. GET requests for the day before the crawl. When the first answer has exactly a common
      page size of requests (PAGE_SIZES), page=2 and then page=3 are asked for.
-  3. GET requests with service_request_id=... for the accuracy panel's tickets last seen open that
-     have left the day's listing (at most FOLLOW_PER_CRAWL, one call); then GET requests/{id}
-     for LOOKUPS of the listed requests, rotating.
-  4. GET services/{code} for the services with metadata=true, each once a day (a few per
+  3. GET requests/{id} for LOOKUPS of the listed requests, rotating.
+  4. The accuracy panel (data/README.md, events): where the endpoint supports the updated_after
+     filter, GET requests updated in the last UPDATED_WINDOW; then one GET requests with
+     service_request_id=... for the panel's tickets due a recheck (closed or gone 1, 7 and 30 days
+     ago) and a fresh draw of those last seen open that have left the listing (FOLLOW_PER_CRAWL ids at most);
+     a ticket asked for and missing is asked for alone (GET requests/{id}, at most CONFIRMS) and
+     counts as gone only if that answers empty or 404 while this crawl's lookups worked.
+  5. GET services/{code} for the services with metadata=true, each once a day (a few per
      crawl, in turn, so that every definition is seen within a day of CRAWLS_PER_DAY crawls).
-  5. GET discovery, when the registry names a discovery_url.
-  6. Once a day, GET services in the other format, so we know which formats work.
+  6. GET discovery, when the registry names a discovery_url.
+  7. Once a day, GET services in the other format, so we know which formats work.
 A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
 otherwise the endpoint is left alone for the rest of the crawl.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -40,11 +44,22 @@ MAX_PAGES = 3
 LOOKUPS = 2
 MAX_DEFINITIONS = 3
 FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows them
+RECHECKS_PER_CRAWL = 20  # of which at most this many rechecks of closed tickets
+CONFIRMS = 3  # panel tickets missing from that call, asked for alone
+UPDATED_WINDOW = timedelta(hours=2)  # updated_after reaches back this far: a late or skipped crawl loses nothing
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
 FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
 OTHER = {"json": "xml", "xml": "json"}
 
 Parser = Callable[[bytes, str, Findings, "str | None"], Any]
+
+
+@dataclass
+class Panel:
+    """What the accuracy panel asks an endpoint for in one crawl (crawl.Memory.panel makes it)."""
+
+    open: list[str] = field(default_factory=list)  # tickets last seen open, oldest first
+    due: list[str] = field(default_factory=list)  # closed or gone tickets due a recheck, the most overdue first
 
 
 @dataclass
@@ -105,11 +120,23 @@ def rotating(items: list[str], count: int, turn: int) -> list[str]:
     return list(dict.fromkeys(picked))
 
 
+def drawn(items: list[str], count: int, seed: str) -> list[str]:
+    """count of the items, a deterministic draw for this seed, in the items' order."""
+    if len(items) <= count:
+        return items
+    keep = set(sorted(items, key=lambda i: hashlib.sha256(f"{seed}|{i}".encode()).digest())[:count])
+    return [i for i in items if i in keep]
+
+
 class Probe:
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
-                 api_key: str | None = None, host_deadline: float | None = None, panel_open: list[str] | None = None):
+                 api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None):
         self.endpoint = endpoint
-        self.panel_open = panel_open or []  # panel tickets last seen open, the longest unseen first
+        mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
+        # A lowered panel_rate drops tickets from the panel: they are followed no more.
+        self.panel = Panel([i for i in panel.open if i in mine], [i for i in panel.due if i in mine]) if panel else Panel()
+        self.extensions = {"extensions": "true"} if "extensions" in endpoint.supports else {}
+        self.lookup_works = False  # a GET requests/{id} of this crawl answered with its one ticket
         self.client = client
         self.crawl_time = crawl_time
         self.crawl_started = crawl_started
@@ -196,8 +223,9 @@ class Probe:
         if services is not None:
             self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
             listed = self.requests(fmt)
-            self.follow(fmt, listed)
             self.lookups(fmt, listed)
+            changed = self.updated(fmt)
+            self.follow(fmt, listed + (changed or []), changed is not None)
             self.definitions(fmt, services)
             self.discovery()
             if fmt == self.endpoint.format:
@@ -234,7 +262,8 @@ class Probe:
         return None, fmt
 
     def requests(self, fmt: str) -> list[dict[str, Any]]:
-        params = {**self.base, "start_date": iso(self.crawl_time - REQUESTS_WINDOW), "end_date": iso(self.crawl_time)}
+        params = {**self.base, **self.extensions, "start_date": iso(self.crawl_time - REQUESTS_WINDOW),
+                  "end_date": iso(self.crawl_time)}
         first = self.call("requests", fmt, self.url("requests", fmt), params, parse.requests, page=1)
         if first is None or not first.ok:
             return []
@@ -263,17 +292,60 @@ class Probe:
             last_count = len(answer.value)
         return listed
 
-    def follow(self, fmt: str, listed: list[dict[str, Any]]) -> None:
-        """The panel's open tickets that left the day's listing: one GET requests with their ids
-        (the spec's service_request_id list), FOLLOW_PER_CRAWL at most, the longest unseen first."""
-        shown = {str(i.get("service_request_id")) for i in listed}
-        wanted = [i for i in self.panel_open if i not in shown][:FOLLOW_PER_CRAWL]
+    def updated(self, fmt: str) -> list[dict[str, Any]] | None:
+        """Where the endpoint has the v2.1 draft's updated_after: every request changed lately (None: no such list)."""
+        if "updated_after" not in self.endpoint.supports or not (self.panel.open or self.panel.due):
+            return None
+        params = {**self.base, **self.extensions, "updated_after": iso(self.crawl_time - UPDATED_WINDOW),
+                  "updated_before": iso(self.crawl_time)}
+        answer = self.call("panel", fmt, self.url("requests", fmt), params, parse.requests)
+        if answer is None or not answer.ok:
+            return None
+        self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "updated"))
+        return list(answer.value)
+
+    def follow(self, fmt: str, shown_items: list[dict[str, Any]], all_changes_shown: bool = False) -> None:
+        """The panel's tickets due a recheck, then those last seen open that were not shown this crawl:
+        one GET requests with their ids (the spec's service_request_id list)."""
+        shown = {str(i.get("service_request_id")) for i in shown_items}
+        due = [i for i in self.panel.due if i not in shown][:RECHECKS_PER_CRAWL]
+        room = FOLLOW_PER_CRAWL - len(due)
+        if all_changes_shown:
+            room = min(room, FOLLOW_PER_CRAWL // 5)  # unchanged tickets need a look only to see they are still there
+        # A fresh draw each crawl, so that each is looked at every few crawls however many stay open
+        # and however irregular the crawls: an unchanged look is not stored, so the choice cannot
+        # come from when each was last looked at.
+        wanted = due + drawn([i for i in self.panel.open if i not in shown], room, iso(self.crawl_time))
         if not wanted:
             return
-        answer = self.call("panel", fmt, self.url("requests", fmt), {**self.base, "service_request_id": ",".join(wanted)},
-                           parse.requests)
-        if answer is not None and answer.ok:
-            self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "panel"))
+        answer = self.call("panel", fmt, self.url("requests", fmt),
+                           {**self.base, **self.extensions, "service_request_id": ",".join(wanted)}, parse.requests)
+        if answer is None or not answer.ok:
+            return
+        rechecked = set(due)
+        stamp = iso(self.crawl_time)
+        events = parse.to_events(answer.value, self.endpoint, stamp, "panel")
+        self.result.events.extend(replace(e, via="recheck") if e.id in rechecked else e for e in events)
+        answered = {e.id for e in events}
+        for ticket_id in [i for i in wanted if i not in answered][:CONFIRMS]:
+            self.confirm(fmt, ticket_id, "recheck" if ticket_id in rechecked else "confirm")
+
+    def confirm(self, fmt: str, ticket_id: str, via: str) -> None:
+        """A panel ticket missing from the panel's call, asked for alone: gone if the answer is empty or
+        404, but only when this crawl's lookups showed that GET requests/{id} works here."""
+        answer = self.call("panel", fmt, self.url(f"requests/{quote(ticket_id, safe='')}", fmt),
+                           {**self.base, **self.extensions}, parse.requests, target=ticket_id)
+        if answer is None:
+            return
+        stamp = iso(self.crawl_time)
+        if answer.ok:
+            found = [e for e in parse.to_events(answer.value, self.endpoint, stamp, via) if e.id == ticket_id]
+            if found:
+                self.result.events.extend(found)
+                return
+        missing = (answer.ok and not answer.value) or answer.record.http_status == 404
+        if missing and self.lookup_works:
+            self.result.events.append(replace(parse.gone_event(self.endpoint, ticket_id, stamp), via=via))
 
     def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
         by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
@@ -282,11 +354,12 @@ class Probe:
                 if len(items) != 1 or str(items[0].get("service_request_id")) != request_id:
                     findings.add("lookup_not_one", f"{request_id}: {len(items)} answered")
                     return
+                self.lookup_works = True
                 was, now = by_id[request_id].get("status"), items[0].get("status")
                 if str(was).strip().lower() != str(now).strip().lower():
                     findings.add("lookup_status_differs", f"{request_id}: list {was}, lookup {now}")
 
-            answer = self.call("request", fmt, self.url(f"requests/{quote(request_id, safe='')}", fmt), self.base,
+            answer = self.call("request", fmt, self.url(f"requests/{quote(request_id, safe='')}", fmt), {**self.base, **self.extensions},
                                parse.requests, target=request_id, check=compare)
             if answer is not None and answer.ok:
                 self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, iso(self.crawl_time)))
@@ -326,6 +399,6 @@ def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str)
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
                    api_key: str | None = None, host_deadline: float | None = None,
-                   panel_open: list[str] | None = None) -> EndpointResult:
+                   panel: Panel | None = None) -> EndpointResult:
     started = client.clock() if crawl_started is None else crawl_started
-    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel_open).run()
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel).run()

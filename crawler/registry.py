@@ -59,9 +59,10 @@ class Endpoint:
     api_key_as: str | None = None  # param | bearer; None means param
     location: tuple[float, float] | None = None  # latitude, longitude: for the map
     panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
+    supports: tuple[str, ...] = ()  # extensions | updated_after: optional parts of GeoReport it implements
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
 
     @property
     def host(self) -> str:
@@ -109,7 +110,8 @@ def load_registry(path: str | Path) -> list[Endpoint]:
         # Sorted by line, then text, so the report reads top to bottom like the file.
         ordered = sorted(set(problems), key=lambda p: (p[0], p[1]))
         raise RegistryError([msg for _, msg in ordered])
-    return [Endpoint(**{**entry, **({"location": tuple(entry["location"])} if "location" in entry else {})}) for entry in data]
+    tuples = ("location", "supports")
+    return [Endpoint(**{k: tuple(v) if k in tuples else v for k, v in entry.items()}) for entry in data]
 
 
 def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]):

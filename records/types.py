@@ -65,16 +65,22 @@ class EventRecord:
     endpoint: str
     id: str  # service_request_id, as text
     status: str | None  # lower-cased
-    notes: str | None  # status_notes (Mark-a-Spot: status_note), at most 1000 characters, as the city wrote them
+    notes: str | None  # status_notes (Mark-a-Spot: status_note) as the city wrote them, at most 1000 characters;
+    #                    "" when the field is there but empty, None when the API gave no such field
     updated: str | None  # updated_datetime in UTC
     expected: str | None  # expected_datetime in UTC
-    via: str  # list: in the day's GET requests; panel: in the call that follows the panel; lookup: GET requests/{id}
+    via: str  # list | updated | panel | recheck | lookup | confirm: which call saw it (data/README.md)
+    # Added in crawler 0.3.0 (rechecks, disappearances, extensions); the reader gives older lines these defaults.
+    requested: str | None = None  # requested_datetime in UTC
+    service_code: str | None = None
+    work_order: bool | None = None  # extensions: the notes[] history has a follow_on_created entry; None: no history
+    gone: bool = False  # asked for by id and not there (GET requests/ID empty or 404): the ticket disappeared
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
-    STATE: ClassVar[tuple[str, ...]] = ("status", "notes", "updated", "expected")
+    STATE: ClassVar[tuple[str, ...]] = ("status", "notes", "updated", "expected", "work_order", "gone")
 
 
 @dataclass(frozen=True)

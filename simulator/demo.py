@@ -42,6 +42,9 @@ def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
             entry["jurisdiction_id"] = c.jurisdiction_id
         # A quarter of each city's tickets in the accuracy panel: enough to measure, and the month still crawls in minutes.
         entry["panel_rate"] = PANEL_RATE
+        supports = [name for name in ("extensions", "updated_after") if c.quirks[name]]
+        if supports:
+            entry["supports"] = supports
         entry.update({"notes": "Simulated city (simulator/scenarios).", "source": c.source or "simulator"})
         out.append(entry)
     return out

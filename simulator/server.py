@@ -195,7 +195,7 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
                 if ticket is None or ticket.state(now) is None:
                     self.error(404, fmt, f"service request {name.split('/', 1)[1]} not found")
                 else:
-                    self.reply(fmt, "service_requests", "request", [self.item(ticket, now)])
+                    self.reply(fmt, "service_requests", "request", [self.item(ticket, now, params, fmt)])
             elif name.startswith("tokens/"):
                 token = name.split("/", 1)[1]
                 if token not in state.tokens:
@@ -212,7 +212,17 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
             if params.get("service_request_id"):
                 wanted = [state.truth.by_id.get(i.strip()) for i in params["service_request_id"].split(",")]
                 found = [t for t in wanted if t is not None and t.state(now) is not None]
-                self.reply(fmt, "service_requests", "request", [self.item(t, now) for t in found])
+                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in found])
+                return
+            if q["updated_after"] and params.get("updated_after"):
+                try:
+                    after = parse_time(params["updated_after"])
+                    before = parse_time(params["updated_before"]) if params.get("updated_before") else now
+                except ValueError:
+                    self.error(400, fmt, "updated_after and updated_before must be W3C date-times")
+                    return
+                changed = [t for t in state.truth.tickets if (e := t.state(now)) is not None and after <= e[0] <= before]
+                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in changed[-q["max_requests"]:]])
                 return
             try:
                 end = parse_time(params["end_date"]) if params.get("end_date") else now
@@ -238,9 +248,9 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
                 size = max(1, min(size, q["max_page_size"]))
                 page = 1 if q["paging_ignored"] else max(1, page)
                 listed = listed[(page - 1) * size: page * size]
-            self.reply(fmt, "service_requests", "request", [self.item(t, now) for t in listed])
+            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in listed])
 
-        def item(self, ticket: Ticket, now: datetime) -> dict[str, Any]:
+        def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
             when, status, notes = ticket.state(now) or ticket.events[0]
             q = city.quirks
             out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
@@ -255,6 +265,9 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
             if q["extra_keys"]:
                 out.update({"title": ticket.service_name, "address_string": ticket.address,
                             "status_note": f"<p>{escape(notes)}</p>" if notes else None})
+            if q["extensions"] and params and params.get("extensions") == "true" and fmt == "json":
+                out["notes"] = [{"datetime": self.date(when), "type": kind, "summary": text, "description": text}
+                                for when, kind, text in ticket.history(now)]
             return out
 
         def date(self, moment: datetime) -> str:

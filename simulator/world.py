@@ -51,6 +51,17 @@ class Ticket:
     long: float = 0.0
     description: str = ""
 
+    def history(self, at: datetime) -> list[tuple[datetime, str, str | None]]:
+        """The extensions' notes[] up to at: (when, opened | closed | follow_on_created, text)."""
+        out = []
+        for when, status, notes in self.events:
+            if when > at:
+                break
+            if self.outcome == "work_order" and status == "closed":
+                out.append((when, "follow_on_created", notes))
+            out.append((when, "opened" if status == "open" else "closed", notes))
+        return out
+
     def state(self, at: datetime) -> tuple[datetime, str, str | None] | None:
         """The last event at or before at; None if the ticket is not (or no longer) listed then."""
         if at < self.requested or (self.vanished is not None and at >= self.vanished):
