@@ -20,7 +20,7 @@ import jinja2
 import plotly
 
 import daily_cache
-from metrics import closure
+from metrics import accuracy, closure
 from metrics.rules import STATUSES
 from metrics.summary import summarize
 from records import parse_moment
@@ -85,12 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
         spread_figure=charts.spread_figure(site["endpoints"]), map_figure=charts.map_figure(site["endpoints"], site["details"])))
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
-    for name in ("platforms", "methodology", "about"):
-        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=scores))
+    for name in ("accuracy", "platforms", "methodology", "about"):
+        write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS))
     page = env.get_template("endpoint.html")
     for endpoint_id, detail in site["details"].items():
         html = page.render(site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),
-                           requests_figure=charts.requests_figure(detail))
+                           requests_figure=charts.requests_figure(detail), classes_figure=charts.classes_figure(detail),
+                           closing_figure=charts.closing_figure(detail))
         write(out / "endpoints" / f"{endpoint_id}.html", html)
     api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
     write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -46,7 +46,8 @@ MAX_DEFINITIONS = 3
 FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows them
 RECHECKS_PER_CRAWL = 20  # of which at most this many rechecks of closed tickets
 CONFIRMS = 3  # panel tickets missing from that call, asked for alone
-UPDATED_WINDOW = timedelta(hours=2)  # updated_after reaches back this far: a late or skipped crawl loses nothing
+LATER_CALLS = MAX_DEFINITIONS + 2  # calls the confirmations leave for definitions, discovery and the other format
+UPDATED_WINDOW = timedelta(hours=6)  # updated_after reaches back this far: late or skipped crawls lose nothing
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
 FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
 OTHER = {"json": "xml", "xml": "json"}
@@ -264,12 +265,19 @@ class Probe:
     def requests(self, fmt: str) -> list[dict[str, Any]]:
         params = {**self.base, **self.extensions, "start_date": iso(self.crawl_time - REQUESTS_WINDOW),
                   "end_date": iso(self.crawl_time)}
-        first = self.call("requests", fmt, self.url("requests", fmt), params, parse.requests, page=1)
+        return self.pages("requests", fmt, params, "list") or []
+
+    def pages(self, method: str, fmt: str, params: dict[str, str], via: str) -> list[dict[str, Any]] | None:
+        """A listing of requests, its tickets and panel events stored; page=2 and 3 asked for when a
+        page has exactly a common page size. None if the first page failed."""
+        first = self.call(method, fmt, self.url("requests", fmt), params, parse.requests, page=1)
         if first is None or not first.ok:
-            return []
-        listed: list[dict[str, Any]] = first.value
-        self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, iso(self.crawl_time)))
-        self.result.events.extend(parse.to_events(listed, self.endpoint, iso(self.crawl_time), "list"))
+            return None
+        listed: list[dict[str, Any]] = list(first.value)
+        stamp = iso(self.crawl_time)
+        if method == "requests":
+            self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, stamp))
+        self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
         for page in range(2, MAX_PAGES + 1):
@@ -282,13 +290,15 @@ class Probe:
                 if items and not fresh:
                     findings.add("paging_ignored", f"page {page} repeated page {page - 1}")
 
-            answer = self.call("requests", fmt, self.url("requests", fmt), {**params, "page": str(page)}, parse.requests,
+            answer = self.call(method, fmt, self.url("requests", fmt), {**params, "page": str(page)}, parse.requests,
                                page=page, check=new_ones)
             if answer is None or not answer.ok or not fresh:
                 break
-            self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, iso(self.crawl_time)))
-            self.result.events.extend(parse.to_events(fresh, self.endpoint, iso(self.crawl_time), "list"))
+            if method == "requests":
+                self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, stamp))
+            self.result.events.extend(parse.to_events(fresh, self.endpoint, stamp, via))
             seen.update(str(i.get("service_request_id")) for i in fresh)
+            listed += fresh
             last_count = len(answer.value)
         return listed
 
@@ -298,11 +308,7 @@ class Probe:
             return None
         params = {**self.base, **self.extensions, "updated_after": iso(self.crawl_time - UPDATED_WINDOW),
                   "updated_before": iso(self.crawl_time)}
-        answer = self.call("panel", fmt, self.url("requests", fmt), params, parse.requests)
-        if answer is None or not answer.ok:
-            return None
-        self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "updated"))
-        return list(answer.value)
+        return self.pages("panel", fmt, params, "updated")
 
     def follow(self, fmt: str, shown_items: list[dict[str, Any]], all_changes_shown: bool = False) -> None:
         """The panel's tickets due a recheck, then those last seen open that were not shown this crawl:
@@ -328,6 +334,8 @@ class Probe:
         self.result.events.extend(replace(e, via="recheck") if e.id in rechecked else e for e in events)
         answered = {e.id for e in events}
         for ticket_id in [i for i in wanted if i not in answered][:CONFIRMS]:
+            if self.budget.calls <= LATER_CALLS:
+                break  # a confirmation can wait a crawl; the day's definitions may not come round again
             self.confirm(fmt, ticket_id, "recheck" if ticket_id in rechecked else "confirm")
 
     def confirm(self, fmt: str, ticket_id: str, via: str) -> None:

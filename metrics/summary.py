@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from metrics import accuracy
 from metrics.compare import percentiles, platforms
 from metrics.quality import comprehensiveness, conformance
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
@@ -111,6 +112,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
         if record["crawl"] <= stamp:
             services_by.setdefault(record["endpoint"], []).append(record)
 
+    truthfulness = accuracy.accuracy(records.get("events", []), now)
+
     endpoints, details = [], {}
     for endpoint_id in ids:
         probes = probes_by.get(endpoint_id, probes_all.iloc[0:0])
@@ -135,10 +138,12 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
         fresh = freshness(tickets, now)
         summary["conformance"] = quality["score"] if quality else None
         summary["stale"] = fresh["stale"] if fresh else None
+        summary["accuracy"] = accuracy.contract(truthfulness.get(endpoint_id))
         endpoints.append(summary)
         detail = _detail(info, probes, statuses, tickets, now)
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
-                                "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"])}
+                                "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
+                                "accuracy_detail": truthfulness.get(endpoint_id)}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
     ranks = percentiles(endpoints)
     for endpoint_id, detail in details.items():

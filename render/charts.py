@@ -68,3 +68,34 @@ def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any
            "showframe": True, "projection": {"type": "natural earth"}, "bgcolor": "rgba(0,0,0,0)",
            "lataxis": {"showgrid": True, "dtick": 15}, "lonaxis": {"showgrid": True, "dtick": 30}}
     return {"data": data, "layout": {**LAYOUT, "geo": geo, "height": 420}}
+
+
+# One colour per closing class, kept across cities and months so the bars read alike everywhere.
+CLASS_COLOURS = {"COMPLETED": "#2e7d32", "ENFORCEMENT": "#66bb6a", "NO_VIOLATION": "#9e9d24", "DUPLICATE": "#8d6e63",
+                 "WORK_ORDER": "#ef6c00", "REFERRED": "#fbc02d", "NOT_RESPONSIBLE": "#bcaaa4", "INSUFFICIENT_INFO": "#90a4ae",
+                 "DEFERRED": "#7e57c2", "AUTOMATED": "#5c6bc0", "BOILERPLATE": "#e57373", "EMPTY": "#c62828", "OTHER": "#757575"}
+
+
+def classes_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """Closings per month, stacked by class."""
+    figures = detail.get("accuracy_detail")
+    months = figures["classes_by_month"] if figures else []
+    if not months:
+        return None
+    data = [{"type": "bar", "name": name, "marker": {"color": colour}, "x": [m["month"] for m in months],
+             "y": [m["classes"].get(name, 0) for m in months]}
+            for name, colour in CLASS_COLOURS.items() if any(name in m["classes"] for m in months)]
+    return {"data": data, "layout": {**LAYOUT, "barmode": "stack", "yaxis": {"title": {"text": "closings"}},
+                                     "xaxis": {"type": "category"}}}
+
+
+def closing_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """How long tickets took from request to closing, in widening buckets (a log scale of time)."""
+    figures = detail.get("accuracy_detail")
+    buckets = figures["time_to_close"] if figures else []
+    if not any(b["closed"] for b in buckets):
+        return None
+    colours = ["#c62828" if n == 0 else "#1565c0" for n, _ in enumerate(buckets)]
+    data = [{"type": "bar", "name": "closings", "marker": {"color": colours}, "x": [b["bucket"] for b in buckets],
+             "y": [b["closed"] for b in buckets]}]
+    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "closings"}}, "xaxis": {"type": "category"}}}

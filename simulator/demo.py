@@ -32,7 +32,7 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default"
 PANEL_RATE = 0.25
 
 
-def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
+def registry(cities: list[City], urls: dict[str, str], panel_rate: float = PANEL_RATE) -> list[dict[str, Any]]:
     """The registry a contributor would have written for these cities."""
     out = []
     for c in cities:
@@ -41,7 +41,7 @@ def registry(cities: list[City], urls: dict[str, str]) -> list[dict[str, Any]]:
         if c.jurisdiction_id:
             entry["jurisdiction_id"] = c.jurisdiction_id
         # A quarter of each city's tickets in the accuracy panel: enough to measure, and the month still crawls in minutes.
-        entry["panel_rate"] = PANEL_RATE
+        entry["panel_rate"] = panel_rate
         supports = [name for name in ("extensions", "updated_after") if c.quirks[name]]
         if supports:
             entry["supports"] = supports
@@ -54,7 +54,7 @@ SHARDS = 2  # crawler processes: with the cities' process, they keep both cores 
 
 
 def run(cities: list[City], work: Path, start: datetime, end: datetime, every: timedelta, progress: bool = True,
-        shards: int = SHARDS) -> World:
+        shards: int = SHARDS, panel_rate: float = PANEL_RATE) -> World:
     """Crawl the simulated world from start to end (inclusive) into work/data; return the world.
 
     The endpoints are split between `shards` crawler processes, each crawling its share at every
@@ -71,7 +71,7 @@ def run(cities: list[City], work: Path, start: datetime, end: datetime, every: t
         moment += every
     with in_child_process(world) as urls:
         path = work / "endpoints.yaml"
-        path.write_text(yaml.safe_dump(registry(cities, urls), sort_keys=False, allow_unicode=True))
+        path.write_text(yaml.safe_dump(registry(cities, urls, panel_rate), sort_keys=False, allow_unicode=True))
         endpoints = load_registry(path)
         context = multiprocessing.get_context("fork")
         done = context.Value("i", 0)

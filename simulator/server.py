@@ -218,17 +218,17 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
                 try:
                     after = parse_time(params["updated_after"])
                     before = parse_time(params["updated_before"]) if params.get("updated_before") else now
+                    int(params.get("page") or 1), int(params.get("page_size") or 0)
                 except ValueError:
-                    self.error(400, fmt, "updated_after and updated_before must be W3C date-times")
+                    self.error(400, fmt, "updated_after and updated_before must be W3C date-times; page and page_size whole numbers")
                     return
-                changed = [t for t in state.truth.tickets if (e := t.state(now)) is not None and after <= e[0] <= before]
-                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in changed[-q["max_requests"]:]])
+                changed = [t for t in reversed(state.truth.tickets) if (e := t.state(now)) is not None and after <= e[0] <= before]
+                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(changed, params)])
                 return
             try:
                 end = parse_time(params["end_date"]) if params.get("end_date") else now
                 start = parse_time(params["start_date"]) if params.get("start_date") else end - MAX_SPAN
-                page = int(params.get("page") or 1)
-                size = int(params.get("page_size") or q["page_size"] or 0)
+                int(params.get("page") or 1), int(params.get("page_size") or 0)  # checked here, used by page()
             except ValueError:
                 self.error(400, fmt, "start_date and end_date must be W3C date-times; page and page_size whole numbers")
                 return
@@ -243,12 +243,17 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
                 if event is None or (codes and ticket.service_code not in codes) or (statuses and event[1] not in statuses):
                     continue
                 listed.append(ticket)
+            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(listed, params)])
+
+        def page(self, listed: list[Ticket], params: dict[str, str]) -> list[Ticket]:
+            """The 1000-request cap, then the page asked for, where the city pages."""
+            q = city.quirks
             listed = listed[: q["max_requests"]]
             if q["page_size"]:
-                size = max(1, min(size, q["max_page_size"]))
-                page = 1 if q["paging_ignored"] else max(1, page)
+                size = max(1, min(int(params.get("page_size") or q["page_size"]), q["max_page_size"]))
+                page = 1 if q["paging_ignored"] else max(1, int(params.get("page") or 1))
                 listed = listed[(page - 1) * size: page * size]
-            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in listed])
+            return listed
 
         def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
             when, status, notes = ticket.state(now) or ticket.events[0]

@@ -3,6 +3,10 @@
 alpha's crawls (status by the rules in metrics/status.py):
   2026-09-01 12:00 up · 11-01 12:00 down (timeout) · 11-15 12:00 up · 11-20 00:00 up ·
   11-20 06:00 down (500) · 11-20 11:30 degraded (services took 1500 ms) · 11-20 13:00 after --now, ignored
+
+alpha's accuracy panel (events): A1 open, closed 11-19 10:00 "Case Resolved. Pothole filled ..." (COMPLETED, 4 d 1 h);
+A2 closed 4 min after its request, "Work order created" (WORK_ORDER); A3 closed with an empty note and an updated time
+before its request (EMPTY; a timestamp fault, so not timed); A4 confirmed gone; A5 "Duplicate of 123" (DUPLICATE, 1 d).
 """
 
 import filecmp
@@ -57,6 +61,16 @@ def test_api_endpoints_json_figures(built):
     assert alpha["requests_per_day"] == round(3 / 7, 2)
     assert alpha["name"] == "Alpha <script>alert(1)</script> & Co"  # the latest registry entry
     assert (alpha["country"], alpha["platform"]) == ("DEU", "Mark-a-Spot")
+    # Four closings: too few for any share (30 at least), so every share is null, never 0.
+    assert alpha["accuracy"] == {"closed_n": 4, "explained_share": None, "fast_close_share": None, "work_order_share": None,
+                                 "reopen_share": None, "stale_open_share": None, "risk": None,
+                                 "closure_classes": {"COMPLETED": 1, "DUPLICATE": 1, "EMPTY": 1, "WORK_ORDER": 1}}
+    assert endpoints(out)["beta"]["accuracy"]["closed_n"] == 0
+    detail = json.loads((out / "api" / "alpha.json").read_text())["accuracy_detail"]
+    assert detail["explained"] == {"value": None, "n": 4, "low": None, "high": None, "reason": "not enough data"}
+    assert [b["closed"] for b in detail["time_to_close"]] == [1, 0, 0, 0, 1, 1, 0, 0]  # A2; A5; A1
+    assert detail["integrity_kinds"] == {"updated before requested": 1, "updated went backwards": 1}
+    assert detail["disappeared"]["n"] == 1  # only A4 was first seen a week before now
 
 
 def test_unknown_is_never_shown_as_up_or_down(built):
@@ -84,7 +98,11 @@ def test_strings_from_the_data_are_escaped(built):
         html = (out / page).read_text()
         assert "<script>alert(1)</script>" not in html
         assert "Alpha &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in html
-    assert "HTTP 500 &lt;b&gt;boom&lt;/b&gt;" in (out / "endpoints" / "alpha.html").read_text()
+    page = (out / "endpoints" / "alpha.html").read_text()
+    assert "HTTP 500 &lt;b&gt;boom&lt;/b&gt;" in page
+    # A closing note: markup dropped, the officer's name and number redacted, the rest escaped.
+    assert "Case Resolved. Pothole filled alert(1) . Call Sgt [name] at [phone]" in page
+    assert "Miller" not in page and "617-555" not in page
 
 
 def test_plotly_is_a_local_asset(built):

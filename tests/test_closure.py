@@ -34,7 +34,8 @@ def test_the_floor_catches_a_rule_that_reads_one_class_as_another():
     (None, "EMPTY"),
     ("   ", "EMPTY"),
     ("<p>Guten Tag,&nbsp;</p><p>Das Anliegen wurde erstellt.</p>", "AUTOMATED"),  # markup and greeting removed
-    ("Resolved Pothole patched and road swept", "OTHER"),  # no rule for it: said, not guessed
+    ("Resolved Crew visited the site and spoke to the owner", "OTHER"),  # no rule for it: said, not guessed
+    ("Resolved Pothole patched and road swept", "COMPLETED"),  # rules version 2
     ("Duplicate. Completed under the original request.", "DUPLICATE"),  # the first class in order wins
 ])
 def test_reading_a_note(note, expected):

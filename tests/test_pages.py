@@ -77,6 +77,9 @@ def test_the_index_renders_sorts_and_filters(served, browser):
 def test_the_endpoint_page_draws_its_charts_and_runs_nothing_hostile(served, browser):
     page, problems = open_page(browser, served + "/endpoints/alpha.html")
     assert page.locator("#latency .main-svg").count() >= 1 and page.locator("#requests .main-svg").count() >= 1
+    assert page.locator("#classes .main-svg").count() >= 1 and page.locator("#closing .main-svg").count() >= 1
+    notes = page.locator("table.notes").inner_text()
+    assert "Pothole filled" in notes and "Miller" not in notes  # the closing note, redacted
     assert page.locator("h1").inner_text().startswith("Alpha <script>alert(1)</script> & Co")
     findings = page.locator("table.findings").inner_text()
     assert "<img src=x onerror=alert(2)>" in findings and "javascript:alert(3)" in findings  # shown as text
@@ -86,7 +89,18 @@ def test_the_endpoint_page_draws_its_charts_and_runs_nothing_hostile(served, bro
     assert problems == []
 
 
-@pytest.mark.parametrize("path", ["/index.html", "/endpoints/alpha.html", "/platforms.html", "/methodology.html"])
+def test_the_accuracy_league_sorts_and_says_what_it_does_not_tell(served, browser):
+    page, problems = open_page(browser, served + "/accuracy.html")
+    assert names(page) == ["Alpha <script>alert(1)</script> & Co", "Beta", "Gamma"]
+    first_row = page.locator("#league tbody tr").first.inner_text()
+    assert "not enough data" in first_row and "0 %" not in first_row  # four closings: no share, and never a 0
+    page.click("#league thead th:nth-child(2) button")  # closed, ascending
+    assert names(page)[-1] == "Alpha <script>alert(1)</script> & Co"
+    assert "What this does not tell you" in page.locator("aside.limits").inner_text()
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", ["/index.html", "/endpoints/alpha.html", "/accuracy.html", "/platforms.html", "/methodology.html"])
 def test_the_pages_read_without_javascript(served, browser, path):
     page, problems = open_page(browser, served + path, javascript=False)
     text = page.locator("main").inner_text()
