@@ -8,8 +8,10 @@ build: wall time of build.py over the history those crawls produced.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
+import json
 import multiprocessing
 import platform
 import resource
@@ -125,6 +127,25 @@ def bench_storage(tmp: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+def bench_panel_storage(tmp: Path) -> list[tuple[str, str, str]]:
+    """The accuracy panel's events per endpoint-day once it is in its steady state: 40 simulated days of
+    the demo's cities (crawls every 3 hours, to keep this quick: the panel's events follow the tickets'
+    lives, not the crawls), measured over the last 7, when the 30-day rechecks of early closings come due."""
+    from simulator.demo import DEFAULT_SCENARIO, PANEL_RATE, run as simulate
+    from simulator.scenario import load
+
+    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    cities = load(DEFAULT_SCENARIO)
+    simulate(cities, tmp / "panel", end - timedelta(days=40), end, timedelta(hours=3), progress=False)
+    last = [tmp / "panel" / "data" / "events" / f"{d:%Y}" / f"{d:%Y-%m-%d}.jsonl" for d in (end - timedelta(days=n) for n in range(1, 8))]
+    lines = [json.loads(line) for path in last if path.exists() for line in path.read_text().splitlines()]
+    size = sum(path.stat().st_size for path in last if path.exists())
+    per_day = len(cities) * 7
+    vias = ", ".join(f"{via} {n / per_day:.1f}" for via, n in sorted(collections.Counter(e["via"] for e in lines).items()))
+    return [(f"storage: panel events per endpoint-day, steady state (panel_rate {PANEL_RATE})", f"{size / per_day / 1000:.1f} kB",
+             f"{len(lines) / per_day:.1f} lines ({vias})")]
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,6 +161,7 @@ def main() -> int:
         rows.append(("build of 200 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
         rows += bench_year_build(Path(tmp))
         rows += bench_storage(Path(tmp))
+        rows += bench_panel_storage(Path(tmp))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows.append(("peak memory of the crawler and build (servers apart)", f"{peak_mb:.0f} MB", ""))
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")

@@ -37,7 +37,7 @@ WORK_DONE = {"COMPLETED", "ENFORCEMENT"}
 CLOSE_BUCKETS = [(timedelta(minutes=10), "< 10 min"), (timedelta(hours=1), "10-60 min"), (timedelta(hours=4), "1-4 h"),
                  (timedelta(days=1), "4-24 h"), (timedelta(days=3), "1-3 days"), (timedelta(days=7), "3-7 days"),
                  (timedelta(days=30), "7-30 days"), (timedelta.max, "30 days +")]
-# The composite risk score: each part's percentile among the endpoints where it is measured, weighted.
+# The composite risk score: for each part, the share of the endpoints measuring it that do better, weighted.
 # From ../shared/ACCURACY.md §5.2 without the parts not built (re-reports M6, batch closing M10), the
 # rest scaled to sum to 1. Higher means more reason to doubt what the API says.
 RISK_WEIGHTS = {"fast_close_share": 0.25, "unexplained_share": 0.25, "work_order_share": 0.15, "stale_open_share": 0.15,
@@ -197,8 +197,9 @@ def _sample(closed: list[tuple[Life, int, datetime, str]], now: datetime) -> lis
 
 
 def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
-    """The composite risk score per endpoint, 0..100: its parts' percentiles among the endpoints where
-    each part has a value, weighted by RISK_WEIGHTS (scaled to the parts it has). None when it has
+    """The composite risk score per endpoint, 0..100: for each part, the share of the other endpoints with
+    that part that do better (a lower value: ties do not count against it), weighted by RISK_WEIGHTS
+    (scaled to the parts it has). None when it has
     fewer than RISK_MIN_PARTS parts or fewer than RISK_MIN_ENDPOINTS endpoints have a part."""
     parts = {endpoint: risk_parts(f) for endpoint, f in figures.items()}
     out: dict[str, int | None] = {}
@@ -209,7 +210,7 @@ def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
             others = [p[name] for e, p in parts.items() if e != endpoint and p[name] is not None]
             if value is None or len(others) + 1 < RISK_MIN_ENDPOINTS:
                 continue
-            rank = (sum(v < value for v in others) + 0.5 * sum(v == value for v in others)) / len(others)
+            rank = sum(v < value for v in others) / len(others)  # the share of the others that do better
             total += RISK_WEIGHTS[name] * rank
             weight += RISK_WEIGHTS[name]
             counted += 1

@@ -222,7 +222,7 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
                 except ValueError:
                     self.error(400, fmt, "updated_after and updated_before must be W3C date-times; page and page_size whole numbers")
                     return
-                changed = [t for t in reversed(state.truth.tickets) if (e := t.state(now)) is not None and after <= e[0] <= before]
+                changed = state.truth.changed(after, before, now)
                 self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(changed, params)])
                 return
             try:

@@ -81,15 +81,31 @@ class CityTruth:
     windows: list[Window]  # when the city does not answer, sorted
     _requested: list[datetime] = field(default_factory=list)
     by_id: dict[str, Ticket] = field(default_factory=dict)
+    _changes: list[tuple[datetime, int]] = field(default_factory=list)  # (event time, ticket index), for changed()
+    _change_times: list[datetime] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.tickets.sort(key=lambda t: t.requested)
+        self._changes = []
         self._requested = [t.requested for t in self.tickets]
         self.by_id = {t.id: t for t in self.tickets}
 
     def between(self, start: datetime, end: datetime) -> list[Ticket]:
         """Tickets requested in [start, end), oldest first."""
         return self.tickets[bisect.bisect_left(self._requested, start):bisect.bisect_left(self._requested, end)]
+
+    def changed(self, after: datetime, before: datetime, now: datetime) -> list[Ticket]:
+        """Tickets whose state at now was reached in [after, before], newest request first (updated_after)."""
+        if not self._changes:
+            self._changes = sorted((when, n) for n, t in enumerate(self.tickets) for when, _, _ in t.events)
+            self._change_times = [when for when, _ in self._changes]
+        lo, hi = bisect.bisect_left(self._change_times, after), bisect.bisect_right(self._change_times, before)
+        out = []
+        for n in sorted({n for _, n in self._changes[lo:hi]}, reverse=True):
+            state = self.tickets[n].state(now)
+            if state is not None and after <= state[0] <= before:
+                out.append(self.tickets[n])
+        return out
 
     def failure(self, at: datetime) -> str | None:
         """How the city fails a call at this moment, or None if it answers."""

@@ -130,5 +130,7 @@ def test_the_risk_score_ranks_within_the_parts_it_has():
 
     scores = accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.1, 0.9), "c": figures(0.2, 0.5)})
     assert scores["a"] > scores["c"] > scores["b"]
-    assert scores["a"] == round(100 * (0.25 * 1 + 0.25 * 1 + 0.15 * 0.5 + 0.1 * 0.5 + 0.1 * 0.5) / 0.85)  # work_order: none
+    # a: both others do better on the two parts that differ; on the three where all tie, none does.
+    assert scores["a"] == round(100 * (0.25 * 1 + 0.25 * 1) / 0.85)  # work_order: no value, its weight left out
+    assert scores["b"] == 0  # nobody does better on anything
     assert accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.1, 0.9)}) == {"a": None, "b": None}  # two are no league
