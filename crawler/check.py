@@ -23,12 +23,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from crawler import parse
 from crawler.client import Client, Limits, make_client
-from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe, definition_codes
+from crawler.probe import MAX_DEFINITIONS, OTHER, REQUESTS_WINDOW, EndpointResult, Probe, definition_codes
 from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
 from metrics.rules import crawl_status
 from records import iso
@@ -41,6 +42,7 @@ PLATFORM_HINTS = [  # (pattern in the URL, platform)
 ]
 
 
+PANEL_PER_DAY = 300  # the accuracy panel's new tickets a day that panel_rate aims at
 TODO = "TODO"  # what the contributor has to fill in; a candidate's source is TODO until then
 
 
@@ -48,12 +50,37 @@ class CheckProbe(Probe):
     """The crawl's plan, and also: the other format always, and discovery where it usually is."""
 
     found_discovery: str | None = None
+    supports: tuple[str, ...] = ()  # what follow() found
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         """A few definitions now, whatever the day's turn."""
         for code in definition_codes(services)[:MAX_DEFINITIONS]:
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
                       parse.definition, target=code)
+
+    def follow(self, fmt: str, shown_items: list[dict[str, Any]], all_changes_shown: bool = False) -> None:
+        """No panel to follow in a check. Instead: does the endpoint have the extensions (a notes[]
+        history or extended_attributes with extensions=true) and the updated_after filter (every
+        request answered was updated after the time asked for)? Both help its accuracy panel."""
+        found = []
+        url = self.url("requests", fmt)
+        window = {"start_date": iso(self.crawl_time - REQUESTS_WINDOW), "end_date": iso(self.crawl_time)}
+        answer = self.call("panel", fmt, url, {**self.base, **window, "extensions": "true"}, parse.requests)
+        if answer is not None and answer.ok and any(
+                isinstance(i.get("notes"), list) or isinstance(i.get("extended_attributes"), dict) for i in answer.value):
+            found.append("extensions")
+        # updated_after at the middle of the listed requests' updated times: a server that honours it
+        # answers only the later ones, one that ignores it answers the earlier ones too.
+        tz = ZoneInfo(self.endpoint.timezone)
+        times = sorted({t for i in shown_items if (t := parse.parse_time(i.get("updated_datetime"), tz))})
+        if len(times) >= 2:
+            middle = times[len(times) // 2]
+            answer = self.call("panel", fmt, url, {**self.base, "updated_after": middle}, parse.requests)
+            if answer is not None and answer.ok and answer.value:
+                updated = [parse.parse_time(i.get("updated_datetime"), tz) for i in answer.value]
+                if all(u is not None and u >= middle for u in updated):
+                    found.append("updated_after")
+        self.supports = tuple(found)
 
     def other_format(self) -> None:
         other = OTHER[self.endpoint.format]
@@ -90,10 +117,11 @@ def check(endpoint: Endpoint, client: Client, now: datetime, api_key: str | None
     """Probe once; what works, as plain data (render() prints it)."""
     probe = CheckProbe(endpoint, client, now, client.clock(), api_key)
     result = probe.run()
-    return summarize(endpoint, result, now, probe.found_discovery)
+    return summarize(endpoint, result, now, probe.found_discovery, list(probe.supports))
 
 
-def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discovery_url: str | None) -> dict[str, Any]:
+def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discovery_url: str | None,
+              supports: list[str] | None = None) -> dict[str, Any]:
     probes = [p.to_dict() for p in result.probes]
     services = [p for p in probes if p["method"] == "services"]
     formats = {fmt: _best([p for p in services if p["format"] == fmt]) for fmt in ("json", "xml")}
@@ -124,6 +152,7 @@ def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discove
         "services": next((p["items"] for p in services if p["outcome"] == "ok"), None),
         "definitions": {"tried": len(definitions), "ok": sum(p["outcome"] == "ok" for p in definitions)},
         "requests_listed": sum(p["items"] or 0 for p in listed if p["outcome"] == "ok"),
+        "supports": supports or [],
         "paging": paging,
         "rate_limits": {"429s": len(limited), "retry_after_s": [r for r in limited if r is not None]},
         "latency_ms": {m: next((p["elapsed_ms"] for p in probes if p["method"] == m and p["outcome"] == "ok"), None)
@@ -158,6 +187,10 @@ def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], di
     for key in ("min_interval_s", "api_key_env", "api_key_as"):
         if getattr(endpoint, key) is not None:
             entry[key] = getattr(endpoint, key)
+    if report["supports"]:
+        entry["supports"] = report["supports"]
+    if report["requests_listed"] > PANEL_PER_DAY:  # a lower bound when paging cut the list: so is the rate
+        entry["panel_rate"] = max(0.01, round(PANEL_PER_DAY / report["requests_listed"], 2))
     facts = [f"formats {', '.join(working) or 'none'}"]
     if report["services"] is not None:
         facts.append(f"{report['services']} services")
@@ -178,6 +211,8 @@ def render(report: dict[str, Any]) -> str:
         d = report["definitions"]
         lines.append(f"  services: {report['services']}; definitions tried {d['tried']}, ok {d['ok']}")
     lines.append(f"  requests: {report['requests_listed']} listed for the last 24 h; paging {report['paging']}")
+    lines.append("  for the accuracy panel: " + ", ".join(f"{name} {'yes' if name in report['supports'] else 'no'}"
+                                                       for name in ("extensions", "updated_after")))
     r = report["rate_limits"]
     lines.append("  rate limits: " + (f"{r['429s']} answer(s) 429, Retry-After {r['retry_after_s']}" if r["429s"] else "none seen"))
     lines.append("  latency:  " + ", ".join(f"{m} {ms} ms" for m, ms in report["latency_ms"].items() if ms is not None))

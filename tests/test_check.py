@@ -2,15 +2,17 @@
 
 import io
 import json
+from dataclasses import replace
 from contextlib import redirect_stderr, redirect_stdout
 
 import yaml
 
 from crawler.__main__ import main
+from crawler.check import LIMITS
 from crawler.registry import load_registry
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile
-from tests.conftest import NOW, entry, fast_client, sim
+from tests.conftest import FAST, NOW, entry, fast_client, sim
 
 
 def factory(interval, allow_loopback=False, limits=None, host=""):
@@ -48,6 +50,22 @@ def test_a_good_endpoint_is_usable_and_gets_an_entry(tmp_path):
     assert load_registry(path)[0].base_url == server.base_url
 
 
+def test_the_accuracy_panels_helpers_are_found_and_a_busy_city_gets_a_panel_rate():
+    chicago_like = sim("chicago_like", "127.0.3.9", requests_per_day=1200, quirks={"extensions": True, "updated_after": True})
+    plain = sim("plain", "127.0.3.10", requests_per_day=100)
+    with Fleet.of([chicago_like, plain], NOW) as fleet:
+        code, out, _ = check(fleet.base_url("chicago_like"), "--allow-loopback")
+        _, plain_out, _ = check(fleet.base_url("plain"), "--allow-loopback", "--json")
+    assert code == 0 and "  for the accuracy panel: extensions yes, updated_after yes\n" in out
+    pasted = out.split("registry entry (fill in the TODOs):\n", 1)[1]
+    [suggested] = yaml.safe_load("\n".join(line[4:] for line in pasted.splitlines()))
+    listed = int(out.split("  requests: ", 1)[1].split(" ", 1)[0])
+    assert suggested["supports"] == ["extensions", "updated_after"] and listed > 300
+    assert suggested["panel_rate"] == round(300 / listed, 2)  # about 300 new panel tickets a day
+    report = json.loads(plain_out)
+    assert report["supports"] == [] and "supports" not in report["entry"] and "panel_rate" not in report["entry"]
+
+
 def test_an_xml_only_city_is_found_out_and_its_findings_listed():
     with Fleet.of([sim("dc_like", "127.0.3.2", formats=["xml"])], NOW) as fleet:
         code, out, _ = check(fleet.base_url("dc_like"), "--allow-loopback", "--json")
@@ -71,8 +89,8 @@ def test_a_failing_endpoint_is_not_usable():
 def test_rate_limits_seen_are_reported_and_slow_the_suggested_entry():
     waits = []
 
-    def patient(interval, allow_loopback=False, limits=None, host=""):
-        return fast_client(0.0, allow_loopback, sleep=waits.append)
+    def patient(interval, allow_loopback=False, limits=None, host=""):  # the check's budget of calls, the tests' timeouts
+        return fast_client(0.0, allow_loopback, limits=replace(FAST, endpoint_calls=LIMITS.endpoint_calls), sleep=waits.append)
 
     with Hostile("rate_limited_once", "127.0.3.4") as server:
         code, out, _ = check(server.base_url, "--allow-loopback", "--json", client_factory=patient)
