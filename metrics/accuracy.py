@@ -167,7 +167,8 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
         "never_updated": len(never_updated),
         "integrity": share(len(bad), len(recent), gives["requested_datetime"]),  # M11
         "integrity_kinds": dict(Counter(v for life in bad for v in life.violations())),
-        "disappeared": share(sum(any(e.get("gone") for e in life.events) for life in settled), len(settled)),  # M12
+        # M12: gone at the latest look; one that came back was missing for a while, not gone.
+        "disappeared": share(sum(bool(life.events[-1].get("gone")) for life in settled), len(settled)),
         "time_to_close": _histogram(durations),
         "sample": _sample(closed, now) if notes else [],
     }

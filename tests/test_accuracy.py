@@ -134,3 +134,20 @@ def test_the_risk_score_ranks_within_the_parts_it_has():
     assert scores["a"] == round(100 * (0.25 * 1 + 0.25 * 1) / 0.85)  # work_order: no value, its weight left out
     assert scores["b"] == 0  # nobody does better on anything
     assert accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.1, 0.9)}) == {"a": None, "b": None}  # two are no league
+
+
+def test_a_ticket_that_comes_back_has_not_disappeared():
+    def seen(id, crawl, gone=False):
+        return {"crawl": crawl, "endpoint": "e1", "id": id, "status": None if gone else "open", "notes": None if gone else "",
+                "updated": None if gone else "2026-10-01T08:00:00Z", "expected": None, "via": "confirm" if gone else "list",
+                "requested": None if gone else "2026-10-01T08:00:00Z", "service_code": None, "work_order": None, "gone": gone}
+
+    events = []
+    for n in range(40):
+        events.append(seen(f"T{n}", "2026-10-01T09:00:00Z"))
+        if n < 4:
+            events.append(seen(f"T{n}", "2026-10-02T09:00:00Z", gone=True))
+        if n < 2:
+            events.append(seen(f"T{n}", "2026-10-03T09:00:00Z"))  # back again
+    f = accuracy.accuracy(events, datetime(2026, 11, 1, tzinfo=timezone.utc))["e1"]["disappeared"]
+    assert (f["value"], f["n"]) == (0.05, 40)  # T2 and T3
