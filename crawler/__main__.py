@@ -1,5 +1,6 @@
 """python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--allow-loopback]
 python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (see crawler/check.py)
+python -m crawler twins --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]   (crawler/twin.py)
 
 Exit status of a crawl: 0 after a crawl, whatever the endpoints did (an endpoint that is down
 is data); 2 for a bad command line or registry (nothing crawled, nothing written); 1 when a bug
@@ -69,6 +70,10 @@ def main(
         from crawler.check import main as check_main  # only contributors need it
 
         return check_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
+    if argv[:1] == ["twins"]:
+        from crawler.twin import main as twins_main  # once a day
+
+        return twins_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
     args = build_parser().parse_args(argv)
     try:
         endpoints = load_registry(args.endpoints)

@@ -24,13 +24,14 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import EndpointResult, Panel, probe_endpoint
 from crawler.registry import Endpoint
-from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, iso, store
+from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
 RECHECK_GRACE = timedelta(days=7)  # a recheck not made within this of its time is given up
 EVENT_MEMORY_DAYS = max(TICKET_MEMORY_DAYS, max(RECHECK_DAYS) + RECHECK_GRACE.days) + 1
+TWIN_MEMORY_DAYS = 45  # a twin's row for a panel ticket is asked for again until closed, for 30 days
 MAX_WORKERS = 1024  # one per host; threads wait on sockets and timers, not the CPU
 CADENCE = timedelta(minutes=30)  # the crawl workflow's cron
 
@@ -161,7 +162,7 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
 
 
 STATE = {"tickets": TicketRecord.STATE, "events": EventRecord.STATE, "services": ServiceRecord.STATE,
-         "endpoints": EndpointRecord.STATE}
+         "endpoints": EndpointRecord.STATE, "twin_rows": TwinRowRecord.STATE}
 
 
 class Memory:
@@ -180,7 +181,7 @@ class Memory:
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
-            days = {"tickets": TICKET_MEMORY_DAYS, "events": EVENT_MEMORY_DAYS}.get(kind)
+            days = {"tickets": TICKET_MEMORY_DAYS, "events": EVENT_MEMORY_DAYS, "twin_rows": TWIN_MEMORY_DAYS}.get(kind)
             since = (self.now - timedelta(days=days)).date() if days else None
             stored = read_data(self.data_dir, since=since, kinds=(kind,)).records[kind]
             self.latest[kind] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 import zoneinfo
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ PATTERN_HINTS = {
     "id": "must be 2-48 lower-case letters, digits or underscores, starting with a letter",
     "country": "must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR",
     "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
+    "open_data.columns": "must be a column name of letters, digits and underscores (it goes into the dataset's query)",
 }
 
 # Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
@@ -39,6 +41,21 @@ class RegistryError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """Where an endpoint's open-data twin is, and which of its columns hold what (endpoints.schema.json)."""
+
+    kind: str  # socrata | ckan | csv
+    url: str
+    columns: dict[str, str]  # id, requested, and optionally closed, status, service, channel, reason, photo
+    resource_id: str | None = None
+    open311_channels: tuple[str, ...] = ()
+    closed_statuses: tuple[str, ...] = ("closed", "completed", "resolved", "canceled", "cancelled")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if v is not None and v != ()}
 
 
 @dataclass(frozen=True)
@@ -60,9 +77,13 @@ class Endpoint:
     location: tuple[float, float] | None = None  # latitude, longitude: for the map
     panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
     supports: tuple[str, ...] = ()  # extensions | updated_after: optional parts of GeoReport it implements
+    open_data: OpenData | None = None  # the city's own 311 dataset
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
+        out = {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
+        if self.open_data is not None:
+            out["open_data"] = self.open_data.to_dict()
+        return out
 
     @property
     def host(self) -> str:
@@ -111,7 +132,13 @@ def load_registry(path: str | Path) -> list[Endpoint]:
         ordered = sorted(set(problems), key=lambda p: (p[0], p[1]))
         raise RegistryError([msg for _, msg in ordered])
     tuples = ("location", "supports")
-    return [Endpoint(**{k: tuple(v) if k in tuples else v for k, v in entry.items()}) for entry in data]
+    return [Endpoint(**{k: tuple(v) if k in tuples else _open_data(v) if k == "open_data" else v for k, v in entry.items()})
+            for entry in data]
+
+
+def _open_data(block: dict[str, Any]) -> OpenData:
+    lists = ("open311_channels", "closed_statuses")
+    return OpenData(**{k: tuple(v) if k in lists else v for k, v in block.items()})
 
 
 def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]):
@@ -139,8 +166,18 @@ def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str
             first_seen[key] = line
             entry[key] = constructor.construct_object(value_node, deep=True)
             lines[(index, key)] = line
+            _nested_lines(value_node, (index, key), lines)
         data.append(entry)
     return data, lines
+
+
+def _nested_lines(node: yaml.Node, where: tuple[Any, ...], lines: dict) -> None:
+    """The line of every key inside a mapping value (open_data.columns.id), for the messages."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            inner = (*where, getattr(key_node, "value", None))
+            lines[inner] = key_node.start_mark.line + 1
+            _nested_lines(value_node, inner, lines)
 
 
 def _ident_of_node(node: yaml.MappingNode, index: int) -> str:
@@ -196,8 +233,22 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
             else:
                 out.append((entry_line, where.format(line=entry_line) + error.message))
             continue
-        field = str(path[1])
-        line = lines.get((index, field), entry_line)
+        field = ".".join(map(str, path[1:]))
+        line = next((lines[tuple(path[:n])] for n in range(len(path), 1, -1) if tuple(path[:n]) in lines), entry_line)
+        if error.validator == "additionalProperties" and isinstance(value := error.instance, dict):
+            known_inner = list(error.schema.get("properties", {}))
+            for key in value:
+                if key not in known_inner:
+                    close = difflib.get_close_matches(key, known_inner, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    key_line = lines.get((*path, key), line)
+                    out.append((key_line, where.format(line=key_line) + f"{field}: unknown key '{key}'{hint}"))
+            continue
+        if error.validator == "required":
+            for name in error.validator_value:
+                if isinstance(error.instance, dict) and name not in error.instance:
+                    out.append((line, where.format(line=line) + f"{field}: missing field '{name}'"))
+            continue
         value = error.instance
         prefix = where.format(line=line) + f"{field}: "
         if error.validator == "type":
@@ -206,7 +257,8 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
         elif error.validator == "enum":
             msg = "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
         elif error.validator == "pattern":
-            msg = f"{PATTERN_HINTS.get(field, 'must match ' + error.validator_value)}; got {value!r}"
+            hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if field.startswith("open_data.columns.") else field)
+            msg = f"{hint or 'must match ' + error.validator_value}; got {value!r}"
         elif error.validator == "minLength":
             msg = "must not be empty"
         elif error.validator == "maxLength":
@@ -230,7 +282,7 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
         ident = _ident(entry, index)
 
         def report(field: str, msg: str) -> None:
-            line = lines.get((index, field), lines[(index,)])
+            line = lines.get((index, *field.split(".")), lines[(index,)])
             out.append((line, f"{name}:{line}: {ident}: {field}: {msg}"))
 
         entry_id = entry.get("id")
@@ -249,6 +301,13 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
             problem = url_problem(discovery, document=True)
             if problem:
                 report("discovery_url", problem)
+        twin = entry.get("open_data")
+        if isinstance(twin, dict):
+            twin_url = twin.get("url")
+            if isinstance(twin_url, str) and twin_url and (problem := url_problem(twin_url, document=True, kind=twin.get("kind"))):
+                report("open_data.url", problem)
+            if twin.get("kind") == "ckan" and "resource_id" not in twin:
+                report("open_data", "kind ckan needs resource_id (the DataStore table)")
         if "api_key_as" in entry and "api_key_env" not in entry:
             report("api_key_as", "needs api_key_env (the environment variable that holds the key)")
         tz = entry.get("timezone")
@@ -260,8 +319,9 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
     return out
 
 
-def url_problem(url: str, document: bool = False) -> str | None:
-    """Why a base URL (or, with document, a discovery document's URL) is unusable, or None."""
+def url_problem(url: str, document: bool = False, kind: str | None = None) -> str | None:
+    """Why a base URL (or, with document, a discovery document's URL, or with kind an open-data
+    twin's URL of that kind) is unusable, or None."""
     if url != url.strip() or any(c.isspace() for c in url):
         return f"not a valid URL (contains white space): {url!r}"
     try:
@@ -277,7 +337,12 @@ def url_problem(url: str, document: bool = False) -> str | None:
         return "must not contain a user name or password"
     if parts.query or parts.fragment:
         return "must not contain a query or fragment (method paths are appended to it)"
-    if document:
+    if kind == "socrata":
+        if not re.fullmatch(r"/resource/[a-z0-9]{4}-[a-z0-9]{4}\.json", parts.path):
+            return "a Socrata twin's url is its resource, such as https://data.cityofchicago.org/resource/v6vf-nfxy.json"
+    elif kind is not None:
+        pass  # a CKAN site or a CSV file: any path
+    elif document:
         if not parts.path.endswith(("/discovery.json", "/discovery.xml")):
             return "must end with discovery.json or discovery.xml"
     elif not parts.path.endswith("/"):

@@ -7,10 +7,14 @@ imports the other. Layout v1, documented in data/README.md:
 
 Kinds: ``probes`` (one line per HTTP call), ``tickets`` (a service request when first seen or
 changed), ``events`` (a ticket of the accuracy panel when it changed), ``services`` (a service type when first listed, changed or gone), ``endpoints`` (a registry entry when first crawled or changed), ``crawls`` (one line
-per run of the crawler, with the slot it was scheduled for).
+per run of the crawler, with the slot it was scheduled for), ``twins`` (a day of an endpoint's
+open-data twin, counted), ``twin_rows`` (the twin's row of an accuracy-panel ticket, when first
+seen or changed), ``audits`` (what somebody saw of a ticket on the street).
 """
 
 from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps, iso, parse_moment
-from records.types import CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord
+from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord,
+                           TwinDayRecord, TwinRowRecord)
 
-__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord", "CrawlRecord", "ServiceRecord", "EventRecord"]
+__all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord", "CrawlRecord", "ServiceRecord", "EventRecord",
+           "TwinDayRecord", "TwinRowRecord", "AuditRecord"]

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from records.layout import KINDS
-from records.types import CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord
+from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord,
+                           TwinDayRecord, TwinRowRecord)
 
 RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
-                "crawls": CrawlRecord}
+                "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord}
 
 
 def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:

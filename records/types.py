@@ -84,6 +84,66 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class TwinDayRecord:
+    """One day of an endpoint's open-data twin, counted: the rows requested that (local) day."""
+
+    crawl: str  # when it was fetched
+    endpoint: str
+    day: str  # the local date the rows were requested on, YYYY-MM-DD
+    rows: int
+    closed: int | None  # of them, closed when fetched; None: the twin has no closed or status column
+    by_service: dict[str, int] | None  # rows per service type; None: no service column
+    by_channel: dict[str, int] | None  # rows per channel; None: no channel column
+    open311: int | None  # rows that came through Open311 or an app (the registry's open311_channels); None: not known
+    columns: list[str]  # what the registry maps: id, requested, closed, status, service, channel, reason, photo
+    truncated: bool  # the day had more rows than one fetch reads (twin.MAX_ROWS): counts are a lower bound
+    bad_rows: int  # rows left out as malformed (each reported in the fetch's log)
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class TwinRowRecord:
+    """A row of the open-data twin for a ticket of the accuracy panel, stored when first seen or changed."""
+
+    crawl: str
+    endpoint: str
+    id: str
+    requested: str | None  # UTC
+    closed: str | None  # UTC
+    status: str | None  # as the dataset writes it
+    service: str | None
+    channel: str | None
+    reason: str | None  # closure reason or resolution text, at most 500 characters: untrusted
+    photo: bool | None  # a closing photo is there; None: no photo column
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    STATE: ClassVar[tuple[str, ...]] = ("requested", "closed", "status", "service", "channel", "reason", "photo")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Somebody went and looked: what they saw of a ticket, imported from an audit file."""
+
+    imported: str  # when it was imported (UTC)
+    endpoint: str
+    id: str  # the ticket's service_request_id
+    observed: str  # fixed | not_fixed | partly_fixed | cannot_tell
+    date: str  # when they looked, YYYY-MM-DD
+    observer: str
+    source: str  # the audit file and row, FILE:ROW
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
 class ServiceRecord:
     """A service type of an endpoint's service list, stored when first listed, changed, or gone."""
 

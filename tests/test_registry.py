@@ -187,3 +187,26 @@ def test_the_interval_defaults_by_platform_and_can_be_set():
     assert endpoints["boston"].host == "311.boston.gov"
     from dataclasses import replace
     assert replace(endpoints["boston"], min_interval_s=0).interval == 0.0
+
+
+def test_open_data_blocks_are_checked_to_the_key(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text((ROOT / "tests" / "fixtures" / "bad-open-data.yaml").read_text())
+    with pytest.raises(RegistryError) as info:
+        load_registry("bad.yaml")
+    assert info.value.problems == [
+        "bad.yaml:10: chicago: open_data.url: a Socrata twin's url is its resource, such as "
+        "https://data.cityofchicago.org/resource/v6vf-nfxy.json",
+        "bad.yaml:13: chicago: open_data.columns.requested: must be a column name of letters, digits and underscores "
+        "(it goes into the dataset's query); got 'created date'",
+        "bad.yaml:14: chicago: open_data.columns: unknown key 'colour'",
+        "bad.yaml:24: boston: open_data: kind ckan needs resource_id (the DataStore table)",
+        "bad.yaml:27: boston: open_data.columns: missing field 'id'",
+    ]
+
+
+def test_the_registrys_twins_load_as_typed_blocks():
+    twins = {e.id: e.open_data for e in load_registry(ROOT / "endpoints.yaml") if e.open_data}
+    assert set(twins) == {"chicago", "san_francisco"}
+    assert twins["chicago"].kind == "socrata" and twins["chicago"].columns["id"] == "sr_number"
+    assert "Open311 Interface" in twins["chicago"].open311_channels

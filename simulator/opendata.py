@@ -1,0 +1,147 @@
+"""A city's open-data portal on loopback: Socrata- and CKAN-style queries over a few rows, and a CSV file.
+
+Enough of each query language for what crawler/twin.py asks (and for trying it by hand):
+  GET /resource/<id>.json   $select, $where (col >= 'T' AND col < 'T', col in ('a', ...)), $order, $limit, $offset
+  GET /api/3/action/datastore_search_sql?sql=SELECT "a", "b" FROM "<resource>" WHERE ... ORDER BY "c" LIMIT n OFFSET m
+  GET /<name>.csv           the rows as a CSV file
+Times compare as times, as in the real portals (a Boston "2022-01-01 23:46:09" is after 2022-01-01T00:00:00).
+A query it cannot read is answered as the portals answer one: 400 (Socrata) or 409 with success false (CKAN).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+CONDITION = re.compile(r"""\s*"?(\w+)"?\s*(>=|<|=|\bin\b|\bIN\b)\s*(\((?:\s*'(?:[^']|'')*'\s*,?)*\)|'(?:[^']|'')*')\s*""")
+SQL = re.compile(r"""SELECT (?P<cols>.+?) FROM "(?P<table>[^"]+)"(?: WHERE (?P<where>.+?))?(?: ORDER BY "(?P<order>\w+)")?"""
+                 r"""(?: LIMIT (?P<limit>\d+))?(?: OFFSET (?P<offset>\d+))?$""")
+
+
+class Unreadable(ValueError):
+    pass
+
+
+def _value(text: str) -> Any:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "").replace(" ", "T")[:19])
+    except ValueError:
+        return text
+
+
+def _literals(text: str) -> list[str]:
+    return [m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", text)]
+
+
+def matches(row: dict[str, Any], where: str | None) -> bool:
+    if not where:
+        return True
+    for part in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
+        m = CONDITION.fullmatch(part)
+        if not m:
+            raise Unreadable(f"cannot read the condition {part!r}")
+        column, op, literal = m.group(1), m.group(2).lower(), m.group(3)
+        cell = row.get(column)
+        if op == "in":
+            if str(cell) not in _literals(literal):
+                return False
+            continue
+        if cell in (None, ""):
+            return False
+        left, right = _value(str(cell)), _value(_literals(literal)[0])
+        if type(left) is not type(right):
+            left, right = str(cell), _literals(literal)[0]
+        if not {">=": left >= right, "<": left < right, "=": left == right}[op]:
+            return False
+    return True
+
+
+def select(rows: list[dict[str, Any]], columns: list[str], where: str | None, order: str | None, limit: int, offset: int
+           ) -> list[dict[str, Any]]:
+    known = {c for r in rows for c in r}  # a portal leaves a row's empty cells out
+    for c in columns + ([order] if order else []) + re.findall(r'"?(\w+)"?\s*(?:>=|<|=|\bin\b|\bIN\b)', where or ""):
+        if c not in known:
+            raise Unreadable(f"no such column: {c}")
+    found = [r for r in rows if matches(r, where)]
+    if order:
+        found.sort(key=lambda r: str(r.get(order, "")))
+    return [{c: r[c] for c in columns if r.get(c) not in (None, "")} for r in found[offset:offset + limit]]
+
+
+class Portal:
+    """Serves rows as a Socrata resource, a CKAN DataStore table and a CSV file, on one loopback address."""
+
+    def __init__(self, rows: list[dict[str, Any]], host: str = "127.0.0.1", resource: str = "abcd-1234",
+                 table: str = "0000-table", csv_name: str = "requests.csv", csv_text: str | None = None):
+        self.rows, self.resource, self.table, self.csv_name = rows, resource, table, csv_name
+        self.csv_text = csv_text
+        self.calls: list[str] = []
+        portal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                portal.calls.append(self.path)
+                try:
+                    if parts.path == f"/resource/{portal.resource}.json":
+                        columns = [c.strip() for c in query.get("$select", "").split(",") if c.strip()] or list(portal.rows[0])
+                        out: Any = select(portal.rows, columns, query.get("$where"), query.get("$order"),
+                                          int(query.get("$limit", 1000)), int(query.get("$offset", 0)))
+                        self.send(200, json.dumps(out).encode(), "application/json")
+                    elif parts.path == "/api/3/action/datastore_search_sql":
+                        m = SQL.fullmatch(query.get("sql", "").strip())
+                        if not m or m.group("table") != portal.table:
+                            raise Unreadable("cannot read the SQL, or no such table")
+                        columns = re.findall(r'"(\w+)"', m.group("cols"))
+                        records = select(portal.rows, columns, m.group("where"), m.group("order"),
+                                         int(m.group("limit") or 32000), int(m.group("offset") or 0))
+                        self.send(200, json.dumps({"success": True, "result": {"records": records}}).encode(), "application/json")
+                    elif parts.path == f"/{portal.csv_name}":
+                        self.send(200, portal.as_csv().encode(), "text/csv")
+                    else:
+                        self.send(404, b"not found", "text/plain")
+                except Exception as e:  # noqa: BLE001 - the portal answers every query, as a real one does
+                    if parts.path.startswith("/api/"):
+                        body = {"success": False, "error": {"message": str(e), "__type": "Validation Error"}}
+                        self.send(409, json.dumps(body).encode(), "application/json")
+                    else:
+                        self.send(400, json.dumps({"error": True, "message": str(e)}).encode(), "application/json")
+
+            def send(self, status: int, body: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://{host}:{self.server.server_address[1]}/"
+
+    def as_csv(self) -> str:
+        if self.csv_text is not None:
+            return self.csv_text
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+    def __enter__(self) -> Portal:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
