@@ -107,9 +107,11 @@ FEED_ID = "tag:open311-status,2026:outages"
 
 
 # How far back each kind of record can change a figure (metrics: the longest window is 365 days;
-# tickets feed 7-, 28- and 30-day figures and freshness; registry entries are needed whole).
+# tickets feed 7-, 28- and 30-day figures and freshness; the accuracy panel's events 90 days; the twins 30 days,
+# their panel rows 30 days after a ticket was requested; registry entries and audits are needed whole).
 LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawls": timedelta(days=8), "endpoints": None,
-            "services": None, "events": timedelta(days=92)}
+            "services": None, "events": timedelta(days=92), "twins": timedelta(days=32), "twin_rows": timedelta(days=62),
+            "audits": None}
 
 
 def read_needed(data_dir: str, now: datetime, raw_from: date | None = None) -> Loaded:

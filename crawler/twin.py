@@ -262,7 +262,8 @@ def still_open(data_dir: str | Path, endpoint: Endpoint, now: datetime) -> list[
 
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
          client_factory: Callable[..., Client] | None = None) -> int:
-    """python -m crawler twins: fetch every registry entry's open-data twin once; exit 2 for a bad command line."""
+    """python -m crawler twins: fetch each registry entry's open-data twin, once a UTC day (the crawl workflow
+    calls it every run; the first run of the day fetches). Exit 0 whatever the twins did; 2 for a bad command line."""
     p = argparse.ArgumentParser(prog="python -m crawler twins",
                                 description="Fetch the day before --now of every endpoint's open-data twin, and append the records.")
     p.add_argument("--endpoints", required=True, metavar="FILE")
@@ -270,6 +271,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
     p.add_argument("--now", type=_parse_now, metavar="ISO8601", help="default: the clock")
     p.add_argument("--only", nargs="+", metavar="ID", help="only these endpoint ids")
     p.add_argument("--allow-loopback", action="store_true", help="permit 127.0.0.0/8 and ::1 (tests and the demo)")
+    p.add_argument("--again", action="store_true", help="fetch even the twins already fetched on this UTC day")
     args = p.parse_args(argv)
     try:
         endpoints = [e for e in load_registry(args.endpoints) if e.open_data and (not args.only or e.id in args.only)]
@@ -279,7 +281,10 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
     now = args.now or clock()
     factory = client_factory or make_client
     memory = Memory(args.data, now)
+    done = {d["endpoint"] for d in read_data(args.data, since=now.date(), until=now.date(), kinds=("twins",)).records["twins"]}
     for endpoint in endpoints:
+        if endpoint.id in done and not args.again:
+            continue  # once a day: every crawl may call this, the first of the day fetches
         host = urlsplit(endpoint.open_data.url).hostname or ""  # type: ignore[union-attr]
         client = factory(1.0, allow_loopback=args.allow_loopback, limits=LIMITS, host=host)
         with client.session:

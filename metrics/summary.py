@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics import accuracy
+from metrics import accuracy, twin
 from metrics.compare import percentiles, platforms
 from metrics.quality import comprehensiveness, conformance
 from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
@@ -139,11 +139,13 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
         summary["conformance"] = quality["score"] if quality else None
         summary["stale"] = fresh["stale"] if fresh else None
         summary["accuracy"] = accuracy.contract(truthfulness.get(endpoint_id))
+        twin_detail = twin.twin_figures(endpoint_id, records, now)
+        summary["twin"] = twin.contract(twin_detail)
         endpoints.append(summary)
         detail = _detail(info, probes, statuses, tickets, now)
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
-                                "accuracy_detail": truthfulness.get(endpoint_id)}
+                                "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
     ranks = percentiles(endpoints)
     for endpoint_id, detail in details.items():

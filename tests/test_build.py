@@ -7,6 +7,7 @@ alpha's crawls (status by the rules in metrics/status.py):
 alpha's accuracy panel (events): A1 open, closed 11-19 10:00 "Case Resolved. Pothole filled ..." (COMPLETED, 4 d 1 h);
 A2 closed 4 min after its request, "Work order created" (WORK_ORDER); A3 closed with an empty note and an updated time
 before its request (EMPTY; a timestamp fault, so not timed); A4 confirmed gone; A5 "Duplicate of 123" (DUPLICATE, 1 d).
+alpha's open-data twin: one day (11-19) of 10 tickets, the panel rows of A1, A2 and A5, and one field audit of A1.
 """
 
 import filecmp
@@ -71,6 +72,12 @@ def test_api_endpoints_json_figures(built):
     assert [b["closed"] for b in detail["time_to_close"]] == [1, 0, 0, 0, 1, 1, 0, 0]  # A2; A5; A1
     assert detail["integrity_kinds"] == {"updated before requested": 1, "updated went backwards": 1}
     assert detail["disappeared"]["n"] == 1  # only A4 was first seen a week before now
+    # The twin: 10 tickets on 11-19, 6 Pothole (A1, seen in both, links the type) and 4 of a type the API never shows;
+    # 3 came through Open311. Three panel rows and one audit are too few for a share.
+    assert alpha["twin"] == {"tickets": 10, "exposure_share": 0.5, "exposed_ticket_share": 0.6, "adoption_share": 0.3,
+                             "completeness_share": None, "agreement_share": None, "hidden_outcome_share": None,
+                             "audited_fixed_share": None}
+    assert endpoints(out)["beta"]["twin"] is None
 
 
 def test_unknown_is_never_shown_as_up_or_down(built):
@@ -103,6 +110,7 @@ def test_strings_from_the_data_are_escaped(built):
     # A closing note: markup dropped, the officer's name and number redacted, the rest escaped.
     assert "Case Resolved. Pothole filled alert(1) . Call Sgt [name] at [phone]" in page
     assert "Miller" not in page and "617-555" not in page
+    assert "Info call &lt;b&gt;x&lt;/b&gt;" in page  # a ticket type from the city's dataset
 
 
 def test_plotly_is_a_local_asset(built):

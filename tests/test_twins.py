@@ -110,6 +110,9 @@ def fetched(tmp_path_factory):
         api_side(data)
         code, out, err = twins("--endpoints", str(registry), "--data", str(data))
         calls = {"chicago": list(chicago.calls), "boston": list(boston.calls)}
+        # The crawl workflow calls it every run: later the same day, nothing is fetched again.
+        same_day = twins("--endpoints", str(registry), "--data", str(data), now=NOW + timedelta(hours=1))
+        assert same_day[0] == 0 and same_day[1] == "" and len(chicago.calls) == len(calls["chicago"])
         # A day on: SR26-0002 was closed since; the open panel rows are asked for again by id.
         chicago.rows[1] = {**chicago.rows[1], "status": "Completed", "closed_date": "2026-11-20T09:00:00.000"}
         again = twins("--endpoints", str(registry), "--data", str(data), "--only", "chicago", now=NOW + timedelta(days=1))
