@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -274,33 +275,37 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
     p.add_argument("--again", action="store_true", help="fetch even the twins already fetched on this UTC day")
     args = p.parse_args(argv)
     try:
-        endpoints = [e for e in load_registry(args.endpoints) if e.open_data and (not args.only or e.id in args.only)]
+        endpoints = [e for e in load_registry(args.endpoints) if not args.only or e.id in args.only]
     except RegistryError as e:
         print(str(e), file=sys.stderr)
         return 2
     now = args.now or clock()
-    factory = client_factory or make_client
-    memory = Memory(args.data, now)
-    done = {d["endpoint"] for d in read_data(args.data, since=now.date(), until=now.date(), kinds=("twins",)).records["twins"]}
-    for endpoint in endpoints:
-        if endpoint.id in done and not args.again:
-            continue  # once a day: every crawl may call this, the first of the day fetches
-        host = urlsplit(endpoint.open_data.url).hostname or ""  # type: ignore[union-attr]
-        client = factory(1.0, allow_loopback=args.allow_loopback, limits=LIMITS, host=host)
-        with client.session:
-            result = fetch(endpoint, client, now, still_open(args.data, endpoint, now))
-        for problem in result.problems:
-            print(f"  {problem}", file=sys.stderr)
-        if result.day is not None:
-            store.append(args.data, "twins", [result.day.to_dict()], lambda r: _day(r["crawl"]))
-            store.append(args.data, "twin_rows", memory.changed("twin_rows", [r.to_dict() for r in result.rows]),
-                         lambda r: _day(r["crawl"]))
-            d = result.day
-            print(f"{endpoint.id}: {d.day}: {d.rows} rows{' (more not read)' if d.truncated else ''}, {len(result.rows)} panel rows, "
-                  f"{d.bad_rows} left out")
-        else:
-            print(f"{endpoint.id}: no rows: {result.problems[0] if result.problems else 'nothing answered'}")
+    run_twins(endpoints, args.data, now, partial(client_factory or make_client, allow_loopback=args.allow_loopback),
+              Memory(args.data, now), again=args.again, log=print)
     return 0
+
+
+def run_twins(endpoints: list[Endpoint], data_dir: str | Path, now: datetime, client_factory: Callable[..., Client],
+              memory: Memory, again: bool = False, log: Callable[..., None] = lambda *a, **k: None, durable: bool = True) -> None:
+    """Fetch the twins not yet fetched on now's UTC day (all with again) and append their records."""
+    done = {d["endpoint"] for d in read_data(data_dir, since=now.date(), until=now.date(), kinds=("twins",)).records["twins"]}
+    for endpoint in endpoints:
+        if endpoint.open_data is None or (endpoint.id in done and not again):
+            continue  # once a day: every crawl may call this, the first of the day fetches
+        client = client_factory(1.0, limits=LIMITS, host=urlsplit(endpoint.open_data.url).hostname or "")
+        with client.session:
+            result = fetch(endpoint, client, now, still_open(data_dir, endpoint, now))
+        for problem in result.problems:
+            log(f"  {problem}", file=sys.stderr)
+        if result.day is None:
+            log(f"{endpoint.id}: no rows: {result.problems[0] if result.problems else 'nothing answered'}")
+            continue
+        store.append(data_dir, "twins", [result.day.to_dict()], lambda r: _day(r["crawl"]), durable=durable)
+        store.append(data_dir, "twin_rows", memory.changed("twin_rows", [r.to_dict() for r in result.rows]),
+                     lambda r: _day(r["crawl"]), durable=durable)
+        d = result.day
+        log(f"{endpoint.id}: {d.day}: {d.rows} rows{' (more not read)' if d.truncated else ''}, {len(result.rows)} panel rows, "
+            f"{d.bad_rows} left out")
 
 
 def _parse_now(text: str) -> datetime:

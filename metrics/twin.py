@@ -6,11 +6,13 @@ From the twin's daily counts (records "twins"), its rows of the accuracy panel's
   exposure      the twin's ticket types the API offers (its service list names them, or a ticket in
                 both links them), and the share of the twin's tickets of those types;
   adoption      the share of the twin's tickets that came through Open311 or an app, overall and by month;
-  completeness  the share of the twin's panel tickets, requested at least a day ago, that the API listed;
+  completeness  the share of the twin's panel tickets, requested at least a day ago, of types the API
+                offers, that the API listed;
   agreement     (ACCURACY.md M13) on panel tickets in both: the same status, and when both closed, closing
                 times within an hour; and hidden outcomes: closings the twin gives a reason that is not a fix
                 (duplicate, no violation, referred ...) while the API's note says nothing of it;
-  audits        of the audited tickets the API closed, the share people found fixed.
+  audits        of the audited tickets (closed by the API: one the panel saw open on the day of the visit
+                is left out), the share people found fixed.
 
 Exposure and adoption count every ticket of the twin (a census): their intervals say how sure a
 month's share is of the city's habit. The others are estimates from the panel and are suppressed
@@ -79,9 +81,12 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
         month[1] += d["rows"]
     by_month = [{"month": m, **share(hits, n, min_n=1)} for m, (hits, n) in sorted(months.items())]
 
-    # Completeness: the twin's panel tickets of the window, a day old or more, that the API listed.
+    # Completeness: the twin's panel tickets of the window, a day old or more and of a type the API offers
+    # (the others are what exposure counts), that the API listed.
+    offered_set = {_name(t) for t in offered}
     settled = [r for r in rows.values() if r["requested"] and r["requested"][:10] >= start
-               and now - _time(r["requested"]) >= SETTLE]  # type: ignore[operator]
+               and now - _time(r["requested"]) >= SETTLE  # type: ignore[operator]
+               and (not measurable_types or _name(r["service"]) in offered_set)]
     # Not measurable when the API listed nothing at all: that is an outage, not a gap in what it shows.
     completeness = share(sum(r["id"] in listed for r in settled), len(settled), bool(listed), min_n=min_n)
 
@@ -106,8 +111,8 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
 
     # Field audits of tickets the API closed.
     audits = _latest_audits([a for a in records.get("audits", []) if a["endpoint"] == endpoint and a["imported"] <= stamp])
-    closed_ids = {i for i, h in events.items() if any(e["status"] == "closed" for e in h)}
-    audited = [a for a in audits.values() if a["id"] in closed_ids and a["observed"] != "cannot_tell"]
+    # An audit is of a ticket the API showed closed; one the panel saw still open on the day of the visit is left out.
+    audited = [a for a in audits.values() if a["observed"] != "cannot_tell" and not _open_on(events.get(a["id"]), a["date"])]
     return {
         "days": len(days), "tickets": total, "truncated_days": sum(d["truncated"] for d in days.values()),
         "bad_rows": sum(d["bad_rows"] for d in days.values()), "columns": sorted(columns),
@@ -118,6 +123,12 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
         "audits": {"fixed": share(sum(a["observed"] == "fixed" for a in audited), len(audited), min_n=min_n),
                    "observed": dict(Counter(a["observed"] for a in audits.values())), "n": len(audits)},
     }
+
+
+def _open_on(history: list[dict[str, Any]] | None, day: str) -> bool:
+    """The panel's last look at a ticket up to the end of that day saw it open."""
+    seen = [e for e in history or [] if e["crawl"][:10] <= day and not e.get("gone")]
+    return bool(seen) and seen[-1]["status"] != "closed"
 
 
 def _latest(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -23,6 +23,9 @@ from tqdm import tqdm
 import build
 from crawler.crawl import Memory, crawl
 from crawler.registry import load_registry
+from crawler.twin import run_twins
+from records import store
+from records.audit import read_audit
 from simulator.fleet import in_child_process
 from simulator.scenario import City, load
 from simulator.virtual import simulated_client
@@ -45,6 +48,10 @@ def registry(cities: list[City], urls: dict[str, str], panel_rate: float = PANEL
         supports = [name for name in ("extensions", "updated_after") if c.quirks[name]]
         if supports:
             entry["supports"] = supports
+        if f"{c.id}:open_data" in urls:
+            entry["open_data"] = {"kind": "socrata", "url": urls[f"{c.id}:open_data"], "open311_channels": ["Mobile/Open311"],
+                                  "columns": {"id": "case_id", "requested": "opened", "closed": "closed_at", "status": "state",
+                                              "service": "case_type", "channel": "channel", "reason": "resolution"}}
         entry.update({"notes": "Simulated city (simulator/scenarios).", "source": c.source or "simulator"})
         out.append(entry)
     return out
@@ -89,13 +96,37 @@ def run(cities: list[City], work: Path, start: datetime, end: datetime, every: t
             w.join()
         if not errors.empty() or any(w.exitcode for w in workers):
             raise RuntimeError("a crawl of the simulated world failed:\n" + ("" if errors.empty() else errors.get()))
+    field_audits(world, work, end)
     return world
+
+
+AUDITED = 60  # closed tickets a city's volunteers go to look at, the day before the end
+
+
+def field_audits(world: World, work: Path, end: datetime) -> None:
+    """What volunteers of the cities that publish open data saw: an audit file per city, imported as a
+    contributor would (python -m records.audit). Fixed when the problem was really dealt with by the visit."""
+    visit = end - timedelta(days=1)
+    for city_id, c in world.cities.items():
+        if not c.open_data:
+            continue
+        closed = [t for t in world.truth[city_id].between(end - timedelta(days=30), visit - timedelta(days=2))
+                  if (state := t.state(visit)) is not None and state[1] == "closed"][-AUDITED:]
+        path = work / "audits" / f"{city_id}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["id,observed,date,observer"] + [
+            f"{t.id},{'fixed' if t.resolved is not None and t.resolved <= visit else 'not_fixed'},{visit.date()},demo volunteer"
+            for t in closed]
+        path.write_text("\n".join(lines) + "\n")
+        records, _ = read_audit(path, city_id, end)
+        store.append(work / "data", "audits", [r.to_dict() for r in records], lambda r: end.date(), durable=False)
 
 
 def _crawl_shard(endpoints: list[Any], data: Path, times: list[datetime], done: Any, errors: Any) -> None:
     memory = Memory(data, times[0])
     for moment in times:
         report = crawl(endpoints, data, moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
+        run_twins(endpoints, data, moment, simulated_client(moment), memory, durable=False)  # the first crawl of a day fetches
         if report.bugs:
             errors.put(f"the crawl at {moment.isoformat()} hit a bug:\n" + "\n".join(report.bugs.values()))
             raise SystemExit(1)

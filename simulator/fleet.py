@@ -9,11 +9,16 @@ from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from simulator.opendata import Portal
 from simulator.scenario import City, city
 from simulator.server import CityState, Clock, make_handler
 from simulator.world import World
+
+
+PORTAL_RESOURCE = "open-3110"  # a Socrata-style resource id: four and four
 
 
 def host_of(world: World, city_id: str) -> str:
@@ -33,6 +38,7 @@ class Fleet:
         self.clock = clock or Clock()
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self.states: dict[str, CityState] = {}
+        self.portals: dict[str, Portal] = {}  # the cities that publish open data
 
     @classmethod
     def of(cls, cities: list[dict[str, Any] | City], now: datetime, days: float = 3) -> Fleet:
@@ -47,19 +53,30 @@ class Fleet:
             server.daemon_threads = True
             self.servers[city_id], self.states[city_id] = server, state
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"city-{city_id}", daemon=True).start()
+            if self.world.cities[city_id].open_data:
+                self.portals[city_id] = Portal(partial(self._twin_rows, city_id), host_of(self.world, city_id), resource=PORTAL_RESOURCE)
+                self.portals[city_id].start()
         return self
+
+    def _twin_rows(self, city_id: str, moment: datetime | None) -> list[dict[str, Any]]:
+        return self.world.twin_rows(city_id, moment or self.clock.now())
 
     def __exit__(self, *exc: object) -> None:
         for server in self.servers.values():
             server.shutdown()
             server.server_close()
+        for portal in self.portals.values():
+            portal.stop()
 
     def base_url(self, city_id: str) -> str:
         host, port = self.servers[city_id].server_address[:2]
         return f"http://{host}:{port}/open311/v2/"
 
     def urls(self) -> dict[str, str]:
-        return {city_id: self.base_url(city_id) for city_id in self.servers}
+        """Each city's base URL, and for a city that publishes open data its dataset under "ID:open_data"."""
+        urls = {city_id: self.base_url(city_id) for city_id in self.servers}
+        urls.update({f"{city_id}:open_data": f"{p.base}resource/{PORTAL_RESOURCE}.json" for city_id, p in self.portals.items()})
+        return urls
 
 
 def _serve(world: World, conn) -> None:  # type: ignore[no-untyped-def]

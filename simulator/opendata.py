@@ -16,6 +16,7 @@ import json
 import re
 import threading
 from datetime import datetime
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -78,8 +79,9 @@ def select(rows: list[dict[str, Any]], columns: list[str], where: str | None, or
 class Portal:
     """Serves rows as a Socrata resource, a CKAN DataStore table and a CSV file, on one loopback address."""
 
-    def __init__(self, rows: list[dict[str, Any]], host: str = "127.0.0.1", resource: str = "abcd-1234",
-                 table: str = "0000-table", csv_name: str = "requests.csv", csv_text: str | None = None):
+    def __init__(self, rows: list[dict[str, Any]] | Callable[[datetime | None], list[dict[str, Any]]], host: str = "127.0.0.1",
+                 resource: str = "abcd-1234", table: str = "0000-table", csv_name: str = "requests.csv", csv_text: str | None = None):
+        """rows: the dataset, or a function of the simulated moment (X-Simulated-Now) that gives it then."""
         self.rows, self.resource, self.table, self.csv_name = rows, resource, table, csv_name
         self.csv_text = csv_text
         self.calls: list[str] = []
@@ -93,10 +95,12 @@ class Portal:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 portal.calls.append(self.path)
+                moment = self.headers.get("X-Simulated-Now")
                 try:
+                    rows = portal.rows_at(datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None)
                     if parts.path == f"/resource/{portal.resource}.json":
-                        columns = [c.strip() for c in query.get("$select", "").split(",") if c.strip()] or list(portal.rows[0])
-                        out: Any = select(portal.rows, columns, query.get("$where"), query.get("$order"),
+                        columns = [c.strip() for c in query.get("$select", "").split(",") if c.strip()] or list(rows[0])
+                        out: Any = select(rows, columns, query.get("$where"), query.get("$order"),
                                           int(query.get("$limit", 1000)), int(query.get("$offset", 0)))
                         self.send(200, json.dumps(out).encode(), "application/json")
                     elif parts.path == "/api/3/action/datastore_search_sql":
@@ -104,11 +108,11 @@ class Portal:
                         if not m or m.group("table") != portal.table:
                             raise Unreadable("cannot read the SQL, or no such table")
                         columns = re.findall(r'"(\w+)"', m.group("cols"))
-                        records = select(portal.rows, columns, m.group("where"), m.group("order"),
+                        records = select(rows, columns, m.group("where"), m.group("order"),
                                          int(m.group("limit") or 32000), int(m.group("offset") or 0))
                         self.send(200, json.dumps({"success": True, "result": {"records": records}}).encode(), "application/json")
                     elif parts.path == f"/{portal.csv_name}":
-                        self.send(200, portal.as_csv().encode(), "text/csv")
+                        self.send(200, portal.as_csv(rows).encode(), "text/csv")
                     else:
                         self.send(404, b"not found", "text/plain")
                 except Exception as e:  # noqa: BLE001 - the portal answers every query, as a real one does
@@ -129,19 +133,28 @@ class Portal:
         self.server.daemon_threads = True
         self.base = f"http://{host}:{self.server.server_address[1]}/"
 
-    def as_csv(self) -> str:
+    def rows_at(self, moment: datetime | None) -> list[dict[str, Any]]:
+        return self.rows(moment) if callable(self.rows) else self.rows
+
+    def as_csv(self, rows: list[dict[str, Any]]) -> str:
         if self.csv_text is not None:
             return self.csv_text
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(self.rows[0]))
+        writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
-        writer.writerows(self.rows)
+        writer.writerows(rows)
         return out.getvalue()
 
-    def __enter__(self) -> Portal:
+    def start(self) -> None:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Portal:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()

@@ -102,6 +102,7 @@ class City:
     center: tuple[float, float]
     country: str = "USA"
     source: str = field(default="")
+    open_data: dict[str, Any] | None = None  # see scenario.schema.json
 
 
 QUIRK_DEFAULTS = {
@@ -144,6 +145,7 @@ def city(data: dict[str, Any], source: str = "<python>") -> City:
         outages=tuple(behaviour.get("outages", [])), daily_outage=behaviour.get("daily_outage"), flapping=behaviour.get("flapping"),
         rate_limit=behaviour.get("rate_limit"), dies=behaviour.get("dies"), requests_errors=behaviour.get("requests_errors", 0.0),
         center=tuple(data.get("center", [41.88, -87.63])), country=data.get("country", "USA"), source=source,  # type: ignore[arg-type]
+        open_data=data.get("open_data"),
     )
 
 

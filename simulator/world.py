@@ -127,6 +127,39 @@ class World:
         self.start, self.end = start, end
         self.cities = {c.id: c for c in cities}
         self.truth = {c.id: CityTruth(c, make_tickets(c, start - HISTORY_BEFORE, end), make_windows(c, start, end)) for c in cities}
+        self.hidden = {c.id: make_hidden(c, start - HISTORY_BEFORE, end) for c in cities if c.open_data}
+
+    def twin_rows(self, city_id: str, now: datetime) -> list[dict[str, Any]]:
+        """The city's open dataset as it stands at now: every API ticket (a vanished one as cancelled), and
+        the tickets of types the API does not offer. Socrata-style: local times without an offset."""
+        c = self.cities[city_id]
+        tz = ZoneInfo(c.timezone)
+        share = float((c.open_data or {}).get("open311_share", 0.3))
+
+        def local(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S.000")
+
+        rows = []
+        for t in self.truth[city_id].between(self.start - HISTORY_BEFORE, now):
+            draw = unit(c.seed, "channel", t.id)
+            channel = "Mobile/Open311" if draw < share else "Phone" if draw < share + (1 - share) * 0.7 else "Web"
+            closed, reason = None, None
+            if t.vanished is not None and t.vanished <= now:
+                closed, reason = t.vanished, "Cancelled: invalid request"
+            elif t.outcome == "work_order":
+                closed, reason = (t.resolved, "Work completed") if t.resolved and t.resolved <= now else (None, None)
+            elif (event := t.state(now)) is not None and event[1] == "closed":
+                closed = event[0]
+                reason = {"duplicate": "Duplicate", "referral": "Referred to another agency",
+                          "empty_notes": "Duplicate" if unit(c.seed, "hidden reason", t.id) < 0.4 else "Completed"}.get(t.outcome, "Completed")
+            rows.append({"case_id": t.id, "opened": local(t.requested), "closed_at": local(closed), "state": "Closed" if closed else "Open",
+                         "case_type": t.service_name, "channel": channel, "resolution": reason})
+        for ticket_id, name, requested, closed in self.hidden.get(city_id, []):
+            if requested <= now:
+                done = closed if closed <= now else None
+                rows.append({"case_id": ticket_id, "opened": local(requested), "closed_at": local(done), "state": "Closed" if done else "Open",
+                             "case_type": name, "channel": "Phone", "resolution": "Information provided" if done else None})
+        return [{k: v for k, v in r.items() if v is not None} for r in rows]  # as Socrata: empty cells left out
 
     def export(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -229,6 +262,22 @@ def make_tickets(city: City, start: datetime, end: datetime) -> list[Ticket]:
             service = r.choices(city.services, weights=shares)[0]
             out.append(lifecycle(city, service, f"{city.id[:3].upper()}-{requested:%y%m%d}-{number:05d}", requested, r))
         hour += timedelta(hours=1)
+    return out
+
+
+def make_hidden(city: City, start: datetime, end: datetime) -> list[tuple[str, str, datetime, datetime]]:
+    """Tickets of the types only the city's dataset has: (id, type, requested, closed), a steady trickle."""
+    out = []
+    for n, kind in enumerate((city.open_data or {}).get("hidden_types", [])):
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        number = 0
+        while hour < end:
+            r = rng(city.seed, "hidden", kind["name"], hour.isoformat())
+            for _ in range(_poisson(r, city.requests_per_day * kind["share"] / 24)):
+                number += 1
+                requested = hour + timedelta(seconds=r.randrange(3600))
+                out.append((f"{city.id[:3].upper()}-H{n}-{number:05d}", kind["name"], requested, requested + timedelta(minutes=r.uniform(1, 30))))
+            hour += timedelta(hours=1)
     return out
 
 

@@ -27,6 +27,14 @@ def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
     assert by_id["capitol"]["service_count"] == 5  # XML only, asked for XML
     assert by_id["molasses"]["latency_ms"]["p50"] > 1000  # the slow one, in simulated milliseconds
     assert by_id["lakeport"]["requests_per_day"] > 0
+    # Lakeport and Golden Gate publish open data: a day of each was fetched, with types the API never shows;
+    # their volunteers' audits were imported.
+    for city in ("lakeport", "goldengate"):
+        twin = by_id[city]["twin"]
+        assert twin["tickets"] > 0 and 0 < twin["exposed_ticket_share"] < 1 and 0 < twin["adoption_share"] < 1
+    assert by_id["capitol"]["twin"] is None
+    audits = (tmp_path / "work" / "data" / "audits").rglob("*.jsonl")
+    assert sum(len(p.read_text().splitlines()) for p in audits) > 0
     truth = json.loads((tmp_path / "work" / "truth" / "cities.json").read_text())
     assert set(truth["cities"]) == set(by_id)
     assert (tmp_path / "work" / "truth" / "tickets.jsonl").stat().st_size > 0

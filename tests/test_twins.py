@@ -175,7 +175,7 @@ def test_figures_by_hand(fetched):
     assert (c["exposure"]["value"], c["exposure"]["n"]) == (0.6, 5)  # 3 of 5 types are in the service list
     assert c["exposed_tickets"]["value"] == round(4 / 6, 4)
     assert (c["adoption"]["value"], c["adoption"]["n"]) == (round(2 / 6, 4), 6)
-    assert c["completeness"]["value"] == 0.5  # the API listed 3 of the 6
+    assert c["completeness"]["value"] == 0.75  # of the 4 of offered types, the API listed 3 (not SR26-0005)
     assert (c["agreement"]["value"], c["agreement"]["n"]) == (round(2 / 3, 4), 3)  # SR26-0003 closed 1 h 55 min apart
     assert c["hidden_outcomes"]["reason"] == "not measurable"  # Chicago's dataset has no closure reason
     s = twin_figures("sf", loaded, NOW, min_n=1)
@@ -211,8 +211,13 @@ def test_field_audits_are_imported_row_by_row(fetched, tmp_path):
     with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
         audit.main([str(FILES / "audits.csv"), "--endpoint", "chicago", "--data", str(data), "--now", NOW.isoformat()])
     assert len(read_lines(data, "audits")) == 2  # imported once
+    still_open = tmp_path / "open.csv"
+    still_open.write_text("id,observed,date,observer\nSR26-0002,fixed,2026-11-19,K. Lee\n")
+    with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):
+        assert audit.main([str(still_open), "--endpoint", "chicago", "--data", str(data), "--now", NOW.isoformat()]) == 0
     f = twin_figures("chicago", read_data(data).records, NOW, min_n=1)
-    assert (f["audits"]["fixed"]["value"], f["audits"]["fixed"]["n"]) == (0.5, 2)  # SR26-0001 fixed, SR26-0003 not
+    # SR26-0001 fixed, SR26-0003 not; SR26-0002 was still open to the panel on the day of the visit: left out.
+    assert (f["audits"]["fixed"]["value"], f["audits"]["fixed"]["n"], f["audits"]["n"]) == (0.5, 2, 3)
     bad = tmp_path / "bad.csv"
     bad.write_text("ticket,seen\nA,fixed\n")
     with redirect_stderr(err := io.StringIO()):
