@@ -142,8 +142,16 @@ def bench_panel_storage(tmp: Path) -> list[tuple[str, str, str]]:
     size = sum(path.stat().st_size for path in last if path.exists())
     per_day = len(cities) * 7
     vias = ", ".join(f"{via} {n / per_day:.1f}" for via, n in sorted(collections.Counter(e["via"] for e in lines).items()))
-    return [(f"storage: panel events per endpoint-day, steady state (panel_rate {PANEL_RATE})", f"{size / per_day / 1000:.1f} kB",
+    rows = [(f"storage: panel events per endpoint-day, steady state (panel_rate {PANEL_RATE})", f"{size / per_day / 1000:.1f} kB",
              f"{len(lines) / per_day:.1f} lines ({vias})")]
+    twins = [c for c in cities if c.open_data]
+    for kind in ("twins", "twin_rows"):
+        paths = [tmp / "panel" / "data" / kind / f"{d:%Y}" / f"{d:%Y-%m-%d}.jsonl" for d in (end - timedelta(days=n) for n in range(1, 8))]
+        size = sum(path.stat().st_size for path in paths if path.exists())
+        count = sum(len(path.read_text().splitlines()) for path in paths if path.exists())
+        rows.append((f"storage: {kind} per twin-day, steady state ({len(twins)} demo cities with open data)",
+                     f"{size / (len(twins) * 7) / 1000:.1f} kB", f"{count / (len(twins) * 7):.1f} lines"))
+    return rows
 
 
 def main() -> int:
