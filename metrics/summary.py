@@ -145,7 +145,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
         detail = _detail(info, probes, statuses, tickets, now)
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
-                                "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail}
+                                "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
+                                "audits": twin.audit_figures(endpoint_id, records, now)}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
     ranks = percentiles(endpoints)
     for endpoint_id, detail in details.items():

@@ -109,10 +109,6 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
     agreement = share(agree, len(both), closed_col, min_n=min_n)
     hidden_outcomes = share(hidden, reasoned, "reason" in columns, min_n=min_n)
 
-    # Field audits of tickets the API closed.
-    audits = _latest_audits([a for a in records.get("audits", []) if a["endpoint"] == endpoint and a["imported"] <= stamp])
-    # An audit is of a ticket the API showed closed; one the panel saw still open on the day of the visit is left out.
-    audited = [a for a in audits.values() if a["observed"] != "cannot_tell" and not _open_on(events.get(a["id"]), a["date"])]
     return {
         "days": len(days), "tickets": total, "truncated_days": sum(d["truncated"] for d in days.values()),
         "bad_rows": sum(d["bad_rows"] for d in days.values()), "columns": sorted(columns),
@@ -120,9 +116,21 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
         "exposure": exposure, "exposed_tickets": exposed,
         "adoption": adoption, "adoption_by_month": by_month,
         "completeness": completeness, "agreement": agreement, "hidden_outcomes": hidden_outcomes,
-        "audits": {"fixed": share(sum(a["observed"] == "fixed" for a in audited), len(audited), min_n=min_n),
-                   "observed": dict(Counter(a["observed"] for a in audits.values())), "n": len(audits)},
+        "audits": audit_figures(endpoint, records, now, min_n),
     }
+
+
+def audit_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
+    """Field audits of one endpoint (with or without a twin): the latest visit to each ticket; None without any."""
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    audits = _latest_audits([a for a in records.get("audits", []) if a["endpoint"] == endpoint and a["imported"] <= stamp])
+    if not audits:
+        return None
+    events = _by_id([e for e in records.get("events", []) if e["endpoint"] == endpoint and e["crawl"] <= stamp and e["id"] in audits])
+    # An audit is of a ticket the API showed closed; one the panel saw still open on the day of the visit is left out.
+    audited = [a for a in audits.values() if a["observed"] != "cannot_tell" and not _open_on(events.get(a["id"]), a["date"])]
+    return {"fixed": share(sum(a["observed"] == "fixed" for a in audited), len(audited), min_n=min_n),
+            "observed": dict(Counter(a["observed"] for a in audits.values())), "n": len(audits)}
 
 
 def _open_on(history: list[dict[str, Any]] | None, day: str) -> bool:
@@ -164,4 +172,4 @@ def contract(f: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"tickets": f["tickets"], "exposure_share": f["exposure"]["value"], "exposed_ticket_share": f["exposed_tickets"]["value"],
             "adoption_share": f["adoption"]["value"], "completeness_share": f["completeness"]["value"],
             "agreement_share": f["agreement"]["value"], "hidden_outcome_share": f["hidden_outcomes"]["value"],
-            "audited_fixed_share": f["audits"]["fixed"]["value"]}
+            "audited_fixed_share": f["audits"]["fixed"]["value"] if f["audits"] else None}

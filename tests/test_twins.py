@@ -12,7 +12,7 @@ import yaml
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.__main__ import main
-from metrics.twin import twin_figures
+from metrics.twin import audit_figures, twin_figures
 from records import audit
 from records.read import read_data
 from simulator.opendata import Portal
@@ -218,6 +218,8 @@ def test_field_audits_are_imported_row_by_row(fetched, tmp_path):
     f = twin_figures("chicago", read_data(data).records, NOW, min_n=1)
     # SR26-0001 fixed, SR26-0003 not; SR26-0002 was still open to the panel on the day of the visit: left out.
     assert (f["audits"]["fixed"]["value"], f["audits"]["fixed"]["n"], f["audits"]["n"]) == (0.5, 2, 3)
+    assert audit_figures("chicago", read_data(data).records, NOW, min_n=1) == f["audits"]  # with or without a twin
+    assert audit_figures("sf", read_data(data).records, NOW) is None
     bad = tmp_path / "bad.csv"
     bad.write_text("ticket,seen\nA,fixed\n")
     with redirect_stderr(err := io.StringIO()):
