@@ -1,4 +1,4 @@
-"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--allow-loopback]
+"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--shard I/N] [--allow-loopback]
 python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (see crawler/check.py)
 python -m crawler twins --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]   (crawler/twin.py)
 
@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from crawler import __version__
 from crawler.client import Client, make_client
-from crawler.crawl import crawl
+from crawler.crawl import crawl, shard_of
 from crawler.registry import RegistryError, load_registry
 from metrics.rules import STATUSES, crawl_status
 from records import parse_moment
@@ -32,6 +32,16 @@ def parse_now(text: str) -> datetime:
         return parse_moment(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N, such as 2/4; got {text!r}") from None
+    if not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"I must be between 1 and N; got {text!r}")
+    return i, n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduled", type=parse_now, metavar="ISO8601",
                    help="the cron slot this crawl was due in (default: the start, rounded down to 30 minutes)")
     p.add_argument("--only", nargs="+", metavar="ID", help="crawl only these endpoint ids")
+    p.add_argument("--shard", type=parse_shard, metavar="I/N",
+                   help="crawl only shard I of N (1 <= I <= N): a stable share of the hosts, so a host is never crawled by two runners")
     p.add_argument("--allow-loopback", action="store_true",
                    help="permit 127.0.0.0/8 and ::1 (tests and the demo); other non-public addresses stay refused")
     p.add_argument("--version", action="version", version=f"open311-status crawler {__version__}")
@@ -88,6 +100,8 @@ def main(
             print(f"{args.endpoints}: no endpoint with id {', '.join(map(repr, unknown))}; nothing was crawled", file=sys.stderr)
             return 2
         endpoints = [e for e in endpoints if e.id in set(args.only)]
+    if args.shard:
+        endpoints = [e for e in endpoints if shard_of(e.host, args.shard[1]) == args.shard[0]]
     now = args.now or clock()
     factory = client_factory or make_client
     with tqdm(total=len(endpoints), unit="endpoint", desc="crawl", file=sys.stderr, disable=quiet(env), leave=False) as bar:

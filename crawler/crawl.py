@@ -9,6 +9,7 @@ bug of ours, collected and reported after every other endpoint's records are wri
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -54,6 +55,12 @@ def scheduled_slot(moment: datetime) -> datetime:
     """The cron slot a crawl started at moment was due in (GitHub starts scheduled runs late)."""
     seconds = CADENCE.total_seconds()
     return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=moment.tzinfo)
+
+
+def shard_of(host: str, shards: int) -> int:
+    """Which of `shards` crawler runs (1..shards) crawls this host: a stable draw, the same on every runner,
+    and per host so that one host's pacing stays with one runner."""
+    return int.from_bytes(hashlib.sha256(host.encode()).digest()[:8], "big") % shards + 1
 
 
 def by_host(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:

@@ -38,7 +38,11 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     assert triggers["schedule"] == [{"cron": "*/30 * * * *"}] and "workflow_dispatch" in triggers
     assert crawl["concurrency"]["group"] == "crawl"
     steps = [s.get("run", "") + s.get("uses", "") for job in crawl["jobs"].values() for s in job["steps"]]
-    assert any("python -m crawler --endpoints endpoints.yaml --data data" in s for s in steps)
+    assert any("python -m crawler --endpoints endpoints.yaml --data data --shard" in s for s in steps)
+    assert any("python -m records.shards export --data data --base HEAD" in s for s in steps)
+    assert any("python -m records.shards merge --data data shards/shard-*" in s for s in steps)
+    assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    assert crawl["jobs"]["merge"]["needs"] == "crawl" and crawl["jobs"]["build"]["needs"] == "merge"
     assert any("git pull -q --rebase" in s for s in steps)
     assert any("python build.py --data data --out site" in s for s in steps)
     assert any(s.startswith("actions/upload-pages-artifact@") for s in steps)
