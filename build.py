@@ -23,7 +23,7 @@ import daily_cache
 from metrics import accuracy, closure
 from metrics.rules import STATUSES
 from metrics.summary import summarize
-from records import parse_moment
+from records import frames, iso, parse_moment
 from render import charts, products
 from records.read import Loaded, read_data
 
@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
     write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_products(out, site)
+    published = {**loaded.records, "probes": [p for p in loaded.records["probes"] if p["probed_at"][:10] >= iso(now - SQLITE_PROBES)[:10]]}
+    frames.write_sqlite(published, out / "downloads" / "open311-status.sqlite")
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
     print(f"built {out}: {len(site['endpoints'])} endpoints, "
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 FEED_ID = "tag:open311-status,2026:outages"
+SQLITE_PROBES = timedelta(days=31)  # the published SQLite file's probes; the other kinds: what the build reads
 
 
 # How far back each kind of record can change a figure (metrics: the longest window is 365 days;

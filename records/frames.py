@@ -1,0 +1,106 @@
+"""The history as tables, for researchers: pandas DataFrames and one SQLite file.
+
+    from records.frames import frame
+    probes = frame("data", "probes", since="2026-11-01", until="2026-11-30")
+    catalogue = frame("data", "services")          # service types as first listed, changed or gone
+    events = frame("data", "events", since="2026-09-01")   # the accuracy panel's ticket events
+
+Any kind of data/README.md can be asked for: probes, tickets, events, services, endpoints, crawls,
+twins, twin_rows, audits. since and until are days (inclusive, by day file); times come as UTC
+pandas Timestamps, nested values (a probe's findings, a twin day's counts) as dicts. A line that
+is not a sound record is left out, as the build leaves it out (`problems` lists them).
+
+    python -m records.frames --data data --out open311-status.sqlite [--since DAY] [--until DAY]
+
+writes the same tables into one SQLite file (nested values as JSON text), for SQL and Datasette.
+The site publishes one with every kind for the days the build reads, the probes of the last 31 days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sqlite3
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from records.layout import KINDS
+from records.read import RECORD_TYPES, read_data
+
+TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported"}
+
+
+def columns(kind: str) -> list[str]:
+    return [f.name for f in dataclasses.fields(RECORD_TYPES[kind])]
+
+
+def _day(value: str | date | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def frame(data_dir: str | Path, kind: str, since: str | date | None = None, until: str | date | None = None,
+          problems: list[str] | None = None) -> pd.DataFrame:
+    """One kind of record as a DataFrame, its columns in the order of data/README.md."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    loaded = read_data(data_dir, since=_day(since), until=_day(until), kinds=(kind,))
+    if problems is not None:
+        problems.extend(loaded.problems)
+    return to_frame(kind, loaded.records[kind])
+
+
+def to_frame(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame:
+    table = pd.DataFrame.from_records(records, columns=columns(kind))
+    for name in TIMES & set(table.columns):
+        table[name] = pd.to_datetime(table[name], utc=True, format="ISO8601")
+    return table
+
+
+def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path) -> dict[str, int]:
+    """One table per kind (rows in time order), nested values as JSON text; returns the rows per table."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    counts = {}
+    with sqlite3.connect(path) as db:
+        for kind in KINDS:
+            names = columns(kind)
+            db.execute(f'CREATE TABLE "{kind}" ({", ".join(f"{n!r}" for n in names)})')
+            rows = sorted(records.get(kind, []), key=lambda r: tuple(str(r.get(n)) for n in names))
+            db.executemany(f'INSERT INTO "{kind}" VALUES ({", ".join("?" * len(names))})',
+                           ([_cell(r.get(n)) for n in names] for r in rows))
+            counts[kind] = len(rows)
+        for kind, key in (("probes", "endpoint, probed_at"), ("tickets", "endpoint, id"), ("events", "endpoint, id"),
+                          ("twin_rows", "endpoint, id")):
+            db.execute(f'CREATE INDEX "{kind}_by_{key.split(", ")[-1]}" ON "{kind}" ({key})')
+    db.close()
+    return counts
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m records.frames", description="Write data/ as one SQLite file.")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    p.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    args = p.parse_args(argv)
+    loaded = read_data(args.data, since=args.since, until=args.until)
+    for problem in loaded.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    counts = write_sqlite(loaded.records, args.out)
+    print(f"{args.out}: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
