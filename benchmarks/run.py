@@ -21,13 +21,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
 from crawler.crawl import crawl  # noqa: E402
 from crawler.client import Client, Limits, make_session  # noqa: E402
-from crawler.registry import Endpoint  # noqa: E402
+from crawler.registry import Endpoint, load_registry  # noqa: E402
 from simulator.fleet import Fleet  # noqa: E402
+import yaml  # noqa: E402
 
 
 def cities(n: int) -> list[dict]:
@@ -95,19 +97,47 @@ def synthetic_year(data: Path, endpoints: int, per_day: int, end: datetime) -> i
     return lines
 
 
-def bench_year_build(tmp: Path) -> list[tuple[str, str, str]]:
+def build_in_child(args: list[str]) -> tuple[float, float]:
+    """One build in its own process: wall seconds and its peak memory (MB)."""
+    import subprocess
+
+    code = ("import resource, sys, contextlib, io, build\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    rc = build.main(sys.argv[1:])\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    return time.monotonic() - started, int(result.stdout.split()[-1]) / 1024
+
+
+def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]:
+    """A year of 30-minute crawls of 100 endpoints: the full build, with the daily cache cold, and an
+    incremental build (cache warm) after one more crawl."""
     end = datetime(2026, 11, 20, tzinfo=timezone.utc)
     data = tmp / "year"
-    lines = synthetic_year(data, 100, 12, end)
+    lines = synthetic_year(data, 100, per_day, end)
     size = sum(p.stat().st_size for p in data.rglob("*.jsonl")) / 1e6
     rows = []
-    for label, extra in (("no cache", []), ("cache cold", ["--cache", str(tmp / "cache")]), ("cache warm", ["--cache", str(tmp / "cache")])):
-        started = time.monotonic()
-        with contextlib.redirect_stdout(io.StringIO()):
-            build.main(["--data", str(data), "--out", str(tmp / f"site-{label.replace(' ', '-')}"), "--now", end.isoformat(), *extra])
-        rows.append((f"build of a year, 100 endpoints, 12 crawls a day ({label})", f"{time.monotonic() - started:.1f} s",
-                     f"{lines} probe lines, {size:.0f} MB" if label == "no cache" else ""))
+    cache = ["--cache", str(tmp / "cache")]
+    for label, extra, now in (("full, no cache", [], end), ("cache cold", cache, end),
+                              ("incremental: one more crawl, cache warm", cache, end + timedelta(minutes=30))):
+        if now != end:  # one more crawl: the next slot's lines
+            synthetic_crawl(data, 100, now)
+        seconds, peak = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
+        rows.append((f"build of a year, 100 endpoints, {per_day} crawls a day ({label})", f"{seconds:.1f} s",
+                     f"peak {peak:.0f} MB" + (f"; {lines} probe lines, {size:.0f} MB" if not extra else "")))
     return rows
+
+
+def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = data / "probes" / f"{moment.year:04d}" / f"{moment.date().isoformat()}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        for n in range(endpoints):
+            f.write(f'{{"attempt":1,"bytes":900,"content_type":"application/json","crawl":"{stamp}","crawler":"bench",'
+                    f'"elapsed_ms":180,"endpoint":"city_{n:04d}","error":null,"findings":{{}},"format":"json","http_status":200,'
+                    f'"items":5,"method":"services","outcome":"ok","page":null,"probed_at":"{stamp}","retry_after_s":null,'
+                    f'"target":null,"v":1}}\n')
 
 
 def bench_storage(tmp: Path) -> list[tuple[str, str, str]]:
@@ -154,15 +184,77 @@ def bench_panel_storage(tmp: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
+def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
+    """The demo's cities crawled every 30 minutes for `days` simulated days, each crawl committed into a
+    scratch repository as the crawl workflow does; then packed as a clone would get it."""
+    import subprocess
+
+    from crawler.crawl import Memory
+    from simulator.demo import DEFAULT_SCENARIO, registry
+    from simulator.fleet import in_child_process
+    from simulator.scenario import load
+    from simulator.virtual import simulated_client
+    from simulator.world import World
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+    repo = tmp / "repo"
+    (repo / "data").mkdir(parents=True)
+    git("init", "-q")
+    git("config", "user.email", "bench@example.org")
+    git("config", "user.name", "bench")
+    (repo / ".gitattributes").write_text((ROOT / ".gitattributes").read_text())
+    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    start = end - timedelta(days=days)
+    cities = load(DEFAULT_SCENARIO)
+    world = World(cities, start, end)
+    commit_s = 0.0
+    with in_child_process(world) as urls:
+        (tmp / "endpoints.yaml").write_text(yaml.safe_dump(registry(cities, urls)))
+        endpoints = load_registry(tmp / "endpoints.yaml")
+        memory = Memory(repo / "data", start)
+        moment = start
+        while moment < end:
+            crawl(endpoints, repo / "data", moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
+            started = time.monotonic()
+            git("add", "-A")
+            git("commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}")
+            commit_s += time.monotonic() - started
+            moment += timedelta(minutes=30)
+    commits = int(git("rev-list", "--count", "HEAD"))
+    git("gc", "-q")
+    packed = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
+    checkout = sum(p.stat().st_size for p in (repo / "data").rglob("*.jsonl"))
+    by_kind = {kind: sum(p.stat().st_size for p in (repo / "data" / kind).rglob("*.jsonl")) for kind in ("probes", "tickets", "events", "services")}
+    year = 365 / days / len(endpoints)
+    return [
+        (f"git: packed size per endpoint-year ({len(endpoints)} demo cities, {days} days, one commit a crawl)",
+         f"{packed * year / 1e6:.2f} MB", f"{commits} commits, {packed / 1e6:.1f} MB packed; {commit_s / commits * 1000:.0f} ms a commit"),
+        ("git: checkout (data/) per endpoint-year", f"{checkout * year / 1e6:.1f} MB",
+         ", ".join(f"{k} {v * year / 1e6:.1f} MB" for k, v in by_kind.items())),
+    ]
+
+
+def bench_demo() -> list[tuple[str, str, str]]:
+    import subprocess
+
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "simulator.demo", "--work", ".bench-demo", "--out", ".bench-demo/site"], cwd=ROOT,
+                   check=True, capture_output=True)
+    return [("make demo end to end (12 cities, 30 days of 30-minute crawls, the build)", f"{time.monotonic() - started:.0f} s", "")]
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "data"
-        for n in (10, 200):
+        for n in (10, 200, 1000):
             ratios, wall, calls = bench_crawl(n, 3, work / str(n))
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the crawls so far; the servers are a child
             rows.append((f"crawl of {n} endpoints at 200 ms a call", f"{ratios[1]:.2f} × slowest chain",
                          f"median of 3 (all: {', '.join(f'{r:.2f}' for r in ratios)}); last {wall:.2f} s; "
-                         f"{calls:.1f} requests per endpoint"))
+                         f"{calls:.1f} requests per endpoint; crawler peak {peak:.0f} MB"))
         started = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
             build.main(["--data", str(work / "200"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
@@ -170,8 +262,8 @@ def main() -> int:
         rows += bench_year_build(Path(tmp))
         rows += bench_storage(Path(tmp))
         rows += bench_panel_storage(Path(tmp))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows.append(("peak memory of the crawler and build (servers apart)", f"{peak_mb:.0f} MB", ""))
+        rows += bench_git_growth(Path(tmp))
+    rows += bench_demo()
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")
     width = max(len(r[0]) for r in rows)
     for name, figure, extra in rows:
