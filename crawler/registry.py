@@ -28,6 +28,7 @@ PATTERN_HINTS = {
     "country": "must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR",
     "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
     "open_data.columns": "must be a column name of letters, digits and underscores (it goes into the dataset's query)",
+    "open_data.resource_id": "must be a DataStore id of letters, digits, hyphens and underscores (it goes into the query)",
 }
 
 # Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
@@ -245,9 +246,9 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
                     out.append((key_line, where.format(line=key_line) + f"{field}: unknown key '{key}'{hint}"))
             continue
         if error.validator == "required":
-            for name in error.validator_value:
-                if isinstance(error.instance, dict) and name not in error.instance:
-                    out.append((line, where.format(line=line) + f"{field}: missing field '{name}'"))
+            for missing in error.validator_value:
+                if isinstance(error.instance, dict) and missing not in error.instance:
+                    out.append((line, where.format(line=line) + f"{field}: missing field '{missing}'"))
             continue
         value = error.instance
         prefix = where.format(line=line) + f"{field}: "

@@ -202,6 +202,8 @@ def test_open_data_blocks_are_checked_to_the_key(tmp_path, monkeypatch):
         "bad.yaml:14: chicago: open_data.columns: unknown key 'colour'",
         "bad.yaml:24: boston: open_data: kind ckan needs resource_id (the DataStore table)",
         "bad.yaml:27: boston: open_data.columns: missing field 'id'",
+        "bad.yaml:40: springfield: open_data.resource_id: must be a DataStore id of letters, digits, hyphens and underscores "
+        "(it goes into the query); got 'x\" ; DROP TABLE t; --'",
     ]
 
 
