@@ -25,7 +25,7 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import EndpointResult, Panel, probe_endpoint
 from crawler.registry import Endpoint
-from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store
+from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.read import read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -144,7 +144,7 @@ def crawl(
     def write(kind: str, records: list[dict[str, Any]], day_field: str) -> None:
         report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r[day_field]), durable=durable))
 
-    write("probes", [p.to_dict() for p in probes], "probed_at")
+    write("probes", terse.pack([p.to_dict() for p in probes]), "crawl")  # one line per endpoint: records/terse.py
     write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
     write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events],
                                    keep=lambda d: d["via"] == "recheck"), "crawl")

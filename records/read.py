@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from records import terse
 from records.layout import KINDS
 from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord,
                            TwinDayRecord, TwinRowRecord)
@@ -96,6 +97,18 @@ def read_file(path: Path, kind: str, loaded: Loaded) -> None:
             except (ValueError, UnicodeDecodeError) as e:
                 problem = f"not valid JSON ({e.__class__.__name__}: {e})"
             else:
+                if kind == "probes" and isinstance(record, dict) and record.get("v") == terse.LAYOUT:
+                    try:
+                        calls = terse.expand(record)
+                    except (ValueError, TypeError) as e:
+                        loaded.problems.append(f"{path}:{number}: {e}; skipped")
+                        continue
+                    problems = [p for p in map(lambda r: record_problem(r, expected), calls) if p]
+                    if problems:
+                        loaded.problems.append(f"{path}:{number}: {problems[0]}; skipped")
+                    else:
+                        loaded.records[kind].extend(calls)
+                    continue
                 if isinstance(record, dict):
                     for name, default in DEFAULTS[kind].items():
                         if name not in record:

@@ -70,4 +70,8 @@ def record_validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 def read_lines(data: Path, kind: str) -> list[dict]:
-    return [json.loads(line) for path in sorted((data / kind).glob("*/*.jsonl")) for line in path.read_text().splitlines()]
+    """The records of a kind as written; terse probe lines (layout v2) as the calls they hold."""
+    from records import terse
+
+    lines = [json.loads(line) for path in sorted((data / kind).glob("*/*.jsonl")) for line in path.read_text().splitlines()]
+    return [call for line in lines for call in (terse.expand(line) if kind == "probes" and line.get("v") == 2 else [line])]
