@@ -72,8 +72,9 @@ def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, fl
 
 def synthetic_year(data: Path, endpoints: int, per_day: int, end: datetime) -> int:
     """A year of probe records (services and requests per crawl, one city in ten down one day in
-    twenty), written straight to day files; returns the lines written."""
-    lines = 0
+    twenty), written straight to day files as the crawler writes them (layout v2, records/terse.py);
+    returns the calls written."""
+    calls = 0
     day = end - timedelta(days=365)
     while day < end:
         path = data / "probes" / f"{day.year:04d}" / f"{day.date().isoformat()}.jsonl"
@@ -83,18 +84,16 @@ def synthetic_year(data: Path, endpoints: int, per_day: int, end: datetime) -> i
             stamp = (day + timedelta(hours=24 * k / per_day)).strftime("%Y-%m-%dT%H:%M:%SZ")
             for n in range(endpoints):
                 down = n % 10 == 0 and day.timetuple().tm_yday % 20 == 0
-                base = (f'{{"attempt":1,"bytes":900,"content_type":"application/json","crawl":"{stamp}","crawler":"bench",'
-                        f'"endpoint":"city_{n:04d}","findings":{{}},"format":"json","page":null,"probed_at":"{stamp}",'
-                        f'"retry_after_s":null,"target":null,"v":1,')
                 if down:
-                    rows.append(base + '"elapsed_ms":20,"error":"HTTP 503","http_status":503,"items":null,"method":"services","outcome":"http_5xx"}')
+                    listed = '{"b":0,"e":"HTTP 503","m":"services","ms":20,"o":"http_5xx","s":503}'
                 else:
-                    rows.append(base + '"elapsed_ms":180,"error":null,"http_status":200,"items":5,"method":"services","outcome":"ok"}')
-                    rows.append(base.replace('"page":null', '"page":1') + '"elapsed_ms":350,"error":null,"http_status":200,"items":40,"method":"requests","outcome":"ok"}')
+                    listed = ('{"b":900,"c":"application/json","m":"services","ms":180,"n":5},'
+                              '{"b":900,"m":"requests","ms":350,"n":40,"p":1}')
+                rows.append(f'{{"calls":[{listed}],"crawl":"{stamp}","crawler":"bench","endpoint":"city_{n:04d}","v":2}}')
+                calls += 1 if down else 2
         path.write_text("\n".join(rows) + "\n")
-        lines += len(rows)
         day += timedelta(days=1)
-    return lines
+    return calls
 
 
 def build_in_child(args: list[str]) -> tuple[float, float]:
@@ -124,7 +123,7 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
             synthetic_crawl(data, 100, now)
         seconds, peak = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
         rows.append((f"build of a year, 100 endpoints, {per_day} crawls a day ({label})", f"{seconds:.1f} s",
-                     f"peak {peak:.0f} MB" + (f"; {lines} probe lines, {size:.0f} MB" if not extra else "")))
+                     f"peak {peak:.0f} MB" + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
     return rows
 
 
@@ -134,10 +133,8 @@ def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         for n in range(endpoints):
-            f.write(f'{{"attempt":1,"bytes":900,"content_type":"application/json","crawl":"{stamp}","crawler":"bench",'
-                    f'"elapsed_ms":180,"endpoint":"city_{n:04d}","error":null,"findings":{{}},"format":"json","http_status":200,'
-                    f'"items":5,"method":"services","outcome":"ok","page":null,"probed_at":"{stamp}","retry_after_s":null,'
-                    f'"target":null,"v":1}}\n')
+            f.write(f'{{"calls":[{{"b":900,"c":"application/json","m":"services","ms":180,"n":5}}],"crawl":"{stamp}",'
+                    f'"crawler":"bench","endpoint":"city_{n:04d}","v":2}}\n')
 
 
 def bench_storage(tmp: Path) -> list[tuple[str, str, str]]:
