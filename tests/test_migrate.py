@@ -55,3 +55,19 @@ def test_the_migration_rewrites_v1_files_and_loses_nothing(tmp_path):
     again = subprocess.run([sys.executable, "-m", "records.migrate", "--data", str(data)], capture_output=True, text=True, cwd=ROOT)
     assert "rewrote 0 probe day files" in again.stdout
     assert migrate_file(next((data / "probes").rglob("*.jsonl")))[0] == 0
+
+
+def test_a_malformed_v2_line_is_reported_and_skipped(tmp_path):
+    day = tmp_path / "probes" / "2026" / "2026-11-20.jsonl"
+    day.parent.mkdir(parents=True)
+    good = {"v": 2, "crawl": "2026-11-20T12:00:00Z", "endpoint": "alpha", "crawler": "0.3.0", "calls": [{"m": "services", "ms": 200}]}
+    bad_type = {**good, "calls": [{"m": "services", "ms": "slow"}]}
+    unknown = {**good, "calls": [{"m": "services", "zz": 1}]}
+    day.write_text("\n".join(json.dumps(x) for x in (good, bad_type, unknown, {**good, "calls": "none"})) + "\n")
+    loaded = read_data(tmp_path)
+    assert [(p["method"], p["elapsed_ms"], p["outcome"], p["http_status"]) for p in loaded.records["probes"]] == [("services", 200, "ok", 200)]
+    assert [p.split(": ", 1)[1] for p in loaded.problems] == [
+        "a call's ms has the wrong type (str); skipped",
+        "a call has an unknown key 'zz'; skipped",
+        "a v2 probe line needs crawl, endpoint, crawler and a list of calls; skipped",
+    ]
