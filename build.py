@@ -12,18 +12,19 @@ import json
 import re
 import shutil
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 import plotly
 
 import daily_cache
 from metrics import accuracy, closure
 from metrics.rules import STATUSES
 from metrics.summary import summarize
-from records import frames, iso, parse_moment
+from records import frames, parse_moment
 from render import charts, products
 from records.read import Loaded, read_data
 
@@ -55,15 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    earlier = None
-    if args.cache:
-        earlier, old_problems = daily_cache.earlier(args.data, args.cache, now, LOOKBACK["probes"])
-    loaded = read_needed(args.data, now, raw_from=daily_cache.first_raw_day(now) if args.cache else None)
-    if args.cache:
-        loaded.problems[:0] = old_problems
+    history = daily_cache.load(args.data, now, LOOKBACK["probes"], args.cache)
+    loaded = read_needed(args.data, now)
+    loaded.problems[:0] = history.problems
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    site = summarize(loaded.records, now, earlier)
+    site = summarize(loaded.records, now, history)
     for bad in [i for i in site["details"] if not SAFE_ID.match(i)]:
         print(f"warning: endpoint id {bad!r} in {args.data} is not a valid id; left out of the site", file=sys.stderr)
         site["details"].pop(bad)
@@ -96,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
     write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_products(out, site)
-    published = {**loaded.records, "probes": [p for p in loaded.records["probes"] if p["probed_at"][:10] >= iso(now - SQLITE_PROBES)[:10]]}
-    frames.write_sqlite(published, out / "downloads" / "open311-status.sqlite")
+    recent = history.probes[history.probes["probed_at"] >= pd.Timestamp((now - SQLITE_PROBES).date(), tz="UTC")]
+    frames.write_sqlite(loaded.records, out / "downloads" / "open311-status.sqlite", probes=recent)
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
     print(f"built {out}: {len(site['endpoints'])} endpoints, "
@@ -117,14 +115,14 @@ LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawl
             "audits": None}
 
 
-def read_needed(data_dir: str, now: datetime, raw_from: date | None = None) -> Loaded:
+def read_needed(data_dir: str, now: datetime) -> Loaded:
     """Only the day files a figure can depend on: the build's cost follows the windows, not the history.
-    With raw_from, probes before that day come from the daily cache instead."""
+    The probes come a day at a time from daily_cache."""
     loaded = Loaded()
     for kind, span in LOOKBACK.items():
+        if kind == "probes":
+            continue
         since = (now - span).date() if span else None
-        if kind == "probes" and raw_from is not None:
-            since = raw_from
         part = read_data(data_dir, since=since, until=now.date(), kinds=(kind,))
         loaded.records[kind] = part.records[kind]
         loaded.problems += part.problems

@@ -1,101 +1,178 @@
-"""Daily aggregates of older probe records, cached between builds.
+"""The probe history as the build reads it: a day at a time, each day kept between builds.
 
 The figures that need single calls (latency, conformance, comprehensiveness, failures, charts)
-look back at most 30 days. Older days only feed the long windows (uptime over 90 and 365 days,
-the status bar, outages) and the last known service count, so for each day before the last
-RAW_DAYS the build keeps just that: the status of each crawl (metrics/rules.py) and each
-endpoint's last service count. A day's aggregate is computed once from its day file and the next
-one (a crawl that starts before midnight ends after it) and reused while both files keep their
-size: day files only ever grow, so a changed file is a longer one.
+look back at most 30 days; older days only feed the long windows (uptime over 90 and 365 days,
+the status bar, outages) and the last known service count. So each day of crawls gives:
+
+- the status of each of its crawls (metrics/rules.py), and each endpoint's last service count;
+- for the last RAW_DAYS days, every call too, column by column.
+
+A day is read from its day file and the next one (a v1 crawl that starts before midnight ends
+after it), and with --cache kept in the cache directory, reused while both files keep their size:
+day files only ever grow, so a changed file is a longer one. The days to read are shared among
+the machine's cores. A cached build and a fresh one give the same site.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import multiprocessing
+import os
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from metrics.status import crawl_statuses, probes_frame
-from records import iso
+from metrics.status import calls_frame, crawl_statuses
 from records.layout import day_path
-from records.read import Loaded, read_file
+from records.read import probe_columns
+from records.terse import COLUMNS
 
-VERSION = 1  # bump when what a day's aggregate holds changes
+VERSION = 2  # bump when what a day holds changes
 RAW_DAYS = 31
+EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass
-class Earlier:
-    """What the days before `since` left behind: crawl statuses and the last service counts."""
+class History:
+    """The probe history of the lookback before now."""
 
-    since: pd.Timestamp  # crawls from this moment on are read raw
-    statuses: pd.DataFrame  # endpoint, crawl, status, failure
-    service_counts: dict[str, tuple[str, int]]  # endpoint -> (probed_at, items) of its last service list
+    probes: pd.DataFrame  # every call of the crawls of the last RAW_DAYS days (metrics.status.calls_frame)
+    statuses: pd.DataFrame  # endpoint, crawl, status, failure: every crawl of the lookback, sorted
+    service_counts: dict[str, tuple[str, int]]  # endpoint -> (probed_at, items) of its last service list before the raw days
+    problems: list[str] = field(default_factory=list)
 
 
 def first_raw_day(now: datetime) -> date:
     return now.date() - timedelta(days=RAW_DAYS - 1)
 
 
-def earlier(data_dir: str | Path, cache_dir: str | Path, now: datetime, lookback: timedelta) -> tuple[Earlier, list[str]]:
-    """The aggregates of the days in [now - lookback, first raw day), from the cache or computed."""
-    data_dir, cache_dir = Path(data_dir), Path(cache_dir)
-    start, stop = (now - lookback).date(), first_raw_day(now)
-    rows: list[list[Any]] = []
+def load(data_dir: str | Path, now: datetime, lookback: timedelta, cache_dir: str | Path | None = None) -> History:
+    """The days from now - lookback to now's day, each from the cache when it is still good."""
+    data_dir = Path(data_dir)
+    cache = Path(cache_dir) if cache_dir else None
+    raw_from = first_raw_day(now)
+    days = [(now - lookback).date() + timedelta(days=n) for n in range((now.date() - (now - lookback).date()).days + 1)]
+    wanted = [(data_dir, day, day >= raw_from) for day in days]
+    found = {day: _cached(cache, data_dir, day, raw) for _, day, raw in wanted} if cache else {}
+    missing = [w for w in wanted if found.get(w[1]) is None]
+    for (_, day, _), aggregate in zip(missing, _map(_aggregate, missing)):
+        found[day] = aggregate
+        if cache and aggregate["key"][1]:
+            _store(cache, day, aggregate)
+    if cache:
+        _prune(cache, days[0], raw_from)
+
+    statuses: dict[str, list[Any]] = {"endpoint": [], "crawl": [], "status": [], "failure": []}
+    calls: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     counts: dict[str, tuple[str, int]] = {}
     problems: list[str] = []
-    day = start
-    while day < stop:
-        aggregate = _day(data_dir, cache_dir, day, problems)
-        rows += aggregate["rows"]
-        for endpoint, (stamp, items) in aggregate["services"].items():
-            if endpoint not in counts or counts[endpoint][0] <= stamp:
-                counts[endpoint] = (stamp, items)
-        day += timedelta(days=1)
-    frame = pd.DataFrame(rows, columns=["endpoint", "crawl", "status", "failure"])
-    frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
-    frame["failure"] = frame["failure"].astype(object).where(frame["failure"].notna(), None)
-    since = pd.Timestamp(datetime.combine(stop, datetime.min.time()), tz="UTC")
-    return Earlier(since, frame, counts), problems
+    for day in days:
+        aggregate = found[day]
+        for name, values in aggregate["statuses"].items():
+            statuses[name] += values
+        if day >= raw_from:
+            for name, values in aggregate["calls"].items():
+                calls[name] += values
+        else:
+            for endpoint, (stamp, items) in aggregate["services"].items():
+                if endpoint not in counts or counts[endpoint][0] <= stamp:
+                    counts[endpoint] = (stamp, items)
+        problems += aggregate["problems"]
+    frame = pd.DataFrame({"endpoint": statuses["endpoint"], "crawl": pd.to_datetime(statuses["crawl"], unit="s", utc=True),
+                          "status": statuses["status"], "failure": pd.Series(statuses["failure"], dtype=object)})
+    frame = frame.sort_values(["endpoint", "crawl"], kind="stable").reset_index(drop=True)
+    return History(calls_frame(calls), frame, counts, problems)
+
+
+def _map(function: Any, items: list[Any]) -> list[Any]:
+    """Each item in turn, or shared among the cores when there are many (a build without its cache)."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(items) < 8 or workers < 2:
+        return [function(item) for item in items]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(function, items, chunksize=4)
 
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _day(data_dir: Path, cache_dir: Path, day: date, problems: list[str]) -> dict[str, Any]:
-    files = [day_path(data_dir, "probes", day), day_path(data_dir, "probes", day + timedelta(days=1))]
-    key = [VERSION, *(_size(f) for f in files)]
+def _key(data_dir: Path, day: date) -> list[int]:
+    return [VERSION, _size(day_path(data_dir, "probes", day)), _size(day_path(data_dir, "probes", day + timedelta(days=1)))]
+
+
+def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
+    """One day of crawls read from its day files: statuses, last service counts, and its calls when raw."""
+    data_dir, day, raw = item
+    key = _key(data_dir, day)
+    problems: list[str] = []
+    calls: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for n, path in enumerate([day_path(data_dir, "probes", day), day_path(data_dir, "probes", day + timedelta(days=1))]):
+        if path.exists():
+            seen: list[str] = []
+            part = probe_columns(path, seen, crawl_day=day.isoformat())
+            problems += seen if n == 0 else []  # the next day's problems are reported with it
+            for name, values in part.items():
+                calls[name] += values
+    frame = calls_frame(calls)
+    statuses = crawl_statuses(frame)
+    services = {}
+    ok = frame[(frame["method"] == "services") & (frame["outcome"] == "ok") & frame["items"].notna()]
+    for endpoint, stamp, items in zip(ok["endpoint"], ok["probed_at"], ok["items"]):
+        if endpoint not in services or services[endpoint][0] <= stamp:
+            services[endpoint] = (stamp, int(items))
+    return {
+        "key": key, "problems": problems,
+        "statuses": {"endpoint": statuses["endpoint"].astype(str).tolist(),
+                     "crawl": ((statuses["crawl"] - EPOCH) // pd.Timedelta(seconds=1)).tolist(),
+                     "status": statuses["status"].tolist(),
+                     "failure": [f if isinstance(f, str) else None for f in statuses["failure"]]},
+        "services": {e: [s.strftime("%Y-%m-%dT%H:%M:%SZ"), n] for e, (s, n) in services.items()},
+        "calls": calls if raw else None,
+    }
+
+
+def _path(cache: Path, day: date) -> Path:
+    return cache / "days" / f"{day.isoformat()}.json"
+
+
+def _cached(cache: Path, data_dir: Path, day: date, raw: bool) -> dict[str, Any] | None:
+    key = _key(data_dir, day)
     if key[1] == 0:
-        return {"rows": [], "services": {}}  # no crawl was stored that day
-    cached = cache_dir / "days" / f"{day.isoformat()}.json"
-    if cached.exists():
-        try:
-            aggregate = json.loads(cached.read_text())
-            if aggregate.get("key") == key:
-                return aggregate  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            pass  # a broken cache file is only a miss
-    loaded = Loaded()
-    for f in files:
-        if f.exists():
-            read_file(f, "probes", loaded)
-    problems += [p for p in loaded.problems if str(files[0]) in p]  # the next day's are reported with it
-    probes = [p for p in loaded.records["probes"] if p["crawl"][:10] == day.isoformat()]
-    aggregate = {"key": key, "rows": [], "services": {}}
-    if probes:
-        statuses = crawl_statuses(probes_frame(probes))
-        aggregate["rows"] = [[e, iso(c), s, f if isinstance(f, str) else None]
-                             for e, c, s, f in zip(statuses["endpoint"], statuses["crawl"], statuses["status"], statuses["failure"])]
-        for p in sorted(probes, key=lambda p: p["probed_at"]):
-            if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None:
-                aggregate["services"][p["endpoint"]] = [p["probed_at"], p["items"]]
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(aggregate, separators=(",", ":"), sort_keys=True))
-    tmp.replace(cached)
+        return {"key": key, "problems": [], "statuses": {}, "services": {}, "calls": {}}  # no crawl was stored that day
+    try:
+        aggregate = json.loads(_path(cache, day).read_text())
+    except (OSError, ValueError):
+        return None  # missing or broken: only a miss
+    if not isinstance(aggregate, dict) or aggregate.get("key") != key or (raw and aggregate.get("calls") is None):
+        return None
     return aggregate
+
+
+def _store(cache: Path, day: date, aggregate: dict[str, Any]) -> None:
+    path = _path(cache, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(aggregate, separators=(",", ":"), ensure_ascii=False))
+    tmp.replace(path)
+
+
+def _prune(cache: Path, first: date, raw_from: date) -> None:
+    """Days before the lookback go; days before the raw ones drop their calls (only their statuses are read again)."""
+    for path in sorted((cache / "days").glob("*.json")):
+        try:
+            day = date.fromisoformat(path.stem)
+        except ValueError:
+            continue
+        if day < first:
+            path.unlink()
+        elif day < raw_from and path.stat().st_size > 1 << 16:
+            try:
+                aggregate = json.loads(path.read_text())
+            except ValueError:
+                continue
+            if aggregate.get("calls") is not None:
+                _store(cache, day, {**aggregate, "calls": None})

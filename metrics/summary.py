@@ -10,14 +10,13 @@ import pandas as pd
 from metrics import accuracy, twin
 from metrics.compare import percentiles, platforms
 from metrics.quality import comprehensiveness, conformance
-from metrics.status import WINDOWS, crawl_statuses, daily_uptime, in_window, outages, probes_frame, schedule, uptime
+from metrics.status import STATUS_BAR_DAYS, WINDOWS, crawl_statuses, in_window, probes_frame, schedule, status_figures
 from metrics.utilization import by_service, catalogue, freshness, weekday_pattern
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
 UTILIZATION_SPAN = timedelta(days=7)
 CHART_SPAN = timedelta(days=30)
-STATUS_BAR_DAYS = 90
 RECENT_FAILURES = 20
 
 
@@ -37,15 +36,6 @@ def latency_daily(probes: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
         return []
     daily = ok.groupby([ok["probed_at"].dt.normalize(), "method"])["elapsed_ms"].median()
     return [{"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)} for (day, method), ms in daily.items()]
-
-
-def window_counts(statuses: pd.DataFrame, now: datetime) -> dict[str, dict[str, int]]:
-    """Crawls per status in each window: unknown ones are counted apart, never as down."""
-    out = {}
-    for name, span in WINDOWS.items():
-        inside = statuses[in_window(statuses["crawl"], now, span)]["status"].value_counts()
-        out[name] = {s: int(inside.get(s, 0)) for s in ("up", "degraded", "down", "unknown")}
-    return out
 
 
 def _or(value: Any, fallback: Any) -> Any:
@@ -88,25 +78,28 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
 
 
-def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: Any = None) -> dict[str, Any]:
+def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: Any = None) -> dict[str, Any]:
     """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls"}.
 
-    earlier, when given, stands for the crawls before earlier.since (their statuses and last service
-    counts, as daily_cache.py keeps them); the probe records are then only those from since on."""
+    history, when given, is the probe history as daily_cache.py reads it (the recent days' calls,
+    every crawl's status, the last service counts before the recent days), and records["probes"]
+    is not read; without it, every probe record is in records["probes"]."""
     stamp = iso(now)
-    since = iso(earlier.since) if earlier is not None else ""
-    probes_all = probes_frame([p for p in records["probes"] if since <= p["crawl"] <= stamp])
+    if history is not None:
+        probes_all = history.probes[history.probes["crawl"] <= pd.Timestamp(now)]
+        statuses_all = history.statuses[history.statuses["crawl"] <= pd.Timestamp(now)]
+        old_counts = history.service_counts
+    else:
+        probes_all = probes_frame([p for p in records["probes"] if p["crawl"] <= stamp])
+        statuses_all = crawl_statuses(probes_all)
+        old_counts = {}
     tickets_all = tickets_frame([t for t in records["tickets"] if t["crawl"] <= stamp])
-    statuses_all = crawl_statuses(probes_all)
-    if earlier is not None and not earlier.statuses.empty:
-        statuses_all = pd.concat([earlier.statuses[earlier.statuses["crawl"] <= pd.Timestamp(now)], statuses_all], ignore_index=True)
-        statuses_all = statuses_all.sort_values(["endpoint", "crawl"], kind="stable").reset_index(drop=True)
-    old_counts = earlier.service_counts if earlier is not None else {}
     meta: dict[str, dict[str, Any]] = {}
     for entry in sorted((e for e in records["endpoints"] if e["crawl"] <= stamp), key=lambda e: e["crawl"]):
         meta[entry["endpoint"]] = entry
-    ids = sorted(set(meta) | set(probes_all["endpoint"]) | set(statuses_all["endpoint"]))
-    probes_by, statuses_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, statuses_all, tickets_all))
+    ids = sorted(set(meta) | set(probes_all["endpoint"].unique()) | set(statuses_all["endpoint"].unique()))
+    probes_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, tickets_all))
+    crawled = status_figures(statuses_all, now, STATUS_BAR_DAYS, ids)
     services_by: dict[str, list[dict[str, Any]]] = {}
     for record in records.get("services", []):
         if record["crawl"] <= stamp:
@@ -117,19 +110,18 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
     endpoints, details = [], {}
     for endpoint_id in ids:
         probes = probes_by.get(endpoint_id, probes_all.iloc[0:0])
-        statuses = statuses_by.get(endpoint_id, statuses_all.iloc[0:0])
         tickets = tickets_by.get(endpoint_id, tickets_all.iloc[0:0])
         info = meta.get(endpoint_id, {})
-        latest = statuses.iloc[-1] if not statuses.empty else None
+        figures = crawled[endpoint_id]
         summary = {
             "id": endpoint_id,
             "name": info.get("name", endpoint_id),
             "country": info.get("country"),
             "platform": info.get("platform"),
             "base_url": info.get("base_url"),
-            "status": latest["status"] if latest is not None else "unknown",
-            "last_checked": iso(latest["crawl"]) if latest is not None else None,
-            "uptime": {name: uptime(statuses, now, span) for name, span in WINDOWS.items()},
+            "status": figures["status"],
+            "last_checked": figures["last_checked"],
+            "uptime": figures["uptime"],
             "latency_ms": latency(probes, now),
             "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
             "requests_per_day": requests_per_day(tickets, probes, now),
@@ -142,7 +134,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
         twin_detail = twin.twin_figures(endpoint_id, records, now)
         summary["twin"] = twin.contract(twin_detail)
         endpoints.append(summary)
-        detail = _detail(info, probes, statuses, tickets, now)
+        detail = _detail(info, probes, figures, tickets, now)
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
                                 "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
@@ -157,7 +149,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, earlier: 
             "platforms": platforms(endpoints)}
 
 
-def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
+def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
     recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
@@ -165,14 +157,14 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, statuses: pd.DataFrame, 
         "timezone": info.get("timezone"),
         "jurisdiction_id": info.get("jurisdiction_id"),
         "location": info.get("location"),
-        "status_days": daily_uptime(statuses, now, STATUS_BAR_DAYS),
-        "crawl_counts": window_counts(statuses, now),
+        "status_days": figures["status_days"],
+        "crawl_counts": figures["crawl_counts"],
         "latency_by_method": {m: latency(probes, now, m) for m in ("services", "requests")},
         "latency_daily": latency_daily(probes, now),
         "comprehensiveness": comprehensiveness(probes, now),
         "by_service": by_service(tickets, now),
         "weekday_pattern": weekday_pattern(tickets, now, info.get("timezone") or "UTC"),
-        "outages": outages(statuses, now),
+        "outages": figures["outages"],
         "daily_requests": daily_requests(tickets, now),
         "failures": [
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,

@@ -62,8 +62,9 @@ def to_frame(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path) -> dict[str, int]:
-    """One table per kind, nested values as JSON text; returns the rows per table."""
+def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path, probes: pd.DataFrame | None = None) -> dict[str, int]:
+    """One table per kind, nested values as JSON text; returns the rows per table. probes, when
+    given, is the probes table as a frame (metrics.status.calls_frame), instead of records["probes"]."""
     path = Path(path)
     path.unlink(missing_ok=True)
     counts = {}
@@ -72,15 +73,36 @@ def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path) -> 
             names = columns(kind)
             nested = {n for n, hint in typing.get_type_hints(RECORD_TYPES[kind]).items() if "dict" in str(hint) or "list" in str(hint)}
             db.execute(f'CREATE TABLE "{kind}" ({", ".join(f"{n!r}" for n in names)})')
+            insert = f'INSERT INTO "{kind}" VALUES ({", ".join("?" * len(names))})'
+            if kind == "probes" and probes is not None:
+                counts[kind] = _insert_frame(db, insert, probes, names)
+                continue
             rows = records.get(kind, [])  # in the order read: day files in order, lines as written, so the file is the same each build
-            db.executemany(f'INSERT INTO "{kind}" VALUES ({", ".join("?" * len(names))})',
-                           ([_cell(r.get(n)) if n in nested else r.get(n) for n in names] for r in rows))
+            db.executemany(insert, ([_cell(r.get(n)) if n in nested else r.get(n) for n in names] for r in rows))
             counts[kind] = len(rows)
         for kind, key in (("probes", "endpoint, probed_at"), ("tickets", "endpoint, id"), ("events", "endpoint, id"),
                           ("twin_rows", "endpoint, id")):
             db.execute(f'CREATE INDEX "{kind}_by_{key.split(", ")[-1]}" ON "{kind}" ({key})')
     db.close()
     return counts
+
+
+def _insert_frame(db: sqlite3.Connection, insert: str, table: pd.DataFrame, names: list[str]) -> int:
+    """A frame's rows as the records they stand for: times as ISO text, nulls as NULL, findings as JSON."""
+    values = []
+    for name in names:
+        column = table[name] if name in table else pd.Series([1] * len(table), index=table.index)  # v: the records' layout
+        if name in ("crawl", "probed_at"):
+            values.append(column.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist())
+        elif name == "findings":
+            values.append([_cell(f) if f else "{}" for f in column])
+        else:
+            values.append([None if v is None or v != v else v for v in column.astype(object)])
+    for name in ("http_status", "elapsed_ms", "bytes", "items", "page", "attempt"):
+        i = names.index(name)
+        values[i] = [None if v is None else int(v) for v in values[i]]
+    db.executemany(insert, zip(*values))
+    return len(table)
 
 
 def _cell(value: Any) -> Any:

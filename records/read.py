@@ -10,9 +10,9 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from records import terse
 from records.layout import KINDS
@@ -86,11 +86,51 @@ def read_data(
 
 
 def read_file(path: Path, kind: str, loaded: Loaded) -> None:
+    out = loaded.records[kind]
+    for number, record in _lines(path, kind, loaded.problems):
+        if isinstance(record, terse.Line):
+            out.extend(terse.expand(record))
+        else:
+            out.append(record)
+
+
+def probe_columns(path: Path, problems: list[str], crawl_day: str | None = None) -> dict[str, list[Any]]:
+    """The sound probe records of a day file column by column (terse.COLUMNS: probed_at as seconds
+    after the crawl), only those of crawls on crawl_day (YYYY-MM-DD) when given."""
+    lines: list[terse.Line] = []
+    old: list[dict[str, Any]] = []
+    for _, record in _lines(path, "probes", problems):
+        if isinstance(record, terse.Line):
+            if crawl_day is None or record.crawl.startswith(crawl_day):
+                lines.append(record)
+        elif crawl_day is None or record["crawl"].startswith(crawl_day):
+            old.append(record)
+    out = terse.columns(lines)
+    for record in old:  # v1: one call a line
+        for name in terse.COLUMNS:
+            out[name].append(record[name])
+        out["probed_at"][-1] = _seconds_after(record["probed_at"], record["crawl"])
+    return out
+
+
+def _seconds_after(stamp: str, crawl: str) -> int:
+    return int((datetime.fromisoformat(stamp.replace("Z", "+00:00")) - datetime.fromisoformat(crawl.replace("Z", "+00:00"))).total_seconds())
+
+
+def _lines(path: Path, kind: str, problems: list[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, record) for each sound line: a decoded terse.Line for v2 probe lines, else a dict
+    with the defaults of fields added since; each other line is said in problems."""
     expected = EXPECTED[kind]
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
+            if kind == "probes":
+                try:
+                    yield number, terse.decode(raw)  # the common case, decoded and checked at once
+                    continue
+                except ValueError as e:
+                    v2_problem = str(e)
             problem = None
             try:
                 record = json.loads(raw)
@@ -98,20 +138,18 @@ def read_file(path: Path, kind: str, loaded: Loaded) -> None:
                 problem = f"not valid JSON ({e.__class__.__name__}: {e})"
             else:
                 if kind == "probes" and isinstance(record, dict) and record.get("v") == terse.LAYOUT:
-                    try:
-                        loaded.records[kind].extend(terse.expand(record))  # checked as it expands
-                    except (ValueError, TypeError) as e:
-                        loaded.problems.append(f"{path}:{number}: {e}; skipped")
-                    continue
-                if isinstance(record, dict):
+                    problem = v2_problem
+                elif isinstance(record, dict):
                     for name, default in DEFAULTS[kind].items():
                         if name not in record:
                             record[name] = default() if callable(default) else default
-                problem = record_problem(record, expected)
+                    problem = record_problem(record, expected)
+                else:
+                    problem = "not a JSON object"
             if problem:
-                loaded.problems.append(f"{path}:{number}: {problem}; skipped")
+                problems.append(f"{path}:{number}: {problem}; skipped")
             else:
-                loaded.records[kind].append(record)
+                yield number, record
 
 
 def record_problem(record: Any, expected: dict[str, tuple[type, ...]]) -> str | None:

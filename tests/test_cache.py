@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 import build
+from records.read import read_data
 from tests.test_build import HISTORY
 
 
@@ -60,3 +61,18 @@ def test_a_broken_cache_file_is_only_a_miss(tmp_path):
         cached.write_text("{not json")
     built(HISTORY, tmp_path / "again", now, "--cache", str(tmp_path / "cache"))
     same_tree(tmp_path / "raw", tmp_path / "again")
+
+
+@pytest.mark.parametrize("now", ["2026-11-20T12:00:00Z", "2026-12-05T00:00:00Z", "2026-12-25T00:00:00Z"])
+def test_the_history_a_day_at_a_time_gives_the_figures_of_every_record(tmp_path, now):
+    """daily_cache's days (older ones as crawl statuses only) against every probe record read whole."""
+    import daily_cache
+    from metrics.summary import summarize
+    from records import parse_moment
+
+    moment = parse_moment(now)
+    records = build.read_needed(str(HISTORY), moment).records
+    whole = summarize({**records, "probes": read_data(HISTORY, kinds=("probes",)).records["probes"]}, moment)
+    for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # fresh, cold, warm
+        history = daily_cache.load(HISTORY, moment, build.LOOKBACK["probes"], cache)
+        assert summarize(records, moment, history) == whole

@@ -67,7 +67,7 @@ def test_a_malformed_v2_line_is_reported_and_skipped(tmp_path):
     loaded = read_data(tmp_path)
     assert [(p["method"], p["elapsed_ms"], p["outcome"], p["http_status"]) for p in loaded.records["probes"]] == [("services", 200, "ok", 200)]
     assert [p.split(": ", 1)[1] for p in loaded.problems] == [
-        "a call's ms has the wrong type (str); skipped",
-        "a call has an unknown key 'zz'; skipped",
-        "a v2 probe line needs crawl, endpoint, crawler and a list of calls; skipped",
+        "not a v2 probe line: Expected `int | null`, got `str` - at `$.calls[0].ms`; skipped",
+        "not a v2 probe line: Object contains unknown field `zz` - at `$.calls[0]`; skipped",
+        "not a v2 probe line: Expected `array`, got `str` - at `$.calls`; skipped",
     ]
