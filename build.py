@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
 import shutil
 import sys
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     loaded.problems[:0] = history.problems
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    staged = out.parent / f".{out.name}.sqlite"  # the SQLite file is written meanwhile, by a second process
+    if not args.json:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        published = history.probes[history.probes["probed_at"] >= pd.Timestamp((now - SQLITE_PROBES).date(), tz="UTC")]
+        sqlite = _in_child(frames.write_sqlite, loaded.records, staged, published)
     site = summarize(loaded.records, now, history)
     for bad in [i for i in site["details"] if not SAFE_ID.match(i)]:
         print(f"warning: endpoint id {bad!r} in {args.data} is not a valid id; left out of the site", file=sys.stderr)
@@ -94,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     api = {"generated_at": site["generated_at"], "endpoints": site["endpoints"]}
     write(out / "api" / "endpoints.json", json.dumps(api, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_products(out, site)
-    recent = history.probes[history.probes["probed_at"] >= pd.Timestamp((now - SQLITE_PROBES).date(), tz="UTC")]
-    frames.write_sqlite(loaded.records, out / "downloads" / "open311-status.sqlite", probes=recent)
+    sqlite.join()
+    if sqlite.exitcode != 0:
+        raise RuntimeError(f"writing the SQLite file failed (exit {sqlite.exitcode})")
+    staged.replace(out / "downloads" / "open311-status.sqlite")
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
     print(f"built {out}: {len(site['endpoints'])} endpoints, "
@@ -147,6 +155,13 @@ def write_products(out: Path, site: dict[str, Any]) -> None:
     write(out / "downloads" / "daily-status.csv", products.daily_csv(site["details"]))
     write(out / "downloads" / "daily-requests.csv", products.requests_csv(site["details"]))
     write(out / "downloads" / "datapackage.json", products.dumps(products.datapackage(stamp)))
+
+
+def _in_child(function: Any, *args: Any) -> multiprocessing.process.BaseProcess:
+    """function(*args) in a forked process, alongside the rest of the build (the machine has two cores)."""
+    child = multiprocessing.get_context("fork").Process(target=function, args=args)
+    child.start()
+    return child
 
 
 def out_problem(out: Path) -> str | None:

@@ -23,16 +23,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from metrics.rules import STATUSES
 from metrics.status import calls_frame, crawl_statuses
 from records.layout import day_path
 from records.read import probe_columns
 from records.terse import COLUMNS
 
-VERSION = 2  # bump when what a day holds changes
+CATEGORIES = ("endpoint", "method", "outcome", "format")
+
+VERSION = 3  # bump when what a day holds changes
 RAW_DAYS = 31
-EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass
@@ -56,7 +59,9 @@ def load(data_dir: str | Path, now: datetime, lookback: timedelta, cache_dir: st
     raw_from = first_raw_day(now)
     days = [(now - lookback).date() + timedelta(days=n) for n in range((now.date() - (now - lookback).date()).days + 1)]
     wanted = [(data_dir, day, day >= raw_from) for day in days]
-    found = {day: _cached(cache, data_dir, day, raw) for _, day, raw in wanted} if cache else {}
+    found = {day: _empty() for day in days if _key(data_dir, day)[1] == 0}  # no crawl was stored that day
+    if cache:
+        found |= {day: _cached(cache, data_dir, day, raw) for _, day, raw in wanted if day not in found}
     missing = [w for w in wanted if found.get(w[1]) is None]
     for (_, day, _), aggregate in zip(missing, _map(_aggregate, missing)):
         found[day] = aggregate
@@ -65,26 +70,41 @@ def load(data_dir: str | Path, now: datetime, lookback: timedelta, cache_dir: st
     if cache:
         _prune(cache, days[0], raw_from)
 
-    statuses: dict[str, list[Any]] = {"endpoint": [], "crawl": [], "status": [], "failure": []}
-    calls: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     counts: dict[str, tuple[str, int]] = {}
     problems: list[str] = []
     for day in days:
-        aggregate = found[day]
-        for name, values in aggregate["statuses"].items():
-            statuses[name] += values
-        if day >= raw_from:
-            for name, values in aggregate["calls"].items():
-                calls[name] += values
-        else:
-            for endpoint, (stamp, items) in aggregate["services"].items():
+        if day < raw_from:
+            for endpoint, (stamp, items) in found[day]["services"].items():
                 if endpoint not in counts or counts[endpoint][0] <= stamp:
                     counts[endpoint] = (stamp, items)
-        problems += aggregate["problems"]
-    frame = pd.DataFrame({"endpoint": statuses["endpoint"], "crawl": pd.to_datetime(statuses["crawl"], unit="s", utc=True),
-                          "status": statuses["status"], "failure": pd.Series(statuses["failure"], dtype=object)})
-    frame = frame.sort_values(["endpoint", "crawl"], kind="stable").reset_index(drop=True)
-    return History(calls_frame(calls), frame, counts, problems)
+        problems += found[day]["problems"]
+    parts = [found[day]["statuses"] for day in days]
+    endpoint = pd.Categorical(np.concatenate([part["endpoint"].to_numpy(dtype=object) for part in parts]))
+    order = np.argsort(endpoint.codes, kind="stable")  # by endpoint; each endpoint's crawls are already in time order
+    statuses = pd.DataFrame({
+        "endpoint": endpoint.take(order),
+        "crawl": pd.DatetimeIndex(np.concatenate([_seconds(part["crawl"]) for part in parts])[order], tz="UTC"),
+        "status": pd.Categorical(np.concatenate([part["status"].to_numpy(dtype=object) for part in parts])[order], categories=STATUSES),
+        "failure": np.concatenate([part["failure"].to_numpy(dtype=object) for part in parts])[order]})
+    raw = [found[day]["calls"] for day in days if day >= raw_from]
+    probes = pd.concat(raw, ignore_index=True)
+    for column in CATEGORIES:  # each day has its own categories
+        probes[column] = probes[column].astype("category")
+    return History(probes, statuses, counts, problems)
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    return times.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+
+
+_EMPTY: list[dict[str, Any]] = []
+
+
+def _empty() -> dict[str, Any]:
+    """The aggregate of a day without a day file."""
+    if not _EMPTY:
+        _EMPTY.append(_aggregate((Path("/nonexistent"), date(2000, 1, 1), True)))
+    return _EMPTY[0]
 
 
 def _map(function: Any, items: list[Any]) -> list[Any]:
@@ -124,55 +144,99 @@ def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
     for endpoint, stamp, items in zip(ok["endpoint"], ok["probed_at"], ok["items"]):
         if endpoint not in services or services[endpoint][0] <= stamp:
             services[endpoint] = (stamp, int(items))
-    return {
-        "key": key, "problems": problems,
-        "statuses": {"endpoint": statuses["endpoint"].astype(str).tolist(),
-                     "crawl": ((statuses["crawl"] - EPOCH) // pd.Timedelta(seconds=1)).tolist(),
-                     "status": statuses["status"].tolist(),
-                     "failure": [f if isinstance(f, str) else None for f in statuses["failure"]]},
-        "services": {e: [s.strftime("%Y-%m-%dT%H:%M:%SZ"), n] for e, (s, n) in services.items()},
-        "calls": calls if raw else None,
-    }
+    statuses["failure"] = [f if isinstance(f, str) else None for f in statuses["failure"]]
+    return {"key": key, "problems": problems, "statuses": statuses, "calls": frame if raw else None,
+            "services": {e: (s.strftime("%Y-%m-%dT%H:%M:%SZ"), n) for e, (s, n) in services.items()}}
 
 
-def _path(cache: Path, day: date) -> Path:
-    return cache / "days" / f"{day.isoformat()}.json"
+# The cache: a file per part and day, a line of JSON (the key, text columns' distinct values,
+# findings, ...) then one numpy record array of every column as numbers (text as codes into its
+# values). Read back with np.frombuffer: nothing in a cache file can run code, and a day is one read.
+def _path(cache: Path, part: str, day: date) -> Path:
+    """days/DAY: a day's statuses, service counts and problems; calls/DAY: its calls, while it is a raw day."""
+    return cache / part / f"{day.isoformat()}.bin"
+
+
+def _encode(frame: pd.DataFrame, extra: dict[str, Any]) -> bytes:
+    arrays, meta = {}, {**extra, "values": {}, "times": [], "findings": {}}
+    for name in frame.columns:
+        column = frame[name]
+        if name == "findings":
+            meta["findings"] = {i: f for i, f in enumerate(column) if f}
+        elif isinstance(column.dtype, pd.DatetimeTZDtype):
+            arrays[name] = _seconds(column).astype("int64")
+            meta["times"].append(name)
+        elif column.dtype.kind in "iufb":
+            arrays[name] = column.to_numpy()
+        else:  # text, with None
+            codes, values = pd.factorize(column.astype(object), use_na_sentinel=True)
+            arrays[name] = codes.astype("int32")
+            meta["values"][name] = [str(v) for v in values]
+    table = np.rec.fromarrays(list(arrays.values()), names=list(arrays)) if arrays else np.zeros(0)
+    meta["dtype"], meta["rows"], meta["columns"] = table.dtype.descr, len(frame), list(frame.columns)
+    return json.dumps(meta, ensure_ascii=False).encode() + b"\n" + table.tobytes()
+
+
+def _decode(body: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
+    head, _, rest = body.partition(b"\n")
+    meta = json.loads(head)
+    table = np.frombuffer(rest, dtype=np.dtype([tuple(field) for field in meta["dtype"]]), count=meta["rows"])
+    columns: dict[str, Any] = {}
+    for name in meta["columns"]:
+        if name == "findings":
+            sparse = {int(i): f for i, f in meta["findings"].items()}
+            columns[name] = [sparse.get(i, {}) for i in range(meta["rows"])]
+        elif name in meta["values"]:
+            values = np.asarray(meta["values"][name] + [None], dtype=object)
+            columns[name] = values[table[name]]  # code -1: the None at the end
+        elif name in meta["times"]:
+            columns[name] = pd.DatetimeIndex(table[name].astype("datetime64[s]"), tz="UTC")
+        else:
+            columns[name] = table[name].copy()
+    return pd.DataFrame(columns, index=pd.RangeIndex(meta["rows"])), meta
+
+
+def _read(path: Path, key: list[int]) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    try:
+        frame, meta = _decode(path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None  # missing or broken: only a miss
+    return (frame, meta) if meta.get("key") == key else None
 
 
 def _cached(cache: Path, data_dir: Path, day: date, raw: bool) -> dict[str, Any] | None:
     key = _key(data_dir, day)
-    if key[1] == 0:
-        return {"key": key, "problems": [], "statuses": {}, "services": {}, "calls": {}}  # no crawl was stored that day
-    try:
-        aggregate = json.loads(_path(cache, day).read_text())
-    except (OSError, ValueError):
-        return None  # missing or broken: only a miss
-    if not isinstance(aggregate, dict) or aggregate.get("key") != key or (raw and aggregate.get("calls") is None):
+    days = _read(_path(cache, "days", day), key)
+    if days is None:
         return None
+    statuses, meta = days
+    aggregate = {"key": key, "problems": meta["problems"], "services": meta["services"], "statuses": statuses, "calls": None}
+    if raw:
+        calls = _read(_path(cache, "calls", day), key)
+        if calls is None:
+            return None
+        aggregate["calls"] = calls[0]
     return aggregate
 
 
 def _store(cache: Path, day: date, aggregate: dict[str, Any]) -> None:
-    path = _path(cache, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(aggregate, separators=(",", ":"), ensure_ascii=False))
-    tmp.replace(path)
+    parts = {"days": _encode(aggregate["statuses"], {k: aggregate[k] for k in ("key", "problems", "services")})}
+    if aggregate["calls"] is not None:
+        parts["calls"] = _encode(aggregate["calls"], {"key": aggregate["key"]})
+    for part, body in parts.items():
+        path = _path(cache, part, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(body)
+        tmp.replace(path)
 
 
 def _prune(cache: Path, first: date, raw_from: date) -> None:
-    """Days before the lookback go; days before the raw ones drop their calls (only their statuses are read again)."""
-    for path in sorted((cache / "days").glob("*.json")):
-        try:
-            day = date.fromisoformat(path.stem)
-        except ValueError:
-            continue
-        if day < first:
-            path.unlink()
-        elif day < raw_from and path.stat().st_size > 1 << 16:
+    """Days before the lookback go, and the calls of days before the raw ones (only their statuses are read again)."""
+    for part, before in (("days", first), ("calls", raw_from)):
+        for path in (cache / part).glob("*"):
             try:
-                aggregate = json.loads(path.read_text())
+                if date.fromisoformat(path.stem) < before:
+                    path.unlink()
             except ValueError:
                 continue
-            if aggregate.get("calls") is not None:
-                _store(cache, day, {**aggregate, "calls": None})

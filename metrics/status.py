@@ -34,10 +34,16 @@ def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
 def calls_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     """probes_frame's table, with every field, from records.terse's columns (probed_at as seconds after the crawl)."""
     frame = pd.DataFrame(columns)
-    frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="%Y-%m-%dT%H:%M:%SZ")
+    codes, stamps = pd.factorize(frame["crawl"])  # a few thousand crawls among the calls: each parsed once
+    frame["crawl"] = pd.to_datetime(stamps, utc=True, format="%Y-%m-%dT%H:%M:%SZ").take(codes)
     frame["probed_at"] = frame["crawl"] + pd.to_timedelta(frame["probed_at"].astype("int64"), unit="s")
-    frame["elapsed_ms"] = pd.to_numeric(frame["elapsed_ms"], errors="coerce").astype("float64")
-    for column in ("method", "outcome", "format"):
+    for column in ("elapsed_ms", "http_status", "items", "page", "retry_after_s"):  # null: NaN
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("bytes", "attempt"):
+        frame[column] = frame[column].astype("int64")
+    for column in ("error", "target", "content_type", "crawler"):
+        frame[column] = frame[column].astype(object)
+    for column in ("endpoint", "method", "outcome", "format"):
         frame[column] = frame[column].astype("category")
     return frame
 
@@ -114,7 +120,7 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     codes = pd.Categorical(statuses["endpoint"], categories=names).codes.astype("int64")
     order = np.argsort(codes, kind="stable")  # by endpoint, each endpoint's crawls still in time order
     ep = codes[order]
-    status = statuses["status"].map(STATUS_CODES).to_numpy(dtype="int64")[order]
+    status = pd.Categorical(statuses["status"], categories=list(STATUS_CODES)).codes.astype("int64")[order]
     failure = statuses["failure"].to_numpy(dtype=object)[order]
     n = len(names)
     known = status != STATUS_CODES["unknown"]
