@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.rules import STATUSES
+from metrics.rules import STATUSES, crawl_status
 from metrics.status import calls_frame, crawl_statuses
 from records.layout import day_path
-from records.read import probe_columns
+from records.read import probe_columns, probe_records
 from records.terse import COLUMNS
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")
@@ -129,24 +129,63 @@ def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
     data_dir, day, raw = item
     key = _key(data_dir, day)
     problems: list[str] = []
-    calls: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    lines, old = [], []
     for n, path in enumerate([day_path(data_dir, "probes", day), day_path(data_dir, "probes", day + timedelta(days=1))]):
         if path.exists():
             seen: list[str] = []
-            part = probe_columns(path, seen, crawl_day=day.isoformat())
-            problems += seen if n == 0 else []  # the next day's problems are reported with it
-            for name, values in part.items():
-                calls[name] += values
-    frame = calls_frame(calls)
-    statuses = crawl_statuses(frame)
-    services = {}
-    ok = frame[(frame["method"] == "services") & (frame["outcome"] == "ok") & frame["items"].notna()]
-    for endpoint, stamp, items in zip(ok["endpoint"], ok["probed_at"], ok["items"]):
-        if endpoint not in services or services[endpoint][0] <= stamp:
-            services[endpoint] = (stamp, int(items))
-    statuses["failure"] = [f if isinstance(f, str) else None for f in statuses["failure"]]
-    return {"key": key, "problems": problems, "statuses": statuses, "calls": frame if raw else None,
-            "services": {e: (s.strftime("%Y-%m-%dT%H:%M:%SZ"), n) for e, (s, n) in services.items()}}
+            # The next day's file may hold the end of a v1 crawl begun before midnight; its problems are said with it.
+            more = probe_records(path, seen, crawl_day=day.isoformat(), mentioning=day.isoformat() if n else None)
+            lines += more[0]
+            old += more[1]
+            problems += seen if n == 0 else []
+    crawls: dict[tuple[str, str], list[dict[str, Any]]] = {}  # v1 records by crawl, as the plain rules take them
+    for record in old:
+        crawls.setdefault((record["endpoint"], record["crawl"]), []).append({**record, "probed_at": _seconds_after(record)})
+    for line in lines:
+        crawls.setdefault((line.endpoint, line.crawl), []).extend(
+            {"method": c.m, "outcome": c.o, "probed_at": c.t, "page": c.p, "elapsed_ms": c.ms, "items": c.n} for c in line.calls)
+    frame = None
+    if raw:
+        frame = calls_frame(probe_columns(lines, old))
+        statuses = crawl_statuses(frame)
+        statuses["failure"] = [f if isinstance(f, str) else None for f in statuses["failure"]]
+    else:
+        statuses = _plain_statuses(crawls)
+    services: dict[str, tuple[tuple[str, int], int]] = {}
+    for (endpoint, crawl), probes in crawls.items():
+        for p in probes:
+            stamp = (crawl, p["probed_at"])  # in time order: one day's crawls, each as seconds after its start
+            if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None and (
+                    endpoint not in services or services[endpoint][0] <= stamp):
+                services[endpoint] = (stamp, p["items"])
+    return {"key": key, "problems": problems, "statuses": statuses, "calls": frame,
+            "services": {e: (_stamp(crawl, after), n) for e, ((crawl, after), n) in services.items()}}
+
+
+def _seconds_after(record: dict[str, Any]) -> int:
+    return int((_time(record["probed_at"]) - _time(record["crawl"])).total_seconds())
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _stamp(crawl: str, after: int) -> str:
+    return (_time(crawl) + timedelta(seconds=after)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain_statuses(crawls: dict[tuple[str, str], list[dict[str, Any]]]) -> pd.DataFrame:
+    """crawl_statuses' table by the plain rules (metrics/rules.py), crawl by crawl: for the older
+    days, whose calls are not kept, this is quicker than making a frame of them."""
+    rows = []
+    for (endpoint, crawl), probes in sorted(crawls.items(), key=lambda item: item[0]):
+        status = crawl_status(probes)
+        last = max((p for p in probes if p["method"] == "services"), key=lambda p: p["probed_at"], default=None) if status == "down" else None
+        rows.append((endpoint, crawl, status, last["outcome"] if last else None))
+    frame = pd.DataFrame(rows, columns=["endpoint", "crawl", "status", "failure"])
+    frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="%Y-%m-%dT%H:%M:%SZ")
+    frame["failure"] = frame["failure"].astype(object)
+    return frame
 
 
 # The cache: a file per part and day, a line of JSON (the key, text columns' distinct values,

@@ -94,17 +94,24 @@ def read_file(path: Path, kind: str, loaded: Loaded) -> None:
             out.append(record)
 
 
-def probe_columns(path: Path, problems: list[str], crawl_day: str | None = None) -> dict[str, list[Any]]:
-    """The sound probe records of a day file column by column (terse.COLUMNS: probed_at as seconds
-    after the crawl), only those of crawls on crawl_day (YYYY-MM-DD) when given."""
+def probe_records(path: Path, problems: list[str], crawl_day: str | None = None,
+                  mentioning: str | None = None) -> tuple[list[terse.Line], list[dict[str, Any]]]:
+    """The sound probe records of a day file: its v2 lines (decoded) and its v1 records, only those of
+    crawls on crawl_day (YYYY-MM-DD) when given. With mentioning, a line without that text is passed
+    over unread (a quick look for the few of another day)."""
     lines: list[terse.Line] = []
     old: list[dict[str, Any]] = []
-    for _, record in _lines(path, "probes", problems):
+    for _, record in _lines(path, "probes", problems, mentioning.encode() if mentioning else None):
         if isinstance(record, terse.Line):
             if crawl_day is None or record.crawl.startswith(crawl_day):
                 lines.append(record)
         elif crawl_day is None or record["crawl"].startswith(crawl_day):
             old.append(record)
+    return lines, old
+
+
+def probe_columns(lines: list[terse.Line], old: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """probe_records' calls column by column (terse.COLUMNS: probed_at as seconds after the crawl)."""
     out = terse.columns(lines)
     for record in old:  # v1: one call a line
         for name in terse.COLUMNS:
@@ -117,13 +124,13 @@ def _seconds_after(stamp: str, crawl: str) -> int:
     return int((datetime.fromisoformat(stamp.replace("Z", "+00:00")) - datetime.fromisoformat(crawl.replace("Z", "+00:00"))).total_seconds())
 
 
-def _lines(path: Path, kind: str, problems: list[str]) -> Iterator[tuple[int, Any]]:
+def _lines(path: Path, kind: str, problems: list[str], mentioning: bytes | None = None) -> Iterator[tuple[int, Any]]:
     """(line number, record) for each sound line: a decoded terse.Line for v2 probe lines, else a dict
     with the defaults of fields added since; each other line is said in problems."""
     expected = EXPECTED[kind]
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            if not raw.strip():
+            if not raw.strip() or (mentioning is not None and mentioning not in raw):
                 continue
             if kind == "probes":
                 try:
