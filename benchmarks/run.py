@@ -96,16 +96,19 @@ def synthetic_year(data: Path, endpoints: int, per_day: int, end: datetime) -> i
     return calls
 
 
-def build_in_child(args: list[str]) -> tuple[float, float]:
-    """One build in its own process: wall seconds and its peak memory (MB)."""
+def build_in_child(args: list[str]) -> tuple[float, float, float]:
+    """One build in its own process: wall seconds, its peak memory and the largest of its own
+    children's (the processes that read days and write the SQLite file), in MB."""
     import subprocess
 
     code = ("import resource, sys, contextlib, io, build\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n    rc = build.main(sys.argv[1:])\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.exit(rc)")
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, check=True)
-    return time.monotonic() - started, int(result.stdout.split()[-1]) / 1024
+    own, children = result.stdout.split()[-2:]
+    return time.monotonic() - started, int(own) / 1024, int(children) / 1024
 
 
 def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]:
@@ -121,9 +124,9 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
                               ("incremental: one more crawl, cache warm", cache, end + timedelta(minutes=30))):
         if now != end:  # one more crawl: the next slot's lines
             synthetic_crawl(data, 100, now)
-        seconds, peak = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
+        seconds, peak, child = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
         rows.append((f"build of a year, 100 endpoints, {per_day} crawls a day ({label})", f"{seconds:.1f} s",
-                     f"peak {peak:.0f} MB" + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
+                     f"peak {peak:.0f} MB, its largest child {child:.0f} MB" + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
     return rows
 
 

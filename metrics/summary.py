@@ -134,7 +134,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
         twin_detail = twin.twin_figures(endpoint_id, records, now)
         summary["twin"] = twin.contract(twin_detail)
         endpoints.append(summary)
-        detail = _detail(info, probes, figures, tickets, now)
+        detail = _detail(info, probes, figures, tickets, now, summary["latency_ms"])
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
                                 "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
@@ -149,7 +149,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
             "platforms": platforms(endpoints)}
 
 
-def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime) -> dict[str, Any]:
+def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,
+            services_latency: dict[str, float] | None) -> dict[str, Any]:
     recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
@@ -159,7 +160,7 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
         "location": info.get("location"),
         "status_days": figures["status_days"],
         "crawl_counts": figures["crawl_counts"],
-        "latency_by_method": {m: latency(probes, now, m) for m in ("services", "requests")},
+        "latency_by_method": {"services": services_latency, "requests": latency(probes, now, "requests")},
         "latency_daily": latency_daily(probes, now),
         "comprehensiveness": comprehensiveness(probes, now),
         "by_service": by_service(tickets, now),

@@ -3,6 +3,7 @@
 import contextlib
 import filecmp
 import io
+import json
 import shutil
 
 import pytest
@@ -76,3 +77,33 @@ def test_the_history_a_day_at_a_time_gives_the_figures_of_every_record(tmp_path,
     for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # fresh, cold, warm
         history = daily_cache.load(HISTORY, moment, build.LOOKBACK["probes"], cache)
         assert summarize(records, moment, history) == whole
+
+
+def test_a_cached_day_reads_back_the_same_calls_and_statuses(tmp_path):
+    """The cache file of a day: every column, text with nulls, quotes and newlines, findings, times; no pickle."""
+    import daily_cache
+    from datetime import date
+
+    data = tmp_path / "data"
+    day = data / "probes" / "2026" / "2026-11-20.jsonl"
+    day.parent.mkdir(parents=True)
+    calls = [{"m": "services", "ms": 210, "b": 900, "n": 5, "c": "application/json"},
+             {"m": "requests", "t": 3, "o": "http_5xx", "s": 503, "ms": 40, "e": 'He said "down"\nfor ✓ maintenance', "p": 1,
+              "x": {"date_not_w3c": "2026-11-20 12:00"}},
+             {"m": "request", "t": 4, "o": "timeout", "s": None, "g": "A-1", "r": 2.5, "a": 2}]
+    day.write_text("\n".join(json.dumps(line) for line in [
+        {"v": 2, "crawl": "2026-11-20T12:00:00Z", "endpoint": "alpha", "crawler": "0.3.0", "calls": calls},
+        {"v": 2, "crawl": "2026-11-20T12:30:00Z", "endpoint": "beta", "crawler": "0.3.0", "calls": calls[:1]}]) + "\n")
+    fresh = daily_cache._aggregate((data, date(2026, 11, 20), True))
+    daily_cache._store(tmp_path / "cache", date(2026, 11, 20), fresh)
+    assert (tmp_path / "cache" / "days" / "2026-11-20.bin").exists() and (tmp_path / "cache" / "calls" / "2026-11-20.bin").exists()
+    cached = daily_cache._cached(tmp_path / "cache", data, date(2026, 11, 20), True)
+    for part in ("calls", "statuses"):
+        a, b = fresh[part].astype(object), cached[part].astype(object)
+        assert list(a.columns) == list(b.columns)
+        assert a.where(a.notna(), None).values.tolist() == b.where(b.notna(), None).values.tolist(), part
+    assert cached["services"] == {"alpha": ["2026-11-20T12:00:00Z", 5], "beta": ["2026-11-20T12:30:00Z", 5]}
+    assert cached["statuses"]["status"].tolist() == ["degraded", "degraded"]  # alpha's listing failed; beta never listed
+    with open(day, "a") as f:  # the day file grew: the cached day no longer stands for it
+        f.write('{"v":2,"crawl":"2026-11-20T13:00:00Z","endpoint":"alpha","crawler":"0.3.0","calls":[]}\n')
+    assert daily_cache._cached(tmp_path / "cache", data, date(2026, 11, 20), True) is None
