@@ -15,6 +15,7 @@ the machine's cores. A cached build and a fresh one give the same site.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -30,7 +31,7 @@ from metrics.rules import STATUSES, crawl_status
 from metrics.status import calls_frame, crawl_statuses
 from records.layout import day_path
 from records.read import probe_columns, probe_records
-from records.terse import COLUMNS
+from records.terse import COLUMNS, Line, probed_at, seconds_after
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")
 
@@ -97,14 +98,10 @@ def _seconds(times: pd.Series) -> np.ndarray:
     return times.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
 
 
-_EMPTY: list[dict[str, Any]] = []
-
-
+@functools.cache
 def _empty() -> dict[str, Any]:
-    """The aggregate of a day without a day file."""
-    if not _EMPTY:
-        _EMPTY.append(_aggregate((Path("/nonexistent"), date(2000, 1, 1), True)))
-    return _EMPTY[0]
+    """The aggregate of a day without a day file (shared: nothing changes an aggregate once made)."""
+    return _of([VERSION, 0, 0], [], [], [], raw=True)
 
 
 def _map(function: Any, items: list[Any]) -> list[Any]:
@@ -138,9 +135,14 @@ def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
             lines += more[0]
             old += more[1]
             problems += seen if n == 0 else []
+    return _of(key, lines, old, problems, raw)
+
+
+def _of(key: list[int], lines: list[Line], old: list[dict[str, Any]], problems: list[str], raw: bool) -> dict[str, Any]:
+    """A day's aggregate from its v2 lines and v1 records."""
     crawls: dict[tuple[str, str], list[dict[str, Any]]] = {}  # v1 records by crawl, as the plain rules take them
     for record in old:
-        crawls.setdefault((record["endpoint"], record["crawl"]), []).append({**record, "probed_at": _seconds_after(record)})
+        crawls.setdefault((record["endpoint"], record["crawl"]), []).append({**record, "probed_at": seconds_after(record["probed_at"], record["crawl"])})
     for line in lines:
         crawls.setdefault((line.endpoint, line.crawl), []).extend(
             {"method": c.m, "outcome": c.o, "probed_at": c.t, "page": c.p, "elapsed_ms": c.ms, "items": c.n} for c in line.calls)
@@ -159,19 +161,7 @@ def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
                     endpoint not in services or services[endpoint][0] <= stamp):
                 services[endpoint] = (stamp, p["items"])
     return {"key": key, "problems": problems, "statuses": statuses, "calls": frame,
-            "services": {e: (_stamp(crawl, after), n) for e, ((crawl, after), n) in services.items()}}
-
-
-def _seconds_after(record: dict[str, Any]) -> int:
-    return int((_time(record["probed_at"]) - _time(record["crawl"])).total_seconds())
-
-
-def _time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _stamp(crawl: str, after: int) -> str:
-    return (_time(crawl) + timedelta(seconds=after)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            "services": {e: (probed_at(crawl, after), n) for e, ((crawl, after), n) in services.items()}}
 
 
 def _plain_statuses(crawls: dict[tuple[str, str], list[dict[str, Any]]]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -116,12 +116,8 @@ def probe_columns(lines: list[terse.Line], old: list[dict[str, Any]]) -> dict[st
     for record in old:  # v1: one call a line
         for name in terse.COLUMNS:
             out[name].append(record[name])
-        out["probed_at"][-1] = _seconds_after(record["probed_at"], record["crawl"])
+        out["probed_at"][-1] = terse.seconds_after(record["probed_at"], record["crawl"])
     return out
-
-
-def _seconds_after(stamp: str, crawl: str) -> int:
-    return int((datetime.fromisoformat(stamp.replace("Z", "+00:00")) - datetime.fromisoformat(crawl.replace("Z", "+00:00"))).total_seconds())
 
 
 def _lines(path: Path, kind: str, problems: list[str], mentioning: bytes | None = None) -> Iterator[tuple[int, Any]]:

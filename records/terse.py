@@ -79,6 +79,16 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def probed_at(crawl: str, seconds: int) -> str:
+    """A call's probed_at from its crawl and t."""
+    return _stamp(_time(crawl) + timedelta(seconds=seconds))
+
+
+def seconds_after(stamp: str, crawl: str) -> int:
+    """A call's t from its probed_at and crawl."""
+    return int((_time(stamp) - _time(crawl)).total_seconds())
+
+
 def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """v1 probe records to v2 lines: one per (crawl, endpoint, crawler), calls in their order."""
     lines: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -91,7 +101,7 @@ def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = probe.get(field)
             default = DEFAULTS.get(field)  # None for the rest
             if field == "probed_at":
-                value = int((_time(value) - _time(probe["crawl"])).total_seconds())
+                value = seconds_after(value, probe["crawl"])
             if field == "content_type":
                 default = previous.get(key)
                 previous[key] = value
