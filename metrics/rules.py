@@ -11,7 +11,8 @@
 A retry that succeeds is no outage: the crawl counts what the endpoint managed within its
 budget. A crawl that did not run (a late or skipped cron run) has no records at all, so its
 slot is a gap, never downtime. metrics/status.py applies these rules to whole histories at once;
-this plain version serves the crawler's own summary, and tests hold the two to the same answers.
+this plain version serves the crawler's own summary and the build's older days (daily_cache.py),
+and tests hold the two to the same answers.
 """
 
 from __future__ import annotations

@@ -124,7 +124,6 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     failure = statuses["failure"].to_numpy(dtype=object)[order]
     n = len(names)
     known = status != STATUS_CODES["unknown"]
-    not_down = known & (status != STATUS_CODES["down"])
     moment = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
     crawl_ns = statuses["crawl"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")[order]
     out: dict[str, dict[str, Any]] = {name: {"status": "unknown", "last_checked": None, "uptime": {}, "crawl_counts": {}} for name in names}
@@ -145,8 +144,8 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     bar = known & (day >= 0)
     cell = ep[bar] * days + day[bar]
     crawls = np.bincount(cell, minlength=n * days).reshape(n, days)
-    down = np.bincount(cell, weights=(status[bar] == 2), minlength=n * days).reshape(n, days).astype("int64")
-    degraded = np.bincount(cell, weights=(status[bar] == 1), minlength=n * days).reshape(n, days).astype("int64")
+    down = np.bincount(cell, weights=(status[bar] == STATUS_CODES["down"]), minlength=n * days).reshape(n, days).astype("int64")
+    degraded = np.bincount(cell, weights=(status[bar] == STATUS_CODES["degraded"]), minlength=n * days).reshape(n, days).astype("int64")
     labels = [(first_day + np.timedelta64(d, "D")).item().isoformat() for d in range(days)]
     for i, name in enumerate(names):
         out[name]["status_days"] = [
