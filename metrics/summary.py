@@ -20,22 +20,23 @@ CHART_SPAN = timedelta(days=30)
 RECENT_FAILURES = 20
 
 
-def latency(probes: pd.DataFrame, now: datetime, method: str = "services") -> dict[str, float] | None:
-    """p50 and p95 (linear interpolation) of the successful calls of a method in the 7 days before now."""
-    ok = probes[(probes["method"] == method) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, LATENCY_SPAN)]
-    ms = ok["elapsed_ms"].dropna()
-    if ms.empty:
-        return None
-    return {"p50": round(float(ms.quantile(0.5)), 1), "p95": round(float(ms.quantile(0.95)), 1)}
+def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict[str, float]]:
+    """p50 and p95 (linear interpolation) of the successful services and requests calls of the 7 days
+    before now, for every endpoint at once: {(endpoint, method): {"p50", "p95"}}."""
+    ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok")
+                & in_window(probes["probed_at"], now, LATENCY_SPAN) & probes["elapsed_ms"].notna()]
+    table = ok.groupby(["endpoint", "method"], observed=True)["elapsed_ms"].quantile([0.5, 0.95]).unstack()
+    return {(str(e), str(m)): {"p50": round(float(row[0.5]), 1), "p95": round(float(row[0.95]), 1)} for (e, m), row in table.iterrows()}
 
 
-def latency_daily(probes: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
-    """p50 per UTC day and method (services, requests) of successful calls, the 30 days before now."""
+def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """p50 per UTC day and method (services, requests) of successful calls, the 30 days before now, for every endpoint."""
     ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
-    if ok.empty:
-        return []
-    daily = ok.groupby([ok["probed_at"].dt.normalize(), "method"])["elapsed_ms"].median()
-    return [{"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)} for (day, method), ms in daily.items()]
+    daily = ok.groupby([ok["endpoint"], ok["probed_at"].dt.normalize(), "method"], observed=True)["elapsed_ms"].median()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (endpoint, day, method), ms in daily.items():
+        out.setdefault(str(endpoint), []).append({"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)})
+    return out
 
 
 def _or(value: Any, fallback: Any) -> Any:
@@ -100,6 +101,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
     ids = sorted(set(meta) | set(probes_all["endpoint"].unique()) | set(statuses_all["endpoint"].unique()))
     probes_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, tickets_all))
     crawled = status_figures(statuses_all, now, STATUS_BAR_DAYS, ids)
+    timing, daily_timing = latencies(probes_all, now), latencies_daily(probes_all, now)
     services_by: dict[str, list[dict[str, Any]]] = {}
     for record in records.get("services", []):
         if record["crawl"] <= stamp:
@@ -122,7 +124,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
             "status": figures["status"],
             "last_checked": figures["last_checked"],
             "uptime": figures["uptime"],
-            "latency_ms": latency(probes, now),
+            "latency_ms": timing.get((endpoint_id, "services")),
             "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
             "requests_per_day": requests_per_day(tickets, probes, now),
         }
@@ -134,7 +136,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
         twin_detail = twin.twin_figures(endpoint_id, records, now)
         summary["twin"] = twin.contract(twin_detail)
         endpoints.append(summary)
-        detail = _detail(info, probes, figures, tickets, now, summary["latency_ms"])
+        detail = _detail(info, probes, figures, tickets, now, {m: timing.get((endpoint_id, m)) for m in ("services", "requests")},
+                         daily_timing.get(endpoint_id, []))
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
                                 "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
@@ -150,7 +153,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,
-            services_latency: dict[str, float] | None) -> dict[str, Any]:
+            by_method: dict[str, Any], daily: list[dict[str, Any]]) -> dict[str, Any]:
     recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
@@ -160,8 +163,8 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
         "location": info.get("location"),
         "status_days": figures["status_days"],
         "crawl_counts": figures["crawl_counts"],
-        "latency_by_method": {"services": services_latency, "requests": latency(probes, now, "requests")},
-        "latency_daily": latency_daily(probes, now),
+        "latency_by_method": by_method,
+        "latency_daily": daily,
         "comprehensiveness": comprehensiveness(probes, now),
         "by_service": by_service(tickets, now),
         "weekday_pattern": weekday_pattern(tickets, now, info.get("timezone") or "UTC"),
