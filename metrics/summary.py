@@ -9,7 +9,7 @@ import pandas as pd
 
 from metrics import accuracy, twin
 from metrics.compare import percentiles, platforms
-from metrics.quality import comprehensiveness, conformance
+from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, crawl_statuses, in_window, probes_frame, schedule, status_figures
 from metrics.utilization import by_service, catalogue, freshness, weekday_pattern
 from records import iso
@@ -102,6 +102,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
     probes_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, tickets_all))
     crawled = status_figures(statuses_all, now, STATUS_BAR_DAYS, ids)
     timing, daily_timing = latencies(probes_all, now), latencies_daily(probes_all, now)
+    recent = recent_calls(probes_all, now)
     services_by: dict[str, list[dict[str, Any]]] = {}
     for record in records.get("services", []):
         if record["crawl"] <= stamp:
@@ -128,7 +129,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
             "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
             "requests_per_day": requests_per_day(tickets, probes, now),
         }
-        quality = conformance(probes, now)
+        quality = conformance_of(recent[endpoint_id]) if endpoint_id in recent else None
         fresh = freshness(tickets, now)
         summary["conformance"] = quality["score"] if quality else None
         summary["stale"] = fresh["stale"] if fresh else None
@@ -137,7 +138,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
         summary["twin"] = twin.contract(twin_detail)
         endpoints.append(summary)
         detail = _detail(info, probes, figures, tickets, now, {m: timing.get((endpoint_id, m)) for m in ("services", "requests")},
-                         daily_timing.get(endpoint_id, []))
+                         daily_timing.get(endpoint_id, []), comprehensiveness_of(recent[endpoint_id]) if endpoint_id in recent else None)
         details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
                                 "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
                                 "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
@@ -153,7 +154,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,
-            by_method: dict[str, Any], daily: list[dict[str, Any]]) -> dict[str, Any]:
+            by_method: dict[str, Any], daily: list[dict[str, Any]], implemented: dict[str, Any] | None) -> dict[str, Any]:
     recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
@@ -165,7 +166,7 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
         "crawl_counts": figures["crawl_counts"],
         "latency_by_method": by_method,
         "latency_daily": daily,
-        "comprehensiveness": comprehensiveness(probes, now),
+        "comprehensiveness": implemented,
         "by_service": by_service(tickets, now),
         "weekday_pattern": weekday_pattern(tickets, now, info.get("timezone") or "UTC"),
         "outages": figures["outages"],
