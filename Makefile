@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test serve validate crawl build bench browser clean
+.PHONY: demo test serve validate crawl build bench browser lock clean
 
 demo: $(STAMP)
 	$(PY) -m simulator.demo --work .demo --out site
@@ -30,11 +30,24 @@ build: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
-$(STAMP): pyproject.toml
+# Every package at the version and hash in requirements/test.txt (the lock), then the project itself:
+# an upstream release changes nothing here until `make lock` is run and its diff committed.
+$(STAMP): pyproject.toml requirements/test.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Pin every dependency again at its newest version that pyproject.toml allows (needs PyPI): the
+# crawl's lock (requirements/run.txt) and the tests' (requirements/test.txt), for any platform.
+UV := uv==0.13.8
+LOCK := --universal --python-version 3.11 --generate-hashes --quiet
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(UV)
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in $(LOCK) -o requirements/run.txt
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --extra test $(LOCK) -o requirements/test.txt
 
 # Debian's chromium for the page tests, when no Chromium or Chrome is installed.
 browser:
