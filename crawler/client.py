@@ -17,6 +17,7 @@ Outcome classes, one per call (probe records carry them; metrics/rules.py reads 
     schema        well-formed, but not what the method answers (an error list, no ids)
     too_large     the body, decompressed, is over the size cap
     refused       the address is not public (guard.py) or the scheme is not http(s): nothing sent
+    no_key        the endpoint requires an API key and its secret is not set: nothing sent
 
 Politeness: one call at a time per host (the crawl gives each host one worker), at least the
 registry's min_interval_s between the starts of two calls, `Connection: close` so no socket
@@ -25,9 +26,10 @@ idles on the server, and a User-Agent that says who we are.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
@@ -36,13 +38,16 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from crawler import PROJECT_URL, __version__
+from crawler.timing import HOST_S
 from crawler.guard import GuardedAdapter, RefusedAddress, Resolver, SocketDeadline, host_refusal, resolve
 
 OUTCOMES = (
     "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
-    "not_open311", "parse", "schema", "too_large", "refused",
+    "not_open311", "parse", "schema", "too_large", "refused", "no_key",
 )
+NOT_SENT = ("refused", "no_key")  # outcomes of calls that were never made: the endpoint's status is unknown
 USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
+REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 ERROR_MAX_CHARS = 200
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -54,7 +59,7 @@ class Limits:
     connect_s: float = 5.0
     call_s: float = 20.0  # one call, first byte sent to last byte read
     endpoint_s: float = 150.0  # all of one endpoint's calls in a crawl, waits included
-    host_s: float = 900.0  # all the endpoints on one host: the crawl ends before the next one starts
+    host_s: float = HOST_S  # all the endpoints on one host: the run ends before the next one starts (timing.py)
     call_bytes: int = 8 * 1024 * 1024  # decompressed
     endpoint_bytes: int = 24 * 1024 * 1024
     endpoint_calls: int = 12
@@ -112,19 +117,30 @@ class Fetched:
     started: float = 0.0  # on the client's clock, after any wait for the host
 
 
-def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None, host: str = "") -> Client:
+def user_agent(env: Mapping[str, str]) -> str:
+    """Who is calling, so that a city's operator can find out: on GitHub Actions the repository the
+    crawl runs in (a fork's own, not upstream's), anywhere else the project."""
+    repository = env.get("GITHUB_REPOSITORY", "")
+    server = env.get("GITHUB_SERVER_URL", "") or "https://github.com"
+    if REPOSITORY.fullmatch(repository) and re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]+)?", server):
+        return f"Open311Status/{__version__} (+{server}/{repository})"
+    return USER_AGENT
+
+
+def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None, host: str = "",
+                agent: str = USER_AGENT) -> Client:
     """The production client for one host (the host is for factories that need it, such as the simulator's)."""
-    return Client(make_session(), interval, allow_loopback, limits or Limits())
+    return Client(make_session(agent), interval, allow_loopback, limits or Limits())
 
 
-def make_session() -> requests.Session:
-    return configure(requests.Session())
+def make_session(agent: str = USER_AGENT) -> requests.Session:
+    return configure(requests.Session(), agent)
 
 
-def configure(session: requests.Session) -> requests.Session:
+def configure(session: requests.Session, agent: str = USER_AGENT) -> requests.Session:
     """What every session of the crawler sends, and the environment it ignores."""
     session.trust_env = False  # a proxy from the environment would bypass the address guard
-    session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", "Connection": "close"})
+    session.headers.update({"User-Agent": agent, "Accept-Encoding": "gzip", "Connection": "close"})
     return session
 
 

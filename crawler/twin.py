@@ -21,9 +21,11 @@ import io
 import json
 import re
 import sys
+import time as time_module
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -31,10 +33,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from crawler.client import Budget, Client, Limits, make_client
+from crawler.client import Budget, Client, Limits, make_client, user_agent
 from crawler.crawl import Memory
 from crawler.parse import blank, in_panel, parse_time
 from crawler.registry import Endpoint, OpenData, RegistryError, load_registry
+from crawler.timing import TWINS_S
 from records import TwinDayRecord, TwinRowRecord, iso, parse_moment, store
 from records.read import read_data
 
@@ -44,7 +47,7 @@ IDS_PER_CALL = 100
 ID_CALLS = 5
 REASON_MAX_CHARS = 500
 # A day's pages and the id calls; a CSV twin is one file, so it may be larger than an API answer.
-LIMITS = Limits(endpoint_calls=MAX_ROWS // ROWS_PER_CALL + ID_CALLS, endpoint_s=600.0, call_bytes=32 * 1024 * 1024,
+LIMITS = Limits(endpoint_calls=MAX_ROWS // ROWS_PER_CALL + ID_CALLS, endpoint_s=float(TWINS_S), call_bytes=32 * 1024 * 1024,
                 endpoint_bytes=96 * 1024 * 1024)
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")  # an id we put in a query; others are not asked for
 
@@ -264,7 +267,8 @@ def still_open(data_dir: str | Path, endpoint: Endpoint, now: datetime) -> list[
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
          client_factory: Callable[..., Client] | None = None) -> int:
     """python -m crawler twins: fetch each registry entry's open-data twin, once a UTC day (the crawl workflow
-    calls it every run; the first run of the day fetches). Exit 0 whatever the twins did; 2 for a bad command line."""
+    calls it every run; the first run of the day fetches). A twin that fails is data: exit 0 whatever the twins
+    did, 1 when a bug of ours hit one (the others' records are still written), 2 for a bad command line."""
     p = argparse.ArgumentParser(prog="python -m crawler twins",
                                 description="Fetch the day before --now of every endpoint's open-data twin, and append the records.")
     p.add_argument("--endpoints", required=True, metavar="FILE")
@@ -273,6 +277,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
     p.add_argument("--only", nargs="+", metavar="ID", help="only these endpoint ids")
     p.add_argument("--allow-loopback", action="store_true", help="permit 127.0.0.0/8 and ::1 (tests and the demo)")
     p.add_argument("--again", action="store_true", help="fetch even the twins already fetched on this UTC day")
+    p.add_argument("--summary", metavar="FILE", help="append a Markdown report (a GitHub job summary) to FILE")
     args = p.parse_args(argv)
     try:
         endpoints = [e for e in load_registry(args.endpoints) if not args.only or e.id in args.only]
@@ -280,31 +285,75 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
         print(str(e), file=sys.stderr)
         return 2
     now = args.now or clock()
-    run_twins(endpoints, args.data, now, partial(client_factory or make_client, allow_loopback=args.allow_loopback),
-              Memory(args.data, now), again=args.again, log=print)
-    return 0
+    factory = partial(client_factory or partial(make_client, agent=user_agent(env)), allow_loopback=args.allow_loopback)
+    report = run_twins(endpoints, args.data, now, factory, Memory(args.data, now), again=args.again, log=print)
+    for endpoint_id, trace in report.bugs.items():
+        print(f"\nBUG while fetching the twin of {endpoint_id} (the crawler's fault, not the portal's):\n{trace}", file=sys.stderr)
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as f:
+            f.write(report.markdown())
+    return 1 if report.bugs else 0
+
+
+@dataclass
+class TwinsReport:
+    """A line per twin looked at (fetched, failed, left for a later run), and the bugs of ours met."""
+
+    lines: dict[str, str] = field(default_factory=dict)
+    bugs: dict[str, str] = field(default_factory=dict)  # endpoint id -> traceback
+
+    def markdown(self) -> str:
+        out = ["## Open-data twins", ""]
+        if not self.lines:
+            return "\n".join(out + ["Nothing to fetch: every twin was fetched earlier this UTC day.", ""])
+        out += [f"- `{ident}`: {line.replace('`', chr(39))}" for ident, line in self.lines.items()]
+        return "\n".join(out + [""])
 
 
 def run_twins(endpoints: list[Endpoint], data_dir: str | Path, now: datetime, client_factory: Callable[..., Client],
-              memory: Memory, again: bool = False, log: Callable[..., None] = lambda *a, **k: None, durable: bool = True) -> None:
-    """Fetch the twins not yet fetched on now's UTC day (all with again) and append their records."""
+              memory: Memory, again: bool = False, log: Callable[..., None] = lambda *a, **k: None, durable: bool = True,
+              budget_s: float = TWINS_S, clock: Callable[[], float] = time_module.monotonic) -> TwinsReport:
+    """Fetch the twins not yet fetched on now's UTC day (all with again) and append their records.
+
+    Each twin on its own: a failed one, or a bug of ours that hit it, leaves the others untouched.
+    All of them share budget_s (timing.py); those it does not reach are fetched by the next run."""
+    report = TwinsReport()
     done = {d["endpoint"] for d in read_data(data_dir, since=now.date(), until=now.date(), kinds=("twins",)).records["twins"]}
+    started = clock()
     for endpoint in endpoints:
         if endpoint.open_data is None or (endpoint.id in done and not again):
             continue  # once a day: every crawl may call this, the first of the day fetches
-        client = client_factory(1.0, limits=LIMITS, host=urlsplit(endpoint.open_data.url).hostname or "")
-        with client.session:
-            result = fetch(endpoint, client, now, still_open(data_dir, endpoint, now))
-        for problem in result.problems:
-            log(f"  {problem}", file=sys.stderr)
-        if result.day is None:
-            log(f"{endpoint.id}: no rows: {result.problems[0] if result.problems else 'nothing answered'}")
+        left = budget_s - (clock() - started)
+        if left < LIMITS.min_call_s * 10:
+            report.lines[endpoint.id] = "left for the next run: the twins' time of this run is spent"
+            log(f"{endpoint.id}: {report.lines[endpoint.id]}")
             continue
-        store.append(data_dir, "twins", [result.day.to_dict()], lambda r: _day(r["crawl"]), durable=durable)
-        store.append(data_dir, "twin_rows", memory.changed("twin_rows", [r.to_dict() for r in result.rows]),
-                     lambda r: _day(r["crawl"]), durable=durable)
-        d = result.day
-        log(f"{endpoint.id}: {d.day}: {d.rows} rows{' (more not read)' if d.truncated else ''}, {len(result.rows)} panel rows, "
+        try:
+            report.lines[endpoint.id] = fetch_one(endpoint, data_dir, now, client_factory, memory,
+                                                  replace(LIMITS, endpoint_s=min(LIMITS.endpoint_s, left)), log, durable)
+        except Exception:  # a bug of ours: the other twins go on, and the run says so
+            report.bugs[endpoint.id] = traceback.format_exc()
+            report.lines[endpoint.id] = "BUG (the crawler's fault; see the log)"
+        log(f"{endpoint.id}: {report.lines[endpoint.id]}")
+    return report
+
+
+def fetch_one(endpoint: Endpoint, data_dir: str | Path, now: datetime, client_factory: Callable[..., Client], memory: Memory,
+              limits: Limits, log: Callable[..., None], durable: bool) -> str:
+    """Fetch one twin and append its records; a line saying what came."""
+    assert endpoint.open_data is not None
+    client = client_factory(1.0, limits=limits, host=urlsplit(endpoint.open_data.url).hostname or "")
+    with client.session:
+        result = fetch(endpoint, client, now, still_open(data_dir, endpoint, now))
+    for problem in result.problems:
+        log(f"  {problem}", file=sys.stderr)
+    if result.day is None:
+        return f"no rows: {result.problems[0] if result.problems else 'nothing answered'}"
+    store.append(data_dir, "twins", [result.day.to_dict()], lambda r: _day(r["crawl"]), durable=durable)
+    store.append(data_dir, "twin_rows", memory.changed("twin_rows", [r.to_dict() for r in result.rows]),
+                 lambda r: _day(r["crawl"]), durable=durable)
+    d = result.day
+    return (f"{d.day}: {d.rows} rows{' (more not read)' if d.truncated else ''}, {len(result.rows)} panel rows, "
             f"{d.bad_rows} left out")
 
 

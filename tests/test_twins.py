@@ -233,3 +233,60 @@ def test_the_records_match_their_schemas(fetched):
         validator = record_validator(kind)
         for record in read_lines(fetched["data"], kind):
             validator.validate(record)
+
+
+def test_a_bug_in_one_twin_leaves_the_others_and_is_in_the_job_summary(tmp_path):
+    """One twin hits a bug of ours: the other's records are still written, the exit is 1 (the workflow's step
+    goes on: continue-on-error), and the job summary says which twin failed."""
+    chicago = Portal(json.loads((FILES / "chicago.json").read_text()), "127.0.0.44", resource="v6vf-nfxy")
+    sf = Portal(json.loads((FILES / "sf.json").read_text()), "127.0.0.45", resource="vw6y-z8j6")
+    with chicago, sf:
+        registry = tmp_path / "endpoints.yaml"
+        registry.write_text(yaml.safe_dump([
+            entry(id="chicago", timezone="America/Chicago", open_data={
+                "kind": "socrata", "url": chicago.base + "resource/v6vf-nfxy.json", "columns": CHICAGO}),
+            entry(id="sf", timezone="America/Los_Angeles", open_data={
+                "kind": "socrata", "url": sf.base + "resource/vw6y-z8j6.json", "columns": SF}),
+        ]))
+
+        def buggy(interval, allow_loopback=False, limits=None, host=""):
+            if host == "127.0.0.44":
+                raise KeyError("a bug of ours")
+            return fast_client(0.0, allow_loopback)
+
+        summary = tmp_path / "summary.md"
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(["twins", "--endpoints", str(registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                         "--allow-loopback", "--summary", str(summary)], clock=lambda: NOW, env={}, client_factory=buggy)
+    assert code == 1
+    assert [d["endpoint"] for d in read_lines(tmp_path / "data", "twins")] == ["sf"]
+    assert "BUG while fetching the twin of chicago" in err.getvalue() and "KeyError: 'a bug of ours'" in err.getvalue()
+    assert summary.read_text() == ("## Open-data twins\n\n- `chicago`: BUG (the crawler's fault; see the log)\n"
+                                   "- `sf`: 2026-11-19: 4 rows, 4 panel rows, 0 left out\n")
+
+
+def test_the_twins_share_one_budget_and_the_next_run_fetches_the_rest(tmp_path):
+    from functools import partial
+
+    from crawler.crawl import Memory
+    from crawler.registry import load_registry
+    from crawler.twin import run_twins
+
+    sf = Portal(json.loads((FILES / "sf.json").read_text()), "127.0.0.46", resource="vw6y-z8j6")
+    with sf:
+        registry = tmp_path / "endpoints.yaml"
+        registry.write_text(yaml.safe_dump([
+            entry(id=name, timezone="America/Los_Angeles", open_data={
+                "kind": "socrata", "url": sf.base + "resource/vw6y-z8j6.json", "columns": SF}) for name in ("first", "second")]))
+        endpoints = load_registry(registry)
+        data = tmp_path / "data"
+        loopback = partial(factory, allow_loopback=True)
+        ticks = iter([0.0, 0.0, 175.0])  # the first twin takes 175 of the 180 s
+        report = run_twins(endpoints, data, NOW, loopback, Memory(data, NOW), clock=lambda: next(ticks))
+        assert report.lines["second"] == "left for the next run: the twins' time of this run is spent"
+        assert [d["endpoint"] for d in read_lines(data, "twins")] == ["first"]
+        later = NOW + timedelta(minutes=30)
+        report = run_twins(endpoints, data, later, loopback, Memory(data, later))
+        assert list(report.lines) == ["second"] and not report.bugs
+    assert sorted(d["endpoint"] for d in read_lines(data, "twins")) == ["first", "second"]

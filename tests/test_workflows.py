@@ -1,14 +1,49 @@
+"""The workflows cannot run here, so what they must do is held by reading them.
+
+Each rule below was found by reading them against GitHub's documentation (permissions, job
+conditions, schedules, the cache); each test failed on the workflows as they were before it.
+"""
+
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from crawler import timing
 from crawler.registry import load_registry
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+
+# What each action needs of the GITHUB_TOKEN, from its documentation. A job that names any permission
+# gets none of the others, so a job must name all of these for the actions it uses.
+NEEDS = {
+    "actions/checkout": {"contents": "read"},
+    "actions/setup-python": {},
+    "actions/cache": {},
+    "actions/upload-artifact": {},  # artifacts of the same run: the runner's own token
+    "actions/download-artifact": {},
+    "actions/upload-pages-artifact": {},
+    "actions/configure-pages": {"pages": "read"},  # GET /repos/{owner}/{repo}/pages (actions/configure-pages#188)
+    "actions/deploy-pages": {"pages": "write", "id-token": "write"},
+}
+# The current major versions (GitHub moved actions to the Node 24 runtime in 2026).
+CURRENT = {"actions/checkout": 6, "actions/setup-python": 6, "actions/cache": 5, "actions/upload-artifact": 7,
+           "actions/download-artifact": 8, "actions/upload-pages-artifact": 5, "actions/configure-pages": 6,
+           "actions/deploy-pages": 5}
+LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def load(name):
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def steps(workflow):
+    return [(job_name, step) for job_name, job in workflow["jobs"].items() for step in job.get("steps", [])]
 
 
 def actionlint() -> str:
@@ -33,49 +68,293 @@ def test_actionlint_does_catch_a_broken_workflow(tmp_path):
 
 
 def test_the_crawl_workflow_does_what_the_readme_promises():
-    crawl = yaml.safe_load((WORKFLOWS / "crawl.yml").read_text())
-    triggers = crawl[True]  # YAML 1.1 reads the key `on` as true
-    assert triggers["schedule"] == [{"cron": "*/30 * * * *"}] and "workflow_dispatch" in triggers
-    assert crawl["concurrency"]["group"] == "crawl"
-    steps = [s.get("run", "") + s.get("uses", "") for job in crawl["jobs"].values() for s in job["steps"]]
-    assert any("python -m crawler --endpoints endpoints.yaml --data data --shard" in s for s in steps)
-    assert any("python -m records.shards export --data data --base HEAD" in s for s in steps)
-    assert any("python -m records.shards merge --data data shards/shard-*" in s for s in steps)
+    crawl = load("crawl.yml")
+    assert "workflow_dispatch" in crawl[True]  # YAML 1.1 reads the key `on` as true
+    assert crawl["concurrency"] == {"group": "crawl", "cancel-in-progress": False}
+    runs = [s.get("run", "") + s.get("uses", "") for _, s in steps(crawl)]
+    assert any("python -m crawler --endpoints endpoints.yaml --data data --shard" in s for s in runs)
+    assert any("python -m records.shards export --data data --base HEAD" in s for s in runs)
+    assert any("python -m records.shards merge --data data shards/shard-*" in s for s in runs)
     assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     assert crawl["jobs"]["merge"]["needs"] == "crawl" and crawl["jobs"]["build"]["needs"] == "merge"
-    assert any("git pull -q --rebase" in s for s in steps)
-    assert any("python build.py --data data --out site" in s for s in steps)
-    assert any(s.startswith("actions/upload-pages-artifact@") for s in steps)
-    assert any(s.startswith("actions/deploy-pages@") for s in steps)
-    ci = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
-    ci_steps = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
-    assert "make test" in ci_steps and "python -m crawler.registry endpoints.yaml" in ci_steps
+    assert any("python build.py --data data --out site --cache .build-cache" in s for s in runs)
+    assert any(s.startswith("actions/upload-pages-artifact@") for s in runs)
+    assert any(s.startswith("actions/deploy-pages@") for s in runs)
+    ci_runs = [s.get("run", "") for _, s in steps(load("ci.yml"))]
+    assert "make test" in ci_runs and "python -m crawler.registry endpoints.yaml" in ci_runs
 
 
 def test_every_api_key_in_the_registry_reaches_the_crawl():
-    crawl = yaml.safe_load((WORKFLOWS / "crawl.yml").read_text())
+    crawl = load("crawl.yml")
     [step] = [s for s in crawl["jobs"]["crawl"]["steps"] if s.get("name") == "Crawl"]
     names = {e.api_key_env for e in load_registry(ROOT / "endpoints.yaml") if e.api_key_env}
     assert names and set(step["env"]) == names
     assert all(step["env"][n] == "${{ secrets.%s }}" % n for n in names)
 
 
-def test_pull_requests_check_the_endpoints_they_touch():
-    ci = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
-    job = ci["jobs"]["check-endpoints"]
-    assert job["if"] == "github.event_name == 'pull_request'"
-    runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "python -m crawler check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs
+# -- permissions ------------------------------------------------------------------------------------
+
+def granted(workflow, job):
+    """The token's permissions in a job: its own list if it names one (the rest are none), else the workflow's."""
+    perms = workflow["jobs"][job].get("permissions", workflow.get("permissions"))
+    if perms is None:
+        return {"contents": "write", "pages": "write", "id-token": "none"}  # the repository default, at best
+    if isinstance(perms, str):
+        return {k: perms for k in ("contents", "pages", "id-token", "actions", "issues")}
+    return perms
 
 
-def test_one_cadence_everywhere():
-    """The cron, the crawler's slots and the metrics' schedule all say every 30 minutes."""
-    from datetime import timedelta
+def needed(step):
+    uses = step.get("uses", "")
+    if uses:
+        action = uses.split("@")[0]
+        assert action in NEEDS, f"{action}: add what it needs of the token to NEEDS, from its documentation"
+        return NEEDS[action]
+    if "commit-data.sh" in step.get("run", "") or "git push" in step.get("run", ""):
+        return {"contents": "write"}
+    return {}
 
-    from crawler.crawl import CADENCE
+
+@pytest.mark.parametrize("name", ["crawl.yml", "ci.yml"])
+def test_each_job_has_the_permissions_its_actions_need(name):
+    workflow = load(name)
+    missing = []
+    for job, step in steps(workflow):
+        have = granted(workflow, job)
+        for scope, level in needed(step).items():
+            if LEVEL[have.get(scope, "none")] < LEVEL[level]:
+                missing.append(f"{job}: {step.get('uses') or step.get('name')} needs {scope}: {level}")
+    assert missing == []
+
+
+def test_nothing_but_the_merge_may_write_and_only_deploy_touches_pages():
+    crawl = load("crawl.yml")
+    writers = sorted(job for job in crawl["jobs"] if "write" in granted(crawl, job).values())
+    assert writers == ["deploy", "merge"]
+    assert granted(crawl, "merge") == {"contents": "write"}
+    assert granted(crawl, "deploy") == {"pages": "write", "id-token": "write"}
+
+
+# -- what runs after a failure ---------------------------------------------------------------------
+
+TOKEN = re.compile(r"\s*(\|\||&&|==|!=|!|\(|\)|'[^']*'|[A-Za-z_][A-Za-z0-9_.-]*)")
+
+
+def evaluate(expression, context):
+    """The part of GitHub's expression language the workflows use in `if:` (status functions, needs.*,
+    steps.*, literals, !, &&, ||, ==, !=)."""
+    text = expression.strip()
+    if text.startswith("${{"):
+        text = text[3:].rstrip()[:-2]
+    tokens, at = [], 0
+    while at < len(text.rstrip()):
+        match = TOKEN.match(text, at)
+        assert match, f"cannot read {text[at:]!r} in {expression!r}"
+        tokens.append(match.group(1))
+        at = match.end()
+
+    def primary(i):
+        token = tokens[i]
+        if token == "(":
+            value, i = either(i + 1)
+            assert tokens[i] == ")"
+            return value, i + 1
+        if token == "!":
+            value, i = primary(i + 1)
+            return not value, i
+        if token.startswith("'"):
+            return token[1:-1], i + 1
+        if i + 1 < len(tokens) and tokens[i + 1] == "(":
+            assert tokens[i + 2] == ")"
+            return context["functions"][token](), i + 3
+        value = context
+        for part in token.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value, i + 1
+
+    def compare(i):
+        left, i = primary(i)
+        if i < len(tokens) and tokens[i] in ("==", "!="):
+            right, j = primary(i + 1)
+            return (left == right) == (tokens[i] == "=="), j
+        return left, i
+
+    def joined(i, operator, inner):
+        value, i = inner(i)
+        while i < len(tokens) and tokens[i] == operator:
+            other, i = inner(i + 1)
+            value = (bool(value) and bool(other)) if operator == "&&" else (bool(value) or bool(other))
+        return value, i
+
+    def both(i):
+        return joined(i, "&&", compare)
+
+    def either(i):
+        return joined(i, "||", both)
+
+    value, end = either(0)
+    assert end == len(tokens), expression
+    return bool(value)
+
+
+def run_of(workflow, results, cancelled=False):
+    """Which jobs run, given the result of the jobs that do not depend on others' results here. A job's
+    default condition is success(): every job it depends on, directly or not, succeeded."""
+    jobs = workflow["jobs"]
+
+    def ancestors(job):
+        needs = jobs[job].get("needs", [])
+        needs = [needs] if isinstance(needs, str) else needs
+        return set(needs).union(*(ancestors(n) for n in needs)) if needs else set()
+
+    outcome = dict(results)
+    for job in jobs:  # in the file's order, which is the order of needs here
+        if job in outcome:
+            continue
+        above = [outcome[a] for a in ancestors(job)]
+        needs = jobs[job].get("needs", [])
+        context = {
+            "needs": {n: {"result": outcome[n]} for n in ([needs] if isinstance(needs, str) else needs)},
+            "functions": {"success": lambda: all(r == "success" for r in above), "failure": lambda: "failure" in above,
+                          "cancelled": lambda: cancelled, "always": lambda: True},
+        }
+        runs = evaluate(jobs[job].get("if", "success()"), context)
+        outcome[job] = "success" if runs else "skipped"
+    return outcome
+
+
+def test_the_expression_reader_reads_github_s_rules():
+    context = {"needs": {"merge": {"result": "success"}}, "functions": {"cancelled": lambda: False, "success": lambda: False}}
+    assert evaluate("${{ !cancelled() && needs.merge.result == 'success' }}", context)
+    assert not evaluate("success()", context)
+    assert evaluate("!(success() || cancelled())", context)
+
+
+def test_build_and_deploy_run_after_a_shard_failed():
+    """A shard that exits 1 or times out fails the crawl job; the merge still commits the other shards'
+    records, and then the site must be built and published from them."""
+    outcome = run_of(load("crawl.yml"), {"plan": "success", "crawl": "failure"})
+    assert outcome["merge"] == outcome["build"] == outcome["deploy"] == "success"
+
+
+def test_nothing_is_published_when_the_merge_failed_or_the_run_was_cancelled():
+    crawl = load("crawl.yml")
+    outcome = run_of(crawl, {"plan": "success", "crawl": "success", "merge": "failure"})
+    assert outcome["build"] == outcome["deploy"] == "skipped"
+    outcome = run_of(crawl, {"plan": "success", "crawl": "failure"}, cancelled=True)
+    assert outcome["merge"] == outcome["build"] == outcome["deploy"] == "skipped"
+
+
+# -- no run's records lost -------------------------------------------------------------------------
+
+def test_the_crawl_s_records_are_committed_before_anything_optional():
+    merge = load("crawl.yml")["jobs"]["merge"]["steps"]
+    names = [s.get("name", s.get("uses", "")) for s in merge]
+    first_commit = next(i for i, s in enumerate(merge) if "commit-data.sh" in s.get("run", ""))
+    assert names[first_commit - 1] == "Merge the shards"
+    twins = next(i for i, s in enumerate(merge) if "python -m crawler twins" in s.get("run", ""))
+    assert first_commit < twins
+    after = merge[first_commit + 1:]
+    # Whatever comes after the commit may fail without failing the job, or is itself a commit that
+    # runs only once the crawl's records are in.
+    assert all(s.get("continue-on-error") is True or "commit-data.sh" in s.get("run", "") for s in after)
+    assert "--summary \"$GITHUB_STEP_SUMMARY\"" in merge[twins]["run"]
+    [second] = [s for s in after if "commit-data.sh" in s.get("run", "")]
+    assert second["if"] == "${{ !cancelled() && steps.commit.outcome == 'success' }}"
+    assert merge[first_commit]["id"] == "commit"
+
+
+def test_every_commit_goes_through_the_script_that_retries():
+    runs = " ".join(s.get("run", "") for _, s in steps(load("crawl.yml")))
+    assert "git push" not in runs and "git pull" not in runs
+    assert runs.count(".github/scripts/commit-data.sh") == 2
+    assert (ROOT / ".github" / "scripts" / "commit-data.sh").stat().st_mode & 0o111
+
+
+# -- time ------------------------------------------------------------------------------------------
+
+def test_the_cron_is_off_the_hour_and_matches_the_crawler():
+    from crawler.crawl import scheduled_slot
     from crawler.probe import CRAWLS_PER_DAY
+    from datetime import datetime, timedelta, timezone
+
     from metrics.status import CADENCE as METRICS_CADENCE
 
-    crawl = yaml.safe_load((WORKFLOWS / "crawl.yml").read_text())
-    assert crawl[True]["schedule"] == [{"cron": "*/30 * * * *"}]
-    assert CADENCE == METRICS_CADENCE == timedelta(minutes=30) == timedelta(days=1) / CRAWLS_PER_DAY
+    [schedule] = load("crawl.yml")[True]["schedule"]
+    minute, *rest = schedule["cron"].split()
+    assert rest == ["*", "*", "*", "*"]
+    minutes = sorted(int(m) for m in minute.split(","))
+    assert 0 not in minutes
+    assert minutes == [int(timing.CRON_OFFSET.total_seconds() // 60) + 30 * n for n in range(2)]
+    assert timing.CADENCE == METRICS_CADENCE == timedelta(minutes=30) == timedelta(days=1) / CRAWLS_PER_DAY
+    start = datetime(2026, 11, 20, 12, minutes[1], tzinfo=timezone.utc)
+    assert scheduled_slot(start + timedelta(minutes=12)) == start
+
+
+def test_each_job_s_timeout_covers_its_budget_and_a_run_fits_its_slot():
+    jobs = load("crawl.yml")["jobs"]
+    assert set(jobs) == set(timing.JOBS)
+    short = {job: (jobs[job].get("timeout-minutes"), timing.needed_s(job)) for job in jobs
+             if jobs[job].get("timeout-minutes") is None or jobs[job]["timeout-minutes"] * 60 < timing.needed_s(job)}
+    assert short == {}
+    assert sum(job["timeout-minutes"] for job in jobs.values()) * 60 <= timing.CADENCE.total_seconds()
+
+
+def test_the_crawler_and_the_twins_keep_to_those_budgets():
+    import inspect
+
+    from crawler.client import Limits
+    from crawler.twin import LIMITS, run_twins
+
+    assert Limits().host_s == timing.HOST_S
+    assert LIMITS.endpoint_s <= timing.TWINS_S
+    assert inspect.signature(run_twins).parameters["budget_s"].default == timing.TWINS_S
+    [deploy] = load("crawl.yml")["jobs"]["deploy"]["steps"]
+    assert deploy["with"]["timeout"] <= timing.DEPLOY_S * 1000 + 30_000
+
+
+# -- the build cache -------------------------------------------------------------------------------
+
+def test_the_build_cache_is_keyed_by_the_code_and_saved_once_a_day():
+    [cache] = [s for s in load("crawl.yml")["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/cache@")]
+    key, restore = cache["with"]["key"], cache["with"]["restore-keys"]
+    code = "hashFiles('daily_cache.py', 'metrics/**/*.py', 'records/**/*.py', 'requirements/run.txt')"
+    assert key == f"build-cache-${{{{ {code} }}}}-${{{{ steps.day.outputs.day }}}}"
+    assert restore == f"build-cache-${{{{ {code} }}}}-"
+    assert "run_id" not in key and "run_number" not in key
+
+
+# -- current actions, a lock, and a shallow pull-request check -------------------------------------
+
+@pytest.mark.parametrize("name", ["crawl.yml", "ci.yml"])
+def test_every_action_is_at_its_current_major_version(name):
+    old = []
+    for _, step in steps(load(name)):
+        if "uses" in step:
+            action, _, version = step["uses"].partition("@")
+            assert action in CURRENT, f"{action}: add its current major version to CURRENT"
+            if not re.fullmatch(r"v\d+", version) or int(version[1:]) < CURRENT[action]:
+                old.append(step["uses"])
+    assert old == []
+
+
+@pytest.mark.parametrize("name", ["crawl.yml", "ci.yml"])
+def test_every_install_is_from_the_lock(name):
+    installs = [s["run"] for _, s in steps(load(name)) if "pip install" in s.get("run", "")]
+    assert installs
+    for run in installs:
+        for line in (line.strip() for line in run.splitlines() if "pip install" in line):
+            assert (line == "pip install --require-hashes -r requirements/run.txt"
+                    or line == "pip install --no-deps --no-build-isolation -e ."), line
+    setup = [s["with"] for _, s in steps(load(name)) if s.get("uses", "").startswith("actions/setup-python@")]
+    assert all(w["python-version"] == "3.11" and w["cache-dependency-path"].startswith("requirements/") for w in setup)
+
+
+def test_pull_requests_check_the_endpoints_they_touch_from_a_shallow_clone():
+    ci = load("ci.yml")
+    job = ci["jobs"]["check-endpoints"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert all("fetch-depth" not in s.get("with", {}) for _, s in steps(ci))
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert 'git fetch --no-tags --depth=1 origin "${BASE_REF}"' in runs and "git show FETCH_HEAD:endpoints.yaml" in runs
+    assert "python -m crawler check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs
