@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    counts = {s: sum(1 for e in site["endpoints"] if e["status"] == s) for s in STATUSES}
-    countries = sorted({e["country"] for e in site["endpoints"] if e["country"]})
-    platform_names = sorted({e["platform"] for e in site["endpoints"] if e["platform"]})
+    watched = [e for e in site["endpoints"] if not e["retired"]]  # the retired are listed apart, out of the league
+    counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
+    countries = sorted({e["country"] for e in watched if e["country"]})
+    platform_names = sorted({e["platform"] for e in watched if e["platform"]})
     write(out / "index.html", env.get_template("index.html").render(
         site=site, root="", statuses=STATUSES, counts=counts, countries=countries, platform_names=platform_names,
-        spread_figure=charts.spread_figure(site["endpoints"]), map_figure=charts.map_figure(site["endpoints"], site["details"])))
+        watched=watched, retired=[e for e in site["endpoints"] if e["retired"]],
+        spread_figure=charts.spread_figure(watched), map_figure=charts.map_figure(watched, site["details"])))
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS))
@@ -106,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     staged.replace(out / "downloads" / "open311-status.sqlite")
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
-    print(f"built {out}: {len(site['endpoints'])} endpoints, "
-          + ", ".join(f"{counts[s]} {s}" for s in STATUSES) + f"; {len(loaded.problems)} bad data line(s) skipped")
+    print(f"built {out}: {len(watched)} endpoints, "
+          + ", ".join(f"{counts[s]} {s}" for s in STATUSES)
+          + (f" (and {len(site['endpoints']) - len(watched)} retired)" if len(watched) < len(site["endpoints"]) else "")
+          + f"; {len(loaded.problems)} bad data line(s) skipped")
     return 0
 
 

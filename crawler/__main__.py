@@ -20,7 +20,7 @@ from functools import partial
 from tqdm import tqdm
 
 from crawler import __version__
-from crawler.client import Client, make_client
+from crawler.client import NOT_SENT, Client, make_client, user_agent
 from crawler.crawl import crawl, shard_of
 from crawler.registry import RegistryError, load_registry
 from metrics.rules import STATUSES, crawl_status
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", type=parse_now, metavar="ISO8601",
                    help="stamp the crawl with this time and anchor its date windows to it (default: the clock)")
     p.add_argument("--scheduled", type=parse_now, metavar="ISO8601",
-                   help="the cron slot this crawl was due in (default: the start, rounded down to 30 minutes)")
+                   help="the cron slot this crawl was due in (default: the start, rounded down to the cron's :07 or :37)")
     p.add_argument("--only", nargs="+", metavar="ID", help="crawl only these endpoint ids")
     p.add_argument("--shard", type=parse_shard, metavar="I/N",
                    help="crawl only shard I of N (1 <= I <= N): a stable share of the hosts, so a host is never crawled by two runners")
@@ -103,7 +103,7 @@ def main(
     if args.shard:
         endpoints = [e for e in endpoints if shard_of(e.host, args.shard[1]) == args.shard[0]]
     now = args.now or clock()
-    factory = client_factory or make_client
+    factory = client_factory or partial(make_client, agent=user_agent(env))
     with tqdm(total=len(endpoints), unit="endpoint", desc="crawl", file=sys.stderr, disable=quiet(env), leave=False) as bar:
         def advance(endpoint, result):  # type: ignore[no-untyped-def]
             bar.set_postfix_str(endpoint.id, refresh=False)
@@ -112,7 +112,8 @@ def main(
         report = crawl(endpoints, args.data, now, partial(factory, allow_loopback=args.allow_loopback), env=env,
                        scheduled=args.scheduled, progress=advance)
     statuses: Counter[str] = Counter()
-    for endpoint in endpoints:
+    resting = [e for e in endpoints if e.id not in report.results and e.id not in report.bugs]  # retired, not due
+    for endpoint in (e for e in endpoints if e not in resting):
         result = report.results.get(endpoint.id)
         if result is None:
             print(f"{endpoint.id}: BUG (see below)")
@@ -126,10 +127,11 @@ def main(
         notes = "".join(f" [{n}]" for n in result.notes)
         print(f"{endpoint.id}: {status}: {calls or 'no calls'}{notes}")
     outcomes = Counter(p.outcome for r in report.results.values() for p in r.probes)
-    calls = sum(outcomes.values())
+    calls = sum(n for outcome, n in outcomes.items() if outcome not in NOT_SENT)
     size = sum(r.bytes for r in report.results.values())
     print(f"crawl {report.crawl} (due {report.scheduled}): {len(endpoints)} endpoints: "
           + ", ".join(f"{statuses[s]} {s}" for s in STATUSES)
+          + (f", {len(resting)} retired not due (checked once a day)" if resting else "")
           + f"; {calls} requests sent, {size / 1e6:.1f} MB, {report.seconds:.0f} s; "
           + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if calls else "")
           + f"{len(report.written)} files appended")

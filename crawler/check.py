@@ -1,15 +1,17 @@
 """python -m crawler check: try a candidate endpoint once, for a contributor about to add it.
 
-    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--api-key-env NAME [--api-key-as param|bearer]]
-                              [--json] [--allow-loopback]
+    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--limit N]
+                              [--api-key-env NAME [--api-key-as param|bearer]] [--json] [--allow-loopback]
     python -m crawler check --endpoints FILE --changed-from OLD_FILE [--markdown FILE] [--allow-loopback]
 
 The first probes one base URL with the crawl's own plan, plus both formats and the usual
 discovery addresses, and prints what works and a ready-to-paste registry entry. The second
 checks every entry of FILE that is new or changed since OLD_FILE (CI runs it on pull requests
-and appends the --markdown report to the job summary). Exit status: 0 when every endpoint
-checked is usable (a service list and a list of requests came), 1 when one is not, 2 for a bad
-command line or registry.
+and appends the --markdown report to the job summary). An entry whose key is required but not
+set here (a fork's pull request gets no secrets) is reported as "needs a key" and not called.
+Exit status: 0 when every endpoint checked is usable (a service list and a list of requests
+came) or needs a key that is not set here, 1 when one is not usable, 2 for a bad command line
+or registry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -28,7 +31,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from crawler import parse
-from crawler.client import Client, Limits, make_client
+from crawler.client import Client, Limits, make_client, user_agent
 from crawler.probe import MAX_DEFINITIONS, OTHER, REQUESTS_WINDOW, EndpointResult, Probe, definition_codes
 from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
 from metrics.rules import crawl_status
@@ -51,6 +54,23 @@ class CheckProbe(Probe):
 
     found_discovery: str | None = None
     supports: tuple[str, ...] = ()  # what follow() found
+    key_required: bool | None = None  # with a key: whether the service list is refused without it
+
+    def run(self) -> EndpointResult:
+        result = super().run()
+        if self.api_key and not self.stopped:
+            self.without_key()
+        return result
+
+    def without_key(self) -> None:
+        """Once more, GET services without the key: refused (401 or 403) means the key is required,
+        answered means it only raises a limit."""
+        key, self.api_key = self.api_key, None
+        fmt = self.endpoint.format
+        answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services, target="without the key")
+        self.api_key = key
+        if answer is not None:
+            self.key_required = answer.record.http_status in (401, 403)
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         """A few definitions now, whatever the day's turn."""
@@ -103,25 +123,49 @@ def guess_platform(url: str) -> str:
     return next((platform for pattern, platform in PLATFORM_HINTS if re.search(pattern, url)), "unknown")
 
 
-def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None = None, key_as: str | None = None) -> Endpoint:
+def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None = None, key_as: str | None = None,
+              limit: int | None = None) -> Endpoint:
     host = urlsplit(url).hostname or "endpoint"
     ident = re.sub(r"[^a-z0-9]+", "_", host.lower().removeprefix("www.")).strip("_")[:48] or "endpoint"
     if not ident[0].isalpha():
         ident = "x_" + ident[:46]
     # Dates without an offset are read as UTC until the contributor names the city's time zone.
     return Endpoint(id=ident, name=TODO, country=TODO, base_url=url, format=fmt, platform=guess_platform(url),
-                    timezone="UTC", notes="", source=TODO, jurisdiction_id=jurisdiction, api_key_env=key_env, api_key_as=key_as)
+                    timezone="UTC", notes="", source=TODO, jurisdiction_id=jurisdiction, api_key_env=key_env, api_key_as=key_as,
+                    limit=limit)
 
 
 def check(endpoint: Endpoint, client: Client, now: datetime, api_key: str | None = None) -> dict[str, Any]:
     """Probe once; what works, as plain data (render() prints it)."""
     probe = CheckProbe(endpoint, client, now, client.clock(), api_key)
     result = probe.run()
-    return summarize(endpoint, result, now, probe.found_discovery, list(probe.supports))
+    return summarize(endpoint, result, now, probe.found_discovery, list(probe.supports), probe.key_required)
+
+
+def not_checked(endpoint: Endpoint, now: datetime) -> dict[str, Any]:
+    """The report of an entry whose required key is not set here: nothing is sent, and nothing is wrong with it."""
+    return {"url": endpoint.base_url, "checked_at": iso(now), "usable": None, "status": "needs a key",
+            "note": f"needs a key: {endpoint.api_key_env} is not set here (a pull request from a fork gets no secrets), "
+                    "and the endpoint requires one; not called. The crawl workflow, which has the secret, will call it."}
+
+
+def paging_of(endpoint: Endpoint, listed: list[dict[str, Any]]) -> tuple[str, int | None, bool | None]:
+    """What the listing showed of paging: a sentence, the page limit it shows (or the registry's), and whether it pages."""
+    first = next((p for p in listed if p["page"] in (1, None) and p["outcome"] == "ok"), None)
+    if first is None:
+        return "unknown (no list of requests came)", endpoint.limit, endpoint.pages
+    later = [p for p in listed if p["page"] and p["page"] > 1]
+    if any("paging_ignored" in p["findings"] for p in later):
+        return (f"ignored (page=2 repeated page 1): only the first {first['items']} requests can be read", first["items"], False)
+    if any(p["outcome"] == "ok" for p in later):
+        return f"works (a full page holds {first['items']}; page=2 answered new requests)", first["items"], True
+    if endpoint.limit is not None:
+        return f"not needed (the first page held {first['items']} of the limit of {endpoint.limit})", endpoint.limit, endpoint.pages
+    return "not needed (the first page was not full)", None, endpoint.pages
 
 
 def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discovery_url: str | None,
-              supports: list[str] | None = None) -> dict[str, Any]:
+              supports: list[str] | None = None, key_required: bool | None = None) -> dict[str, Any]:
     probes = [p.to_dict() for p in result.probes]
     services = [p for p in probes if p["method"] == "services"]
     formats = {fmt: _best([p for p in services if p["format"] == fmt]) for fmt in ("json", "xml")}
@@ -133,14 +177,14 @@ def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discove
     for p in probes:
         for code, example in p["findings"].items():
             findings.setdefault(code, {"method": p["method"], "example": example})
-    paging = "not needed (the first page was not full)"
-    if any(p["page"] and p["page"] > 1 and p["outcome"] == "ok" and "paging_ignored" not in p["findings"] for p in listed):
-        paging = "works (page=2 answered new requests)"
-    elif any("paging_ignored" in p["findings"] for p in listed):
-        paging = "ignored (page=2 repeated page 1): only the first page can be read"
-    elif not any(p["outcome"] == "ok" for p in listed):
-        paging = "unknown (no list of requests came)"
+    paging, limit, pages = paging_of(endpoint, listed)
     limited = [p["retry_after_s"] for p in probes if p["outcome"] == "rate_limited"]
+    # Refused without a key (401 or 403 to every service list), or with one: refused once it was left out.
+    refused = bool(services) and not any(p["outcome"] == "ok" for p in services) and all(
+        p["http_status"] in (401, 403) for p in services)
+    if key_required is None and refused and not endpoint.api_key_env:
+        key_required = True
+        status = "needs a key"
     report = {
         "url": endpoint.base_url,
         "checked_at": iso(now),
@@ -154,6 +198,9 @@ def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discove
         "requests_listed": sum(p["items"] or 0 for p in listed if p["outcome"] == "ok"),
         "supports": supports or [],
         "paging": paging,
+        "limit": limit,
+        "pages": pages,
+        "key_required": key_required,
         "rate_limits": {"429s": len(limited), "retry_after_s": [r for r in limited if r is not None]},
         "latency_ms": {m: next((p["elapsed_ms"] for p in probes if p["method"] == m and p["outcome"] == "ok"), None)
                        for m in ("services", "requests")},
@@ -184,9 +231,16 @@ def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], di
         entry["discovery_url"] = discovery_url or endpoint.discovery_url
     if report["rate_limits"]["429s"] and endpoint.min_interval_s is None:
         entry["min_interval_s"] = 6
+    if report["limit"] is not None:
+        entry["limit"] = report["limit"]
+    if report["pages"] is not None and (report["limit"] is not None or report["pages"] is False):
+        entry["pages"] = report["pages"]
     for key in ("min_interval_s", "api_key_env", "api_key_as"):
         if getattr(endpoint, key) is not None:
             entry[key] = getattr(endpoint, key)
+    if report["key_required"] is not None:
+        entry.setdefault("api_key_env", TODO)
+        entry["api_key"] = "required" if report["key_required"] else "raises_limit"
     if report["supports"]:
         entry["supports"] = report["supports"]
     if report["requests_listed"] > PANEL_PER_DAY:  # a lower bound when paging cut the list: so is the rate
@@ -204,7 +258,15 @@ def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], di
 
 def render(report: dict[str, Any]) -> str:
     """The report as text for a terminal; every string from the server is shown as data."""
+    if report["usable"] is None:
+        return f"{report['url']}: NOT CHECKED ({report['status']})\n  {report['note']}"
     lines = [f"{report['url']}: {'USABLE' if report['usable'] else 'NOT USABLE'} ({report['status']})"]
+    if report["status"] == "needs a key":
+        lines.append("  needs a key: every service list was refused (401 or 403) without one. Ask the city for a key, "
+                     "then check again with --api-key-env NAME")
+    elif report["key_required"] is not None:
+        lines.append("  api key: " + ("required (the service list is refused without it)" if report["key_required"]
+                                      else "only raises a limit (the service list is answered without it)"))
     lines.append("  formats:  " + ", ".join(f"{f} {o or 'not tried'}" for f, o in report["formats"].items()))
     lines.append("  methods:  " + ", ".join(f"{m} {o}" for m, o in report["methods"].items() if o))
     if report["services"] is not None:
@@ -238,7 +300,8 @@ def markdown(reports: list[tuple[str, dict[str, Any]]]) -> str:
         return "\n".join(out + ["No registry entry was added or changed.", ""])
     for ident, report in reports:
         text = render(report).replace("```", "'''")  # a server's string must not close the fence
-        out += [f"### `{ident}`: {'usable' if report['usable'] else 'NOT usable'}", "", "```", text, "```", ""]
+        verdict = "needs a key (not checked)" if report["usable"] is None else "usable" if report["usable"] else "NOT usable"
+        out += [f"### `{ident}`: {verdict}", "", "```", text, "```", ""]
     return "\n".join(out)
 
 
@@ -252,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", nargs="?", help="the candidate's base URL (ends in /, e.g. https://city.example/open311/v2/)")
     p.add_argument("--jurisdiction", metavar="ID", help="the jurisdiction_id to send, if the endpoint needs one")
     p.add_argument("--format", choices=("json", "xml"), default="json", help="the format to try first (default json)")
+    p.add_argument("--limit", type=int, metavar="N", help="the server's page limit, if known (a page of exactly N is full)")
     p.add_argument("--api-key-env", metavar="NAME", help="send the API key held in this environment variable")
     p.add_argument("--api-key-as", choices=("param", "bearer"), help="as the api_key parameter (default) or a Bearer header")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -265,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] = os.environ,
          client_factory: Callable[..., Client] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    factory = client_factory or make_client
+    factory = client_factory or partial(make_client, agent=user_agent(env))
     now = clock()
     if args.changed_from or args.endpoints:
         if not (args.changed_from and args.endpoints) or args.url:
@@ -290,9 +354,12 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
         if args.api_key_env and not env.get(args.api_key_env):
             print(f"python -m crawler check: {args.api_key_env} is not set", file=sys.stderr)
             return 2
-        targets = [candidate(url, args.jurisdiction, args.format, args.api_key_env, args.api_key_as)]
+        targets = [candidate(url, args.jurisdiction, args.format, args.api_key_env, args.api_key_as, args.limit)]
     reports = []
     for endpoint in targets:
+        if endpoint.needs_key and not env.get(endpoint.api_key_env or ""):
+            reports.append((endpoint.id, not_checked(endpoint, now)))
+            continue
         client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS, host=endpoint.host)
         with client.session:
             key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
@@ -304,4 +371,4 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
     if args.markdown:
         with open(args.markdown, "a", encoding="utf-8") as f:
             f.write(markdown(reports))
-    return 0 if all(r["usable"] for _, r in reports) else 1
+    return 0 if all(r["usable"] is not False for _, r in reports) else 1

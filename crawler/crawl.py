@@ -23,8 +23,9 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import EndpointResult, Panel, probe_endpoint
+from crawler.probe import CRAWLS_PER_DAY, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from crawler.registry import Endpoint
+from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.read import read_data
 
@@ -34,7 +35,6 @@ RECHECK_GRACE = timedelta(days=7)  # a recheck not made within this of its time 
 EVENT_MEMORY_DAYS = max(TICKET_MEMORY_DAYS, max(RECHECK_DAYS) + RECHECK_GRACE.days) + 1
 TWIN_MEMORY_DAYS = 45  # a twin's row for a panel ticket is asked for again until closed, for 30 days
 MAX_WORKERS = 1024  # one per host; threads wait on sockets and timers, not the CPU
-CADENCE = timedelta(minutes=30)  # the crawl workflow's cron
 
 
 @dataclass
@@ -52,15 +52,22 @@ def _day(stamp: str) -> date:
 
 
 def scheduled_slot(moment: datetime) -> datetime:
-    """The cron slot a crawl started at moment was due in (GitHub starts scheduled runs late)."""
-    seconds = CADENCE.total_seconds()
-    return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=moment.tzinfo)
+    """The cron slot (:07 or :37, timing.py) a crawl started at moment was due in: GitHub starts scheduled
+    runs late, never early."""
+    seconds, offset = CADENCE.total_seconds(), CRON_OFFSET.total_seconds()
+    return datetime.fromtimestamp((moment.timestamp() - offset) // seconds * seconds + offset, tz=moment.tzinfo)
 
 
 def shard_of(host: str, shards: int) -> int:
     """Which of `shards` crawler runs (1..shards) crawls this host: a stable draw, the same on every runner,
     and per host so that one host's pacing stays with one runner."""
     return int.from_bytes(hashlib.sha256(host.encode()).digest()[:8], "big") % shards + 1
+
+
+def due(endpoint: Endpoint, moment: datetime) -> bool:
+    """Whether an endpoint is crawled at this moment: every crawl, or a retired one in one crawl a day
+    (at a slot fixed per endpoint, so that they do not all fall in one crawl)."""
+    return endpoint.retired is None or slot_of(moment) == spread(endpoint.id) % CRAWLS_PER_DAY
 
 
 def by_host(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:
@@ -106,9 +113,13 @@ def crawl(
             for endpoint in group:
                 key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
                 try:
-                    result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline,
-                                            panel.get(endpoint.id))
-                    if endpoint.api_key_env and not key:
+                    if endpoint.needs_key and not key:
+                        result = not_sent(endpoint, now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
+                                                                   "and the endpoint requires one; not called")
+                    else:
+                        result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline,
+                                                panel.get(endpoint.id))
+                    if endpoint.api_key_env and not key and not endpoint.needs_key:
                         result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
                     out.append((endpoint, result, None))
                 except Exception:  # a bug of ours: keep crawling the others, fail loudly at the end
@@ -117,7 +128,7 @@ def crawl(
                     progress(endpoint, out[-1][1])
         return out
 
-    hosts = by_host(endpoints)
+    hosts = by_host([e for e in endpoints if due(e, now)])
     # Every worker waits at the gate until all are started: otherwise the first ones take the
     # CPU while the rest are still being created, and the last host starts seconds late.
     gate = threading.Event()
@@ -164,7 +175,7 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
     return EndpointRecord(
         crawl=crawl_stamp, endpoint=e.id, name=e.name, country=e.country, base_url=e.base_url, format=e.format,
         platform=e.platform, timezone=e.timezone, jurisdiction_id=e.jurisdiction_id,
-        location=list(e.location) if e.location else None,
+        location=list(e.location) if e.location else None, retired=e.retired.to_dict() if e.retired else None,
     )
 
 

@@ -4,8 +4,9 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
   1. GET services in the registry's format. If it fails, once more after a pause (both are
      recorded; metrics/rules.py counts the endpoint down only if every attempt failed). If
      the answer was no Open311 list in that format, once in the other format.
-  2. GET requests for the day before the crawl. When the first answer has exactly a common
-     page size of requests (PAGE_SIZES), page=2 and then page=3 are asked for.
+  2. GET requests for the day before the crawl. When a page is full (exactly the registry's
+     limit, or without one a common page size, PAGE_SIZES) and the endpoint pages, page=2 and then
+     page=3 are asked for.
   3. GET requests/{id} for LOOKUPS of the listed requests, rotating.
   4. The accuracy panel (data/README.md, events): where the endpoint supports the updated_after
      filter, GET requests updated in the last UPDATED_WINDOW; then one GET requests with
@@ -19,6 +20,9 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
   7. Once a day, GET services in the other format, so we know which formats work.
 A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
 otherwise the endpoint is left alone for the rest of the crawl.
+
+A retired endpoint (believed dead, replaced, or not a city) gets only 1 and the first page of 2,
+in one crawl a day (crawl.due_today): enough to see whether it answers again.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
 REQUESTS_WINDOW = timedelta(hours=24)
-PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # a first page of exactly this many is probably cut
+PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # without a registry limit: a page of exactly this many is probably cut
 MAX_PAGES = 3
 LOOKUPS = 2
 MAX_DEFINITIONS = 3
@@ -86,6 +90,14 @@ class Answer:
         return self.record.outcome == "ok"
 
 
+def full_page(endpoint: Endpoint, count: int) -> bool:
+    """Whether an answer of count requests may have been cut: it holds the endpoint's limit (the registry's,
+    or without one a common page size). Fewer than the limit is the whole answer."""
+    if endpoint.limit is not None:
+        return count >= endpoint.limit
+    return count in PAGE_SIZES
+
+
 def slot_of(moment: datetime) -> int:
     """Which of the day's crawls this is: 0 .. CRAWLS_PER_DAY - 1."""
     return (moment.hour * 60 + moment.minute) * CRAWLS_PER_DAY // (24 * 60)
@@ -107,7 +119,7 @@ def due_definitions(codes: list[str], turn: int) -> list[str]:
     return codes[group * per_crawl:(group + 1) * per_crawl] if group < groups else []
 
 
-def _spread(endpoint_id: str) -> int:
+def spread(endpoint_id: str) -> int:
     """A fixed offset per endpoint, so that daily calls do not all fall in one crawl."""
     return int.from_bytes(hashlib.sha256(endpoint_id.encode()).digest()[:4], "big") % CRAWLS_PER_DAY
 
@@ -221,7 +233,10 @@ class Probe:
 
     def run(self) -> EndpointResult:
         services, fmt = self.services()
-        if services is not None:
+        if services is not None and self.endpoint.retired:
+            self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
+            self.requests(fmt, first_page_only=True)
+        elif services is not None:
             self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
             listed = self.requests(fmt)
             self.lookups(fmt, listed)
@@ -262,14 +277,14 @@ class Probe:
             return second.value, other
         return None, fmt
 
-    def requests(self, fmt: str) -> list[dict[str, Any]]:
+    def requests(self, fmt: str, first_page_only: bool = False) -> list[dict[str, Any]]:
         params = {**self.base, **self.extensions, "start_date": iso(self.crawl_time - REQUESTS_WINDOW),
                   "end_date": iso(self.crawl_time)}
-        return self.pages("requests", fmt, params, "list") or []
+        return self.pages("requests", fmt, params, "list", MAX_PAGES if not first_page_only else 1) or []
 
-    def pages(self, method: str, fmt: str, params: dict[str, str], via: str) -> list[dict[str, Any]] | None:
-        """A listing of requests, its tickets and panel events stored; page=2 and 3 asked for when a
-        page has exactly a common page size. None if the first page failed."""
+    def pages(self, method: str, fmt: str, params: dict[str, str], via: str, most: int = MAX_PAGES) -> list[dict[str, Any]] | None:
+        """A listing of requests, its tickets and panel events stored; page=2 and 3 asked for while a
+        page is full (full_page) and the endpoint pages. None if the first page failed."""
         first = self.call(method, fmt, self.url("requests", fmt), params, parse.requests, page=1)
         if first is None or not first.ok:
             return None
@@ -280,8 +295,8 @@ class Probe:
         self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
-        for page in range(2, MAX_PAGES + 1):
-            if last_count not in PAGE_SIZES:
+        for page in range(2, most + 1):
+            if not full_page(self.endpoint, last_count) or self.endpoint.pages is False:
                 break
             fresh: list[dict[str, Any]] = []
 
@@ -375,7 +390,7 @@ class Probe:
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         codes = definition_codes(services)
-        turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + _spread(self.endpoint.id)
+        turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + spread(self.endpoint.id)
         for code in due_definitions(codes, turn):
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
                       parse.definition, target=code)
@@ -387,7 +402,7 @@ class Probe:
 
     def other_format(self) -> None:
         """Once a day (at a slot fixed per endpoint, to spread the load), the other format."""
-        if slot_of(self.crawl_time) == _spread(self.endpoint.id):
+        if slot_of(self.crawl_time) == spread(self.endpoint.id):
             other = OTHER[self.endpoint.format]
             self.call("services", other, self.url("services", other), self.base, parse.services)
 
@@ -403,6 +418,15 @@ def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str)
             out[code] = ServiceRecord(crawl=crawl, endpoint=endpoint.id, id=code, name=text(item.get("service_name"), 200),
                                       group=text(item.get("group"), 200), metadata=parse.is_true(item.get("metadata")), listed=True)
     return list(out.values())
+
+
+def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str) -> EndpointResult:
+    """The record of a GET services that was never made (client.NOT_SENT): the endpoint's status for the crawl is unknown."""
+    record = ProbeRecord(
+        crawl=iso(crawl_time), endpoint=endpoint.id, method="services", format=endpoint.format, probed_at=iso(crawl_time),
+        outcome=outcome, http_status=None, elapsed_ms=None, bytes=0, items=None, error=error, target=None, page=None,
+        attempt=1, findings={}, content_type=None, retry_after_s=None, crawler=__version__)
+    return EndpointResult(probes=[record], notes=[error])
 
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,

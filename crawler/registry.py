@@ -28,6 +28,7 @@ PATTERN_HINTS = {
     "country": "must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR",
     "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
     "open_data.columns": "must be a column name of letters, digits and underscores (it goes into the dataset's query)",
+    "retired.since": "must be a year, a month or a day, such as 2018, 2018-06 or 2018-06-30",
     "open_data.resource_id": "must be a DataStore id of letters, digits, hyphens and underscores (it goes into the query)",
 }
 
@@ -60,6 +61,18 @@ class OpenData:
 
 
 @dataclass(frozen=True)
+class Retired:
+    """An endpoint believed dead, replaced, or not a city: checked once a day, listed apart (endpoints.schema.json)."""
+
+    since: str  # YYYY, YYYY-MM or YYYY-MM-DD
+    reason: str
+    successor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Endpoint:
     id: str
     name: str
@@ -79,12 +92,23 @@ class Endpoint:
     panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
     supports: tuple[str, ...] = ()  # extensions | updated_after: optional parts of GeoReport it implements
     open_data: OpenData | None = None  # the city's own 311 dataset
+    api_key: str | None = None  # required | raises_limit (with api_key_env)
+    docs: str | None = None
+    limit: int | None = None  # the most requests one answer holds: a full page, or the cap
+    pages: bool | None = None  # whether page=N is honoured; None: not known
+    retired: Retired | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
-        if self.open_data is not None:
-            out["open_data"] = self.open_data.to_dict()
+        for key in ("open_data", "retired"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key).to_dict()
         return out
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether the endpoint answers nothing without its key."""
+        return self.api_key == "required"
 
     @property
     def host(self) -> str:
@@ -132,9 +156,17 @@ def load_registry(path: str | Path) -> list[Endpoint]:
         # Sorted by line, then text, so the report reads top to bottom like the file.
         ordered = sorted(set(problems), key=lambda p: (p[0], p[1]))
         raise RegistryError([msg for _, msg in ordered])
+    return [_endpoint(entry) for entry in data]
+
+
+def _endpoint(entry: dict[str, Any]) -> Endpoint:
     tuples = ("location", "supports")
-    return [Endpoint(**{k: tuple(v) if k in tuples else _open_data(v) if k == "open_data" else v for k, v in entry.items()})
-            for entry in data]
+    values = {k: tuple(v) if k in tuples else v for k, v in entry.items()}
+    if "open_data" in values:
+        values["open_data"] = _open_data(values["open_data"])
+    if "retired" in values:
+        values["retired"] = Retired(**values["retired"])
+    return Endpoint(**values)
 
 
 def _open_data(block: dict[str, Any]) -> OpenData:
@@ -309,8 +341,18 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
                 report("open_data.url", problem)
             if twin.get("kind") == "ckan" and "resource_id" not in twin:
                 report("open_data", "kind ckan needs resource_id (the DataStore table)")
-        if "api_key_as" in entry and "api_key_env" not in entry:
-            report("api_key_as", "needs api_key_env (the environment variable that holds the key)")
+        for field in ("api_key_as", "api_key"):
+            if field in entry and "api_key_env" not in entry:
+                report(field, "needs api_key_env (the environment variable that holds the key)")
+        if "api_key_env" in entry and "api_key" not in entry:
+            report("api_key_env", "needs api_key: required (it answers nothing without one) or raises_limit")
+        for field in ("docs", "retired.successor"):
+            head, _, tail = field.partition(".")
+            value = entry.get(head, {}).get(tail) if tail and isinstance(entry.get(head), dict) else entry.get(field)
+            if isinstance(value, str) and value and (problem := url_problem(value, document=True, kind="page")):
+                report(field, problem)
+        if entry.get("pages") is True and "limit" not in entry:
+            report("pages", "needs limit (a page of exactly that many is full, and page=2 is asked for)")
         tz = entry.get("timezone")
         if isinstance(tz, str) and tz:
             try:
@@ -322,7 +364,7 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
 
 def url_problem(url: str, document: bool = False, kind: str | None = None) -> str | None:
     """Why a base URL (or, with document, a discovery document's URL, or with kind an open-data
-    twin's URL of that kind) is unusable, or None."""
+    twin's URL of that kind, or with kind "page" a web page's) is unusable, or None."""
     if url != url.strip() or any(c.isspace() for c in url):
         return f"not a valid URL (contains white space): {url!r}"
     try:
@@ -336,7 +378,7 @@ def url_problem(url: str, document: bool = False, kind: str | None = None) -> st
         return f"not a valid URL (no host): {url!r}"
     if parts.username is not None or parts.password is not None:
         return "must not contain a user name or password"
-    if parts.query or parts.fragment:
+    if (parts.query or parts.fragment) and kind != "page":
         return "must not contain a query or fragment (method paths are appended to it)"
     if kind == "socrata":
         if not re.fullmatch(r"/resource/[a-z0-9]{4}-[a-z0-9]{4}\.json", parts.path):

@@ -1,6 +1,7 @@
 """The status of one endpoint in one crawl, from its probe records: the rules in one place.
 
-    unknown   no GET services call was made, or the address guard refused every one
+    unknown   no GET services call was made, or none was sent: the address guard refused it, or the
+              endpoint requires an API key whose secret is not set ("needs a key")
     down      no GET services call answered a service list (every attempt, every format),
               and none was answered 429
     degraded  a service list came, but the first page of GET requests did not, or the service
@@ -22,12 +23,13 @@ from typing import Any
 SLOW_MS = 1000  # a service list is a small static document: over a second is slow (as status.open311.org)
 REQUESTS_SLOW_MS = 5000  # a day of requests is a database query; five seconds is a generous bound
 STATUSES = ("up", "degraded", "down", "unknown")
+NOT_SENT = ("refused", "no_key")  # crawler.client's outcomes of calls never made
 
 
 def crawl_status(probes: list[dict[str, Any]]) -> str:
     """The status of one endpoint from the probe records (as dicts) of one crawl."""
     services = sorted((p for p in probes if p["method"] == "services"), key=lambda p: p["probed_at"])
-    if not services or all(p["outcome"] == "refused" for p in services):
+    if not services or all(p["outcome"] in NOT_SENT for p in services):
         return "unknown"
     answered = [p for p in services if p["outcome"] == "ok"]
     if not answered:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from records import iso
 
-from metrics.rules import REQUESTS_SLOW_MS, SLOW_MS
+from metrics.rules import NOT_SENT, REQUESTS_SLOW_MS, SLOW_MS
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90),
            "365d": timedelta(days=365)}
@@ -64,7 +64,7 @@ def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
     requests = probes[probes["method"] == "requests"]
     listed = requests[requests["page"].isna() | (requests["page"] == 1)]
     flags = services.assign(
-        ok=services["outcome"] == "ok", limited=services["outcome"] == "rate_limited", refused=services["outcome"] == "refused",
+        ok=services["outcome"] == "ok", limited=services["outcome"] == "rate_limited", refused=services["outcome"].isin(NOT_SENT),
     ).groupby(keys)[["ok", "limited", "refused"]].agg(["any", "all"]).reindex(index)
     called = flags[("ok", "any")].notna()
     answered = flags[("ok", "any")].fillna(False).astype(bool)

@@ -50,6 +50,19 @@ def service_count(probes: pd.DataFrame) -> int | None:
     return int(ok.sort_values("probed_at", kind="stable").iloc[-1]["items"])
 
 
+def needs_key(probes: pd.DataFrame, last_checked: str | None) -> bool:
+    """Whether the latest crawl made no call because the endpoint requires an API key the deployment has not got."""
+    if last_checked is None:
+        return False
+    latest = probes[(probes["method"] == "services") & (probes["crawl"] == pd.Timestamp(last_checked))]
+    return not latest.empty and bool((latest["outcome"] == "no_key").all())
+
+
+def retirement(retired: dict[str, str] | None) -> dict[str, str | None] | None:
+    """{since, reason, successor (or null)} of a retired endpoint; None for a live one."""
+    return {"since": retired["since"], "reason": retired["reason"], "successor": retired.get("successor")} if retired else None
+
+
 def tickets_frame(tickets: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(tickets, columns=["endpoint", "id", "crawl", "requested", "status", "service_code"])
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
@@ -128,6 +141,8 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
             "latency_ms": timing.get((endpoint_id, "services")),
             "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
             "requests_per_day": requests_per_day(tickets, probes, now),
+            "needs_key": needs_key(probes, figures["last_checked"]),
+            "retired": retirement(info.get("retired")),
         }
         quality = conformance_of(recent[endpoint_id]) if endpoint_id in recent else None
         fresh = freshness(tickets, now)
@@ -144,13 +159,14 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
                                 "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
                                 "audits": twin.audit_figures(endpoint_id, records, now)}
     endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
-    ranks = percentiles(endpoints)
+    watched = [e for e in endpoints if not e["retired"]]  # a retired endpoint is compared with nobody
+    ranks = percentiles(watched)
     for endpoint_id, detail in details.items():
-        detail["compare"] = ranks[endpoint_id]
+        detail["compare"] = ranks.get(endpoint_id, {})
     crawls = [c for c in records.get("crawls", []) if c["crawl"] <= stamp]
     schedules = {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}
     return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules,
-            "platforms": platforms(endpoints)}
+            "platforms": platforms(watched)}
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,

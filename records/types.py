@@ -176,13 +176,14 @@ class EndpointRecord:
     timezone: str
     jurisdiction_id: str | None
     location: list[float] | None = None  # [latitude, longitude]; added in crawler 0.2.0
+    retired: dict[str, str] | None = None  # {since, reason, successor?}; added in crawler 0.4.0
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
-                                        "location")
+                                        "location", "retired")
 
 
 @dataclass(frozen=True)

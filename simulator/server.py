@@ -169,6 +169,10 @@ def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
             if city.quirks["jurisdiction_required"] and not jurisdiction:
                 self.error(400, fmt, "jurisdiction_id was not provided")
                 return
+            bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            if city.quirks["key_required"] and not ({params.get("api_key"), bearer} & set(city.api_keys)):
+                self.error(401, fmt, "an api_key is required for every call")
+                return
             self.route(verb, name, fmt, params, now)
 
         def route(self, verb: str, name: str, fmt: str, params: dict[str, str], now: datetime) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import vcr
 
-from crawler.probe import CRAWLS_PER_DAY, _spread, probe_endpoint
+from crawler.probe import CRAWLS_PER_DAY, spread, probe_endpoint
 from crawler.registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client
@@ -52,7 +52,7 @@ def test_the_request_shapes_of_one_probe(how):
         with recorder().use_cassette(name, allow_playback_repeats=False) as cassette:
             client = fast_client()  # made inside: the recorder's connection classes are in place
             # The crawl of the day that also asks for the service definition.
-            due = NOW.replace(hour=0) + timedelta(minutes=30 * (-_spread(endpoint.id) % CRAWLS_PER_DAY))
+            due = NOW.replace(hour=0) + timedelta(minutes=30 * (-spread(endpoint.id) % CRAWLS_PER_DAY))
             result = probe_endpoint(endpoint, client, due, api_key=KEY)
     finally:
         if server:

@@ -148,3 +148,51 @@ def test_a_key_from_the_environment_is_sent_and_never_shown():
     assert code == 1 and "api_key=[key]" in out and "s3cret" not in out + err
     assert "  api_key_env: CITY_KEY\n" in out
     assert check("http://127.0.3.8/open311/v2/", "--api-key-env", "CITY_KEY")[2].strip() == "python -m crawler check: CITY_KEY is not set"
+
+
+def test_a_city_that_requires_a_key_is_said_to_need_one():
+    """Against a simulated St. Louis: without a key every service list is refused (401), and the check says
+    "needs a key"; with one, it is usable and the entry says the key is required."""
+    st_louis = sim("st_louis_like", "127.0.3.11", requests_per_day=50, quirks={"key_required": True}, api_keys=["k-123"])
+    with Fleet.of([st_louis], NOW) as fleet:
+        url = fleet.base_url("st_louis_like")
+        code, out, _ = check(url, "--allow-loopback")
+        keyed = check(url, "--allow-loopback", "--api-key-env", "STL_KEY", "--json", env={"STL_KEY": "k-123"})
+    assert code == 1 and out.startswith(f"{url}: NOT USABLE (needs a key)\n")
+    assert ("  needs a key: every service list was refused (401 or 403) without one. Ask the city for a key, "
+            "then check again with --api-key-env NAME\n") in out
+    pasted = out.split("registry entry (fill in the TODOs):\n", 1)[1]
+    [suggested] = yaml.safe_load("\n".join(line[4:] for line in pasted.splitlines()))
+    assert (suggested["api_key_env"], suggested["api_key"]) == ("TODO", "required")
+    report = json.loads(keyed[1])
+    assert keyed[0] == 0 and report["usable"] is True and report["key_required"] is True
+    assert (report["entry"]["api_key_env"], report["entry"]["api_key"]) == ("STL_KEY", "required")
+    assert report["calls"][-1]["target"] == "without the key" and report["calls"][-1]["http_status"] == 401
+
+
+def test_the_page_limit_is_used_and_suggested():
+    """A city whose pages hold 30 (no common page size): told the limit, the check reads page 2; told nothing,
+    it cannot tell that the first page was cut. A limit it sees working goes into the entry."""
+    pager = sim("pager", "127.0.3.12", requests_per_day=240, quirks={"page_size": 30})
+    with Fleet.of([pager], NOW) as fleet:
+        url = fleet.base_url("pager")
+        blind = json.loads(check(url, "--allow-loopback", "--json")[1])
+        told = json.loads(check(url, "--allow-loopback", "--json", "--limit", "30")[1])
+    assert blind["paging"] == "not needed (the first page was not full)" and blind["requests_listed"] == 30
+    assert "limit" not in blind["entry"]
+    assert told["paging"] == "works (a full page holds 30; page=2 answered new requests)" and told["requests_listed"] > 30
+    assert (told["entry"]["limit"], told["entry"]["pages"]) == (30, True)
+
+
+def test_a_pull_request_check_reports_a_required_key_it_does_not_have(tmp_path):
+    """A fork's pull request gets no secrets: an entry whose key is required is "needs a key", not a failure."""
+    with Hostile("unavailable", "127.0.3.13") as server:
+        new = [entry(id="st_louis", base_url=server.base_url, api_key_env="ST_LOUIS_OPEN311_KEY", api_key="required")]
+        (tmp_path / "new.yaml").write_text(yaml.safe_dump(new))
+        (tmp_path / "old.yaml").write_text("[]\n")
+        summary = tmp_path / "summary.md"
+        code, out, _ = check("--endpoints", str(tmp_path / "new.yaml"), "--changed-from", str(tmp_path / "old.yaml"),
+                             "--markdown", str(summary), "--allow-loopback")
+    assert code == 0 and server.seen == []
+    assert out.startswith(f"{server.base_url}: NOT CHECKED (needs a key)\n  needs a key: ST_LOUIS_OPEN311_KEY is not set here")
+    assert "### `st_louis`: needs a key (not checked)" in summary.read_text()

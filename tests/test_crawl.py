@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from crawler.__main__ import main
+from crawler import __version__
 from crawler.client import classify_exception, make_session
 from crawler.crawl import crawl, scheduled_slot
 from crawler.guard import GuardedAdapter, address_refusal
@@ -64,10 +65,10 @@ def test_a_crawl_of_loopback_servers_through_the_real_cli(fleet_registry, tmp_pa
     assert sum(t["endpoint"] == "springfield" for t in tickets) == listed > 0
     assert all("2026-11-19T12:00:00Z" <= t["requested"] < "2026-11-20T12:00:00Z" for t in tickets)
     [crawl_line] = read_lines(data, "crawls")
-    assert crawl_line["scheduled"] == "2026-11-20T12:00:00Z" and crawl_line["endpoints"] == 2
+    assert crawl_line["scheduled"] == "2026-11-20T11:37:00Z" and crawl_line["endpoints"] == 2
     assert crawl_line["calls"] == sum(len(ps) for ps in probes.values())
     assert "springfield: up: services ok" in result.stdout
-    assert "(due 2026-11-20T12:00:00Z): 2 endpoints: 2 up, 0 degraded, 0 down, 0 unknown;" in result.stdout
+    assert "(due 2026-11-20T11:37:00Z): 2 endpoints: 2 up, 0 degraded, 0 down, 0 unknown;" in result.stdout
     assert result.stderr == ""  # CI=1: no progress bar in the log
 
 
@@ -165,7 +166,8 @@ def test_endpoints_on_one_host_take_turns(tmp_path):
 def test_a_key_from_the_environment_never_reaches_data_or_the_log(tmp_path, capsys):
     with Hostile("echo_404", "127.0.2.2") as server:
         path = tmp_path / "endpoints.yaml"
-        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY")]))
+        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY",
+                                               api_key="raises_limit")]))
         code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
                              "--allow-loopback", env={"CI": "1", "SPRINGFIELD_KEY": "s3cret-KEY"})
     assert code == 0
@@ -178,7 +180,8 @@ def test_a_key_from_the_environment_never_reaches_data_or_the_log(tmp_path, caps
 def test_an_unset_key_is_said_not_hidden(tmp_path):
     with Hostile("open311", "127.0.2.3") as server:
         path = tmp_path / "endpoints.yaml"
-        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY")]))
+        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0, api_key_env="SPRINGFIELD_KEY",
+                                               api_key="raises_limit")]))
         code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
                              "--allow-loopback")
     assert code == 0 and "[SPRINGFIELD_KEY is not set: crawled without a key]" in out
@@ -186,9 +189,10 @@ def test_an_unset_key_is_said_not_hidden(tmp_path):
 
 
 @pytest.mark.parametrize("start, slot", [
-    ("2026-11-20T12:00:00Z", "2026-11-20T12:00:00Z"),
-    ("2026-11-20T12:17:43Z", "2026-11-20T12:00:00Z"),  # GitHub starts scheduled runs late
-    ("2026-11-20T12:30:00Z", "2026-11-20T12:30:00Z"),
+    ("2026-11-20T12:07:00Z", "2026-11-20T12:07:00Z"),
+    ("2026-11-20T12:24:43Z", "2026-11-20T12:07:00Z"),  # GitHub starts scheduled runs late
+    ("2026-11-20T12:37:00Z", "2026-11-20T12:37:00Z"),
+    ("2026-11-20T12:03:00Z", "2026-11-20T11:37:00Z"),  # the :37 run, very late
 ])
 def test_the_scheduled_slot(start, slot):
     moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
@@ -376,3 +380,77 @@ def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path)
     [panel_call] = [p for p in read_lines(tmp_path / "data", "probes") if p["method"] == "panel"]
     open_ids = {e["id"] for e in events if e["status"] == "open"}
     assert panel_call["outcome"] == "ok" and panel_call["items"] == min(50, len(open_ids))  # 50 a crawl at most
+
+
+def test_the_user_agent_names_the_repository_the_crawl_runs_in(tmp_path):
+    """On GitHub Actions a fork's crawl says it is the fork calling, so a city can tell who it is."""
+    with Hostile("open311", "127.0.2.9") as server:
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0)]))
+        code, _ = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                           "--allow-loopback", env={"CI": "1", "GITHUB_REPOSITORY": "a-city-fan/open311-status",
+                                                    "GITHUB_SERVER_URL": "https://github.com"}, factory=None)
+    assert code == 0 and server.seen
+    assert {s.headers["user-agent"] for s in server.seen} == {
+        f"Open311Status/{__version__} (+https://github.com/a-city-fan/open311-status)"}
+
+
+@pytest.mark.parametrize("env, url", [
+    ({}, "https://github.com/open311-status/open311-status"),
+    ({"GITHUB_REPOSITORY": "me/fork"}, "https://github.com/me/fork"),
+    ({"GITHUB_REPOSITORY": "me/fork", "GITHUB_SERVER_URL": "https://ghe.example.org"}, "https://ghe.example.org/me/fork"),
+    ({"GITHUB_REPOSITORY": "me/fork) evil (x"}, "https://github.com/open311-status/open311-status"),  # not a repository name
+])
+def test_user_agent(env, url):
+    from crawler.client import user_agent
+
+    assert user_agent(env) == f"Open311Status/{__version__} (+{url})"
+
+
+def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
+    """St. Louis answers nothing without a key. Without the secret it is not called at all: its crawl is
+    unknown ("needs a key"), never down; an endpoint whose key only raises a limit is crawled without one."""
+    with Hostile("open311", "127.0.2.10") as needs, Hostile("open311", "127.0.2.11") as raises:
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump([
+            entry(id="st_louis", base_url=needs.base_url, min_interval_s=0, api_key_env="ST_LOUIS_KEY", api_key="required"),
+            entry(id="boston", base_url=raises.base_url, min_interval_s=0, api_key_env="BOSTON_KEY", api_key="raises_limit"),
+        ]))
+        code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+                             "--allow-loopback")
+    assert code == 0 and needs.seen == [] and raises.seen
+    [record] = [p for p in read_lines(tmp_path / "data", "probes") if p["endpoint"] == "st_louis"]
+    assert (record["method"], record["outcome"], record["http_status"], record["bytes"]) == ("services", "no_key", None, 0)
+    assert "st_louis: unknown: services no_key [needs a key: ST_LOUIS_KEY is not set, and the endpoint requires one; not called]" in out
+    assert "boston: up:" in out and "[BOSTON_KEY is not set: crawled without a key]" in out
+    assert ": 2 endpoints: 1 up, 0 degraded, 0 down, 1 unknown; " in out
+    validator = record_validator("probes")
+    validator.validate(record)
+
+
+def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
+    from crawler.crawl import due
+    from crawler.probe import CRAWLS_PER_DAY, spread
+    from crawler.registry import Endpoint, Retired
+
+    retired = Endpoint(**entry(id="peoria", retired=Retired("2016", "not listed anywhere since")))
+    live = Endpoint(**entry(id="bloomington"))
+    day = NOW.replace(hour=0, minute=7)
+    slots = [day + timedelta(minutes=30 * n) for n in range(CRAWLS_PER_DAY)]
+    assert sum(due(retired, moment) for moment in slots) == 1 and all(due(live, moment) for moment in slots)
+    [when] = [moment for moment in slots if due(retired, moment)]
+    assert when == day + timedelta(minutes=30 * (spread("peoria") % CRAWLS_PER_DAY))
+    with Hostile("open311", "127.0.2.12") as server:
+        path = tmp_path / "endpoints.yaml"
+        path.write_text(yaml.safe_dump([entry(id="peoria", base_url=server.base_url, min_interval_s=0,
+                                              retired={"since": "2016", "reason": "not listed anywhere since"})]))
+        outs = []
+        for moment in (when - timedelta(minutes=30), when):
+            code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", moment.isoformat(),
+                                 "--allow-loopback")
+            assert code == 0
+            outs.append(out)
+    assert "peoria" not in outs[0] and "0 unknown, 1 retired not due (checked once a day);" in outs[0]
+    assert outs[1].startswith("peoria: up: services ok")
+    assert {p["crawl"] for p in read_lines(tmp_path / "data", "probes")} == {when.isoformat().replace("+00:00", "Z")}
+    assert [(s.path.rsplit("/", 1)[-1]) for s in server.seen] == ["services.json", "requests.json"]

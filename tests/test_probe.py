@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.probe import CRAWLS_PER_DAY, _spread, due_definitions, probe_endpoint, slot_of
+from crawler.probe import CRAWLS_PER_DAY, spread, due_definitions, probe_endpoint, slot_of
 from crawler.registry import Endpoint
 from metrics.rules import crawl_status
 from simulator.fleet import Fleet
@@ -32,7 +32,7 @@ def status(result):
 
 def definition_due(endpoint_id="springfield"):
     """The crawl on NOW's day that asks for the endpoint's definitions (each once a day, at a slot of its own)."""
-    return NOW.replace(hour=0) + timedelta(minutes=30 * (-_spread(endpoint_id) % CRAWLS_PER_DAY))
+    return NOW.replace(hour=0) + timedelta(minutes=30 * (-spread(endpoint_id) % CRAWLS_PER_DAY))
 
 
 def test_a_healthy_endpoint_gets_the_whole_plan():
@@ -201,4 +201,29 @@ def test_the_budget_cuts_the_tail_not_the_head():
         result = run(endpoint(server.base_url), fast_client(limits=Limits(**{**FAST.__dict__, "endpoint_calls": 2})))
     assert [p.method for p in result.probes] == ["services", "requests"]
     assert result.notes == ["the budget ended the crawl of this endpoint"]
+    assert status(result) == "up"
+
+
+@pytest.mark.parametrize("limit, pages, asked", [
+    (None, None, [1]),  # 30 is no common page size: without the registry's limit the page looks whole
+    (30, True, [1, 2, 3]),  # the registry's limit: a page of 30 is full, so page=2 and 3 are asked for
+    (30, False, [1]),  # full, but the endpoint does not page: nothing more can be read
+])
+def test_the_registry_s_page_limit_tells_a_full_page_from_the_whole_answer(limit, pages, asked):
+    city = sim("pager", "127.0.8.1", requests_per_day=240, quirks={"page_size": 30})
+    with Fleet.of([city], NOW) as fleet:
+        result = run(endpoint(fleet.base_url("pager"), limit=limit, pages=pages))
+    listed = [p for p in result.probes if p.method == "requests"]
+    assert [p.page for p in listed] == asked and listed[0].items == 30
+    assert len({t.id for t in result.tickets}) >= 30 * len(asked)
+
+
+def test_a_retired_endpoint_gets_only_a_service_list_and_a_first_page():
+    from crawler.registry import Retired
+
+    city = sim("gone_quiet", "127.0.8.2", requests_per_day=240, quirks={"page_size": 30})
+    with Fleet.of([city], NOW) as fleet:
+        result = run(endpoint(fleet.base_url("gone_quiet"), limit=30, pages=True, retired=Retired("2021", "not listed")),
+                     now=definition_due("springfield"))
+    assert [(p.method, p.page) for p in result.probes] == [("services", None), ("requests", 1)]
     assert status(result) == "up"

@@ -174,6 +174,7 @@ def test_politeness_and_key_fields_are_checked(tmp_path):
     assert info.value.problems == [
         f"{path}:8: boston: api_key_env: must be an environment variable name in capitals, digits and underscores, "
         "such as BOSTON_OPEN311_KEY; got 'boston_key'",
+        f"{path}:8: boston: api_key_env: needs api_key: required (it answers nothing without one) or raises_limit",
         f"{path}:9: boston: discovery_url: must end with discovery.json or discovery.xml",
         f"{path}:19: bloomington: api_key_as: needs api_key_env (the environment variable that holds the key)",
         f"{path}:20: bloomington: min_interval_s: must be at least 0; got -1",
@@ -212,3 +213,69 @@ def test_the_registrys_twins_load_as_typed_blocks():
     assert set(twins) == {"chicago", "san_francisco"}
     assert twins["chicago"].kind == "socrata" and twins["chicago"].columns["id"] == "sr_number"
     assert "Open311 Interface" in twins["chicago"].open311_channels
+
+
+LIFE = """\
+- id: stlouis
+  name: St. Louis, MO
+  country: USA
+  base_url: https://www.stlouis-mo.gov/powernap/stlouis/api.cfm/
+  format: json
+  platform: in-house
+  timezone: America/Chicago
+  api_key: required
+  docs: not a link
+  pages: true
+  notes: fine
+  source: tests
+- id: peoria
+  name: Peoria, IL
+  country: USA
+  base_url: https://ureport.peoriagov.org/crm/open311/v2/
+  format: json
+  platform: uReport
+  timezone: America/Chicago
+  limit: 0
+  retired:
+    since: last year
+    successor: ftp://example.org/
+  notes: fine
+  source: tests
+"""
+
+
+def test_keys_paging_docs_and_retirement_are_checked(tmp_path):
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(LIFE)
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    assert info.value.problems == [
+        f"{path}:8: stlouis: api_key: needs api_key_env (the environment variable that holds the key)",
+        f"{path}:9: stlouis: docs: not a valid URL (contains white space): 'not a link'",
+        f"{path}:10: stlouis: pages: needs limit (a page of exactly that many is full, and page=2 is asked for)",
+        f"{path}:20: peoria: limit: must be at least 1; got 0",
+        f"{path}:21: peoria: retired: missing field 'reason'",
+        f"{path}:22: peoria: retired.since: must be a year, a month or a day, such as 2018, 2018-06 or 2018-06-30; got 'last year'",
+        f"{path}:23: peoria: retired.successor: scheme must be http or https; got 'ftp'",
+    ]
+
+
+def test_the_registry_says_which_keys_are_required_and_which_endpoints_are_retired():
+    endpoints = {e.id: e for e in load_registry(ROOT / "endpoints.yaml")}
+    keyed = {e.id: e.api_key for e in endpoints.values() if e.api_key_env}
+    assert keyed == {"boston": "raises_limit", "san_francisco": "raises_limit", "austin": "raises_limit", "st_louis": "required"}
+    assert endpoints["st_louis"].needs_key and not endpoints["boston"].needs_key
+    retired = {e.id for e in endpoints.values() if e.retired}
+    assert {"grand_rapids", "columbus_in", "peoria", "giessen", "bruehl", "scf_scsu", "scf_aggregate", "siegburg"} <= retired
+    assert endpoints["siegburg"].retired.successor == "https://mitmachen.siegburg.de/deficiency_reports"
+    assert all(e.limit == 20 and e.pages for e in endpoints.values() if e.platform == "SeeClickFix")
+    assert all(e.base_url.startswith("https://") for e in endpoints.values() if not e.retired)
+    assert endpoints["zurich"].format == "json"
+    assert endpoints["san_francisco"].jurisdiction_id is None and endpoints["zaragoza"].jurisdiction_id is None
+    # Every source names a place that holds its claims: nobody cites r311 for an entry r311 does not have.
+    import json
+    r311 = {e["root"].removeprefix("https://").removeprefix("http://") for e in json.loads(
+        (ROOT / "tests" / "fixtures" / "r311-endpoints.json").read_text())}
+    for e in endpoints.values():
+        if "r311" in e.source and "not in r311" not in (e.retired.reason if e.retired else ""):
+            assert e.base_url.split("://", 1)[1] in r311, f"{e.id}: its source cites r311, which does not list it"

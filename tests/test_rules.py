@@ -26,13 +26,14 @@ CASES = {
     "page 2 failed": [p(), p("requests", page=1, second=1), p("requests", outcome="timeout", page=2, second=2)],
     "rate limited": [p(outcome="rate_limited")],
     "refused": [p(outcome="refused", ms=None)],
+    "needs a key": [p(outcome="no_key", ms=None)],
     "only a definition": [p("service_definition")],
     "old record without page": [p(), p("requests", second=1)],
 }
 EXPECTED = {
     "up": "up", "retried, then up": "up", "fell back to xml": "up", "down": "down", "requests failed": "degraded",
     "requests never asked": "degraded", "slow services": "degraded", "slow first services, fast retry": "degraded",
-    "slow requests": "degraded", "page 2 failed": "up", "rate limited": "degraded", "refused": "unknown",
+    "slow requests": "degraded", "page 2 failed": "up", "rate limited": "degraded", "refused": "unknown", "needs a key": "unknown",
     "only a definition": "unknown", "old record without page": "up",
 }
 
