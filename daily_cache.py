@@ -7,9 +7,9 @@ the status bar, outages) and the last known service count. So each day of crawls
 - the status of each of its crawls (metrics/rules.py), and each endpoint's last service count;
 - for the last RAW_DAYS days, every call too, column by column.
 
-A day is read from its day file and the next one (a v1 crawl that starts before midnight ends
-after it), and with --cache kept in the cache directory, reused while both files keep their size:
-day files only ever grow, so a changed file is a longer one. The days to read are shared among
+A day is read from its day file (a crawl's lines are all in the file of the day it began), and
+with --cache kept in the cache directory, reused while the file keeps its size: day files only
+ever grow, so a changed file is a longer one. The days to read are shared among
 the machine's cores. A cached build and a fresh one give the same site.
 """
 
@@ -30,12 +30,12 @@ import pandas as pd
 from metrics.rules import STATUSES, crawl_status
 from metrics.status import calls_frame, crawl_statuses
 from records.layout import day_path
-from records.read import probe_columns, probe_records
-from records.terse import COLUMNS, Line, probed_at, seconds_after
+from records.read import probe_lines
+from records.terse import Line, columns, probed_at
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")
 
-VERSION = 3  # bump when what a day holds changes
+VERSION = 4  # bump when what a day holds changes
 RAW_DAYS = 31
 
 
@@ -101,7 +101,7 @@ def _seconds(times: pd.Series) -> np.ndarray:
 @functools.cache
 def _empty() -> dict[str, Any]:
     """The aggregate of a day without a day file (shared: nothing changes an aggregate once made)."""
-    return _of([VERSION, 0, 0], [], [], [], raw=True)
+    return _of([VERSION, 0], [], [], raw=True)
 
 
 def _map(function: Any, items: list[Any]) -> list[Any]:
@@ -118,37 +118,27 @@ def _size(path: Path) -> int:
 
 
 def _key(data_dir: Path, day: date) -> list[int]:
-    return [VERSION, _size(day_path(data_dir, "probes", day)), _size(day_path(data_dir, "probes", day + timedelta(days=1)))]
+    return [VERSION, _size(day_path(data_dir, "probes", day))]
 
 
 def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
-    """One day of crawls read from its day files: statuses, last service counts, and its calls when raw."""
+    """One day of crawls read from its day file: statuses, last service counts, and its calls when raw."""
     data_dir, day, raw = item
-    key = _key(data_dir, day)
+    path = day_path(data_dir, "probes", day)
     problems: list[str] = []
-    lines, old = [], []
-    for n, path in enumerate([day_path(data_dir, "probes", day), day_path(data_dir, "probes", day + timedelta(days=1))]):
-        if path.exists():
-            seen: list[str] = []
-            # The next day's file may hold the end of a v1 crawl begun before midnight; its problems are said with it.
-            more = probe_records(path, seen, crawl_day=day.isoformat(), mentioning=day.isoformat() if n else None)
-            lines += more[0]
-            old += more[1]
-            problems += seen if n == 0 else []
-    return _of(key, lines, old, problems, raw)
+    lines = probe_lines(path, problems) if path.exists() else []
+    return _of(_key(data_dir, day), lines, problems, raw)
 
 
-def _of(key: list[int], lines: list[Line], old: list[dict[str, Any]], problems: list[str], raw: bool) -> dict[str, Any]:
-    """A day's aggregate from its v2 lines and v1 records."""
-    crawls: dict[tuple[str, str], list[dict[str, Any]]] = {}  # v1 records by crawl, as the plain rules take them
-    for record in old:
-        crawls.setdefault((record["endpoint"], record["crawl"]), []).append({**record, "probed_at": seconds_after(record["probed_at"], record["crawl"])})
+def _of(key: list[int], lines: list[Line], problems: list[str], raw: bool) -> dict[str, Any]:
+    """A day's aggregate from its probe lines."""
+    crawls: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for line in lines:
         crawls.setdefault((line.endpoint, line.crawl), []).extend(
             {"method": c.m, "outcome": c.o, "probed_at": c.t, "page": c.p, "elapsed_ms": c.ms, "items": c.n} for c in line.calls)
     frame = None
     if raw:
-        frame = calls_frame(probe_columns(lines, old))
+        frame = calls_frame(columns(lines))
         statuses = crawl_statuses(frame)
         statuses["failure"] = [f if isinstance(f, str) else None for f in statuses["failure"]]
     else:

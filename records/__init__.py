@@ -1,11 +1,11 @@
 """The records Open311 Status stores under data/, and how they are laid out.
 
 Shared by the crawler (which writes them) and the metrics (which read them), so neither
-imports the other. Layout v1, documented in data/README.md:
+imports the other. The layout, documented in data/README.md:
 
     data/<kind>/<YYYY>/<YYYY-MM-DD>.jsonl   one JSON object per line, sorted keys
 
-Kinds: ``probes`` (one line per HTTP call), ``tickets`` (a service request when first seen or
+Kinds: ``probes`` (one line per endpoint and crawl, holding its HTTP calls: records/terse.py), ``tickets`` (a service request when first seen or
 changed), ``events`` (a ticket of the accuracy panel when it changed), ``services`` (a service type when first listed, changed or gone), ``endpoints`` (a registry entry when first crawled or changed), ``crawls`` (one line
 per run of the crawler, with the slot it was scheduled for), ``twins`` (a day of an endpoint's
 open-data twin, counted), ``twin_rows`` (the twin's row of an accuracy-panel ticket, when first

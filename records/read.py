@@ -86,63 +86,57 @@ def read_data(
 
 
 def read_file(path: Path, kind: str, loaded: Loaded) -> None:
+    """Append a day file's sound records to loaded (a probe line as its calls), and its problems."""
     out = loaded.records[kind]
-    for number, record in _lines(path, kind, loaded.problems):
-        if isinstance(record, terse.Line):
-            out.extend(terse.expand(record))
-        else:
-            out.append(record)
+    if kind == "probes":
+        for line in probe_lines(path, loaded.problems):
+            out.extend(terse.expand(line))
+        return
+    for _, record in _lines(path, kind, loaded.problems):
+        out.append(record)
 
 
-def probe_records(path: Path, problems: list[str], crawl_day: str | None = None,
-                  mentioning: str | None = None) -> tuple[list[terse.Line], list[dict[str, Any]]]:
-    """The sound probe records of a day file: its v2 lines (decoded) and its v1 records, only those of
-    crawls on crawl_day (YYYY-MM-DD) when given. With mentioning, a line without that text is passed
-    over unread (a quick look for the few of another day)."""
-    lines: list[terse.Line] = []
-    old: list[dict[str, Any]] = []
-    for _, record in _lines(path, "probes", problems, mentioning.encode() if mentioning else None):
-        if isinstance(record, terse.Line):
-            if crawl_day is None or record.crawl.startswith(crawl_day):
-                lines.append(record)
-        elif crawl_day is None or record["crawl"].startswith(crawl_day):
-            old.append(record)
-    return lines, old
+def probe_lines(path: Path, problems: list[str]) -> list[terse.Line]:
+    """The sound lines of a probe day file, decoded and checked in one step (records/terse.py); each
+    other line is said in problems as FILE:LINE."""
+    lines = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                lines.append(terse.decode(raw))
+            except ValueError as e:
+                problems.append(f"{path}:{number}: {_probe_problem(raw, e)}; skipped")
+    return lines
 
 
-def probe_columns(lines: list[terse.Line], old: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """probe_records' calls column by column (terse.COLUMNS: probed_at as seconds after the crawl)."""
-    out = terse.columns(lines)
-    for record in old:  # v1: one call a line
-        for name in terse.COLUMNS:
-            out[name].append(record[name])
-        out["probed_at"][-1] = terse.seconds_after(record["probed_at"], record["crawl"])
-    return out
+def _probe_problem(raw: bytes, error: ValueError) -> str:
+    """Why a probe line is not sound: not JSON at all, or JSON that is not a probe line."""
+    try:
+        record = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        return f"not valid JSON ({e.__class__.__name__}: {e})"
+    if isinstance(record, dict) and record.get("v") == 1:
+        return "a probe line of layout v1 (one call a line, before crawler 0.3.0), which is no longer read"
+    return str(error)
 
 
-def _lines(path: Path, kind: str, problems: list[str], mentioning: bytes | None = None) -> Iterator[tuple[int, Any]]:
-    """(line number, record) for each sound line: a decoded terse.Line for v2 probe lines, else a dict
-    with the defaults of fields added since; each other line is said in problems."""
+def _lines(path: Path, kind: str, problems: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each sound line of a day file of any kind but probes, as a dict with the
+    defaults of fields added since its kind was first written; each other line is said in problems."""
     expected = EXPECTED[kind]
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
-            if not raw.strip() or (mentioning is not None and mentioning not in raw):
+            if not raw.strip():
                 continue
-            if kind == "probes":
-                try:
-                    yield number, terse.decode(raw)  # the common case, decoded and checked at once
-                    continue
-                except ValueError as e:
-                    v2_problem = str(e)
             problem = None
             try:
                 record = json.loads(raw)
             except (ValueError, UnicodeDecodeError) as e:
                 problem = f"not valid JSON ({e.__class__.__name__}: {e})"
             else:
-                if kind == "probes" and isinstance(record, dict) and record.get("v") == terse.LAYOUT:
-                    problem = v2_problem
-                elif isinstance(record, dict):
+                if isinstance(record, dict):
                     for name, default in DEFAULTS[kind].items():
                         if name not in record:
                             record[name] = default() if callable(default) else default

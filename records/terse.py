@@ -1,7 +1,7 @@
 """Probe records on disk, tersely: one line per endpoint and crawl (layout v2), read back as the same records.
 
-A v1 line was one call, every field spelt out: about 430 bytes, 94 kB per endpoint-day, most of
-git's growth. A v2 line holds all the calls of one endpoint in one crawl:
+A probe record (records.ProbeRecord) is one call, every field spelt out: about 430 bytes as a line
+of its own. On disk a line (layout v2) holds all the calls of one endpoint in one crawl:
 
     {"v":2,"crawl":"2026-11-20T12:00:00Z","endpoint":"lakeport","crawler":"0.3.0",
      "calls":[{"m":"services","ms":260,"b":12717,"n":5,"c":"application/json; charset=utf-8"},
@@ -11,7 +11,7 @@ Each call keeps only what differs from its default (Call below; data/README.md l
 format json, probed_at the crawl's time plus t seconds, outcome ok, http_status 200, attempt 1,
 no findings, content_type as the call before it in the line; null for everything else. Lines are
 decoded and checked in one step by msgspec (a year of a hundred endpoints is 1.75 million lines);
-expand() gives back exactly the v1 records, columns() the same calls column by column.
+expand() gives back exactly the probe records, columns() the same calls column by column.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Line(msgspec.Struct):
     calls: list[Call]
 
 
-# field of the v1 record -> key of a call
+# field of the probe record -> key of a call
 SHORT = {"method": "m", "format": "f", "probed_at": "t", "outcome": "o", "http_status": "s", "elapsed_ms": "ms", "bytes": "b",
          "items": "n", "error": "e", "target": "g", "page": "p", "attempt": "a", "findings": "x", "content_type": "c",
          "retry_after_s": "r"}
@@ -90,7 +90,7 @@ def seconds_after(stamp: str, crawl: str) -> int:
 
 
 def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """v1 probe records to v2 lines: one per (crawl, endpoint, crawler), calls in their order."""
+    """Probe records to lines: one per (crawl, endpoint, crawler), calls in their order."""
     lines: dict[tuple[str, str, str], dict[str, Any]] = {}
     previous: dict[tuple[str, str, str], Any] = {}
     for probe in probes:
@@ -132,7 +132,7 @@ def columns(lines: list[Line]) -> dict[str, list[Any]]:
 
 
 def expand(line: Line | dict[str, Any]) -> list[dict[str, Any]]:
-    """A v2 line (decoded, or as a dict, checked then) back to its v1 probe records."""
+    """A line (decoded, or as a dict, checked then) back to its probe records, one per call."""
     if isinstance(line, dict):
         try:
             line = msgspec.convert(line, Line)

@@ -45,9 +45,8 @@ def test_a_day_file_that_grew_is_aggregated_again(tmp_path):
     built(data, tmp_path / "first", now, "--cache", str(tmp_path / "cache"))
     old_day = data / "probes" / "2026" / "2026-09-01.jsonl"
     with open(old_day, "a") as f:  # a late union merge brings a down crawl of that day
-        f.write('{"bytes":0,"crawl":"2026-09-01T18:00:00Z","crawler":"0.2.0","elapsed_ms":null,"endpoint":"alpha",'
-                '"error":"dropped","format":"json","http_status":null,"items":null,"method":"services","outcome":"connect",'
-                '"probed_at":"2026-09-01T18:00:00Z","v":1}\n')
+        f.write('{"calls":[{"e":"dropped","m":"services","o":"connect","s":null}],"crawl":"2026-09-01T18:00:00Z",'
+                '"crawler":"0.2.0","endpoint":"alpha","v":2}\n')
     built(data, tmp_path / "raw", now)
     built(data, tmp_path / "cached", now, "--cache", str(tmp_path / "cache"))
     same_tree(tmp_path / "raw", tmp_path / "cached")

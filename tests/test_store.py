@@ -1,24 +1,33 @@
 import json
 import multiprocessing
+
+import jsonschema
 import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
 
-from records import ProbeRecord, dumps
+from records import ProbeRecord, TicketRecord, dumps, terse
 from records.read import read_data
 from records.store import append
-from tests.conftest import ROOT, record_validator
+from tests.conftest import ROOT
 
 
 def probe(i: int, day: str = "2026-11-20") -> dict:
-    return ProbeRecord(crawl=f"{day}T12:00:00Z", endpoint="springfield", method="services", format="json",
-                       probed_at=f"{day}T12:00:{i % 60:02d}Z", outcome="ok", http_status=200, elapsed_ms=100 + i, bytes=10,
-                       items=5, error=None, crawler="0.2.0").to_dict()
+    """The probe line of a crawl of one call, told apart by its elapsed_ms."""
+    [line] = terse.pack([ProbeRecord(crawl=f"{day}T12:{i % 60:02d}:00Z", endpoint="springfield", method="services", format="json",
+                                     probed_at=f"{day}T12:{i % 60:02d}:00Z", outcome="ok", http_status=200, elapsed_ms=100 + i,
+                                     bytes=10, items=5, error=None, crawler="0.2.0").to_dict()])
+    return line
+
+
+def ticket(i: int) -> dict:
+    return TicketRecord(crawl="2026-11-20T12:00:00Z", endpoint="springfield", id=f"T{i}", status="open", service_code="001",
+                        requested="2026-11-20T11:00:00Z", updated=None).to_dict()
 
 
 def by_probed_at(r: dict) -> date:
-    return date.fromisoformat(r["probed_at"][:10])
+    return date.fromisoformat(r["crawl"][:10])
 
 
 def test_append_only_grows_the_day_file_and_never_rewrites_it(tmp_path):
@@ -69,26 +78,27 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 def test_written_records_match_their_json_schema(tmp_path):
     append(tmp_path, "probes", [probe(1)], by_probed_at)
-    validator = record_validator("probes")
+    schema = json.loads((ROOT / "schemas" / "probe_line.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     for line in (tmp_path / "probes" / "2026" / "2026-11-20.jsonl").read_text().splitlines():
         validator.validate(json.loads(line))
 
 
 def test_the_reader_reports_bad_records_with_file_and_line(tmp_path):
-    path = tmp_path / "probes" / "2026" / "2026-11-20.jsonl"
+    path = tmp_path / "tickets" / "2026" / "2026-11-20.jsonl"
     path.parent.mkdir(parents=True)
-    good = dumps(probe(1))
-    missing = dumps({k: v for k, v in probe(2).items() if k != "outcome"})
-    wrong = dumps({**probe(3), "elapsed_ms": "slow"})
+    good = dumps(ticket(1))
+    missing = dumps({k: v for k, v in ticket(2).items() if k != "status"})
+    wrong = dumps({**ticket(3), "requested": 1234})
     path.write_text("\n".join([good, "[1, 2]", missing, "", wrong, good]) + "\n")
-    (tmp_path / "probes" / "2026" / "notes.jsonl").write_text("x\n")
+    (tmp_path / "tickets" / "2026" / "notes.jsonl").write_text("x\n")
     loaded = read_data(tmp_path)
-    assert len(loaded.records["probes"]) == 2
+    assert len(loaded.records["tickets"]) == 2
     assert loaded.problems == [
-        f"{tmp_path}/probes/2026/2026-11-20.jsonl:2: not a JSON object; skipped",
-        f"{tmp_path}/probes/2026/2026-11-20.jsonl:3: missing field 'outcome'; skipped",
-        f"{tmp_path}/probes/2026/2026-11-20.jsonl:5: field 'elapsed_ms' has the wrong type (str); skipped",
-        f"{tmp_path}/probes/2026/notes.jsonl: not a day file (expected YYYY-MM-DD.jsonl); skipped",
+        f"{tmp_path}/tickets/2026/2026-11-20.jsonl:2: not a JSON object; skipped",
+        f"{tmp_path}/tickets/2026/2026-11-20.jsonl:3: missing field 'status'; skipped",
+        f"{tmp_path}/tickets/2026/2026-11-20.jsonl:5: field 'requested' has the wrong type (int); skipped",
+        f"{tmp_path}/tickets/2026/notes.jsonl: not a day file (expected YYYY-MM-DD.jsonl); skipped",
     ]
 
 
