@@ -23,7 +23,7 @@ import plotly
 
 import daily_cache
 from metrics import accuracy, closure
-from metrics.rules import STATUSES
+from records.status import STATUSES
 from metrics.summary import summarize
 from records import frames, parse_moment
 from render import charts, products

@@ -4,7 +4,7 @@ The figures that need single calls (latency, conformance, comprehensiveness, fai
 look back at most 30 days; older days only feed the long windows (uptime over 90 and 365 days,
 the status bar, outages) and the last known service count. So each day of crawls gives:
 
-- the status of each of its crawls (metrics/rules.py), and each endpoint's last service count;
+- the status of each of its crawls (records/status.py), and each endpoint's last service count;
 - for the last RAW_DAYS days, every call too, column by column.
 
 A day is read from its day file (a crawl's lines are all in the file of the day it began), and
@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.rules import STATUSES, crawl_status
-from metrics.status import calls_frame, crawl_statuses
+from metrics.status import calls_frame
 from records.layout import day_path
 from records.read import probe_lines
+from records.status import STATUSES, statuses
 from records.terse import Line, columns, probed_at
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")
@@ -131,41 +131,32 @@ def _aggregate(item: tuple[Path, date, bool]) -> dict[str, Any]:
 
 
 def _of(key: list[int], lines: list[Line], problems: list[str], raw: bool) -> dict[str, Any]:
-    """A day's aggregate from its probe lines."""
-    crawls: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for line in lines:
-        crawls.setdefault((line.endpoint, line.crawl), []).extend(
-            {"method": c.m, "outcome": c.o, "probed_at": c.t, "page": c.p, "elapsed_ms": c.ms, "items": c.n} for c in line.calls)
-    frame = None
-    if raw:
-        frame = calls_frame(columns(lines))
-        statuses = crawl_statuses(frame)
-        statuses["failure"] = [f if isinstance(f, str) else None for f in statuses["failure"]]
-    else:
-        statuses = _plain_statuses(crawls)
+    """A day's aggregate from its probe lines: every crawl's status (records/status.py), each endpoint's
+    last service count, and, for a raw day, the calls as a frame."""
+    cols = columns(lines)
     services: dict[str, tuple[tuple[str, int], int]] = {}
-    for (endpoint, crawl), probes in crawls.items():
-        for p in probes:
-            stamp = (crawl, p["probed_at"])  # in time order: one day's crawls, each as seconds after its start
-            if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None and (
-                    endpoint not in services or services[endpoint][0] <= stamp):
-                services[endpoint] = (stamp, p["items"])
-    return {"key": key, "problems": problems, "statuses": statuses, "calls": frame,
+    for line in lines:
+        for call in line.calls:
+            stamp = (line.crawl, call.t)  # in time order: one day's crawls, each as seconds after its start
+            if call.m == "services" and call.o == "ok" and call.n is not None and (
+                    line.endpoint not in services or services[line.endpoint][0] <= stamp):
+                services[line.endpoint] = (stamp, call.n)
+    return {"key": key, "problems": problems, "statuses": _statuses(cols), "calls": calls_frame(cols) if raw else None,
             "services": {e: (probed_at(crawl, after), n) for e, ((crawl, after), n) in services.items()}}
 
 
-def _plain_statuses(crawls: dict[tuple[str, str], list[dict[str, Any]]]) -> pd.DataFrame:
-    """crawl_statuses' table by the plain rules (metrics/rules.py), crawl by crawl: for the older
-    days, whose calls are not kept, this is quicker than making a frame of them."""
-    rows = []
-    for (endpoint, crawl), probes in sorted(crawls.items(), key=lambda item: item[0]):
-        status = crawl_status(probes)
-        last = max((p for p in probes if p["method"] == "services"), key=lambda p: p["probed_at"], default=None) if status == "down" else None
-        rows.append((endpoint, crawl, status, last["outcome"] if last else None))
-    frame = pd.DataFrame(rows, columns=["endpoint", "crawl", "status", "failure"])
-    frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="%Y-%m-%dT%H:%M:%SZ")
-    frame["failure"] = frame["failure"].astype(object)
-    return frame
+def _statuses(cols: dict[str, list[Any]]) -> pd.DataFrame:
+    """endpoint, crawl, status, failure of each crawl among the calls, sorted by endpoint and time."""
+    keys = list(zip(cols["endpoint"], cols["crawl"]))
+    crawls = sorted(set(keys))
+    number = {k: i for i, k in enumerate(crawls)}
+    crawl = np.fromiter((number[k] for k in keys), dtype=np.int64, count=len(keys))
+    order = np.lexsort((np.asarray(cols["probed_at"], dtype=np.int64), crawl))  # each crawl's calls in time order
+    found = statuses(crawl, len(crawls), cols["method"], cols["outcome"], order, cols["page"], cols["elapsed_ms"])
+    return pd.DataFrame({
+        "endpoint": pd.Series([e for e, _ in crawls], dtype=object),
+        "crawl": pd.to_datetime(pd.Series([c for _, c in crawls], dtype=object), utc=True, format="%Y-%m-%dT%H:%M:%SZ"),
+        "status": found.status, "failure": found.failure})
 
 
 # The cache: a file per part and day, a line of JSON (the key, text columns' distinct values,

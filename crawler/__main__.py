@@ -23,7 +23,7 @@ from crawler import __version__
 from crawler.client import NOT_SENT, Client, make_client, user_agent
 from crawler.crawl import crawl, shard_of
 from crawler.registry import RegistryError, load_registry
-from metrics.rules import STATUSES, crawl_status
+from records.status import STATUSES, crawl_status
 from records import parse_moment
 
 

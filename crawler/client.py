@@ -3,7 +3,7 @@
 With guard.py, the only code that talks to the network. The crawl makes one Client per host
 and passes it in, so tests, the demo and production go through the same seam.
 
-Outcome classes, one per call (probe records carry them; metrics/rules.py reads them):
+Outcome classes, one per call (probe records carry them; records/status.py reads them):
     ok            2xx and a body the parser could read as the method's answer
     dns           the host name does not resolve
     connect       no TCP connection, or it broke (refused, reset, unreachable, dropped mid-body)

@@ -2,7 +2,7 @@
 
 In order of what matters most, so that the budget (client.Limits) cuts only the tail:
   1. GET services in the registry's format. If it fails, once more after a pause (both are
-     recorded; metrics/rules.py counts the endpoint down only if every attempt failed). If
+     recorded; records/status.py counts the endpoint down only if every attempt failed). If
      the answer was no Open311 list in that format, once in the other format.
   2. GET requests for the day before the crawl. When a page is full (exactly the registry's
      limit, or without one a common page size, PAGE_SIZES) and the endpoint pages, page=2 and then

@@ -1,6 +1,6 @@
 """Endpoint status per crawl, and the windows computed from it.
 
-The rules are in metrics/rules.py; crawl_statuses applies them to a whole history at once.
+The rule is records/status.py's; crawl_statuses applies it to a frame of calls.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from records import iso
 
-from metrics.rules import NOT_SENT, REQUESTS_SLOW_MS, SLOW_MS
+from records.status import statuses
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90),
            "365d": timedelta(days=365)}
@@ -48,39 +48,25 @@ def calls_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     return frame
 
 
-def _first_ok_ms(rows: pd.DataFrame, index: pd.MultiIndex) -> pd.Series:
-    ok = rows[rows["outcome"] == "ok"].sort_values("probed_at", kind="stable").drop_duplicates(["endpoint", "crawl"])
-    return ok.set_index(["endpoint", "crawl"])["elapsed_ms"].reindex(index)
-
-
 def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (endpoint, crawl) with its status (metrics/rules.py), sorted by time."""
+    """One row per (endpoint, crawl) with its status by the rule of records/status.py, sorted by endpoint
+    and time: endpoint, crawl, status, failure (the last GET services outcome of a crawl that was down)."""
     if probes.empty:
         return pd.DataFrame({"endpoint": pd.Series(dtype=str), "crawl": pd.Series(dtype="datetime64[ns, UTC]"),
                              "status": pd.Series(dtype=str), "failure": pd.Series(dtype=object)})
-    keys = ["endpoint", "crawl"]
-    index = pd.MultiIndex.from_frame(probes[keys].drop_duplicates())
-    services = probes[probes["method"] == "services"]
-    requests = probes[probes["method"] == "requests"]
-    listed = requests[requests["page"].isna() | (requests["page"] == 1)]
-    flags = services.assign(
-        ok=services["outcome"] == "ok", limited=services["outcome"] == "rate_limited", refused=services["outcome"].isin(NOT_SENT),
-    ).groupby(keys)[["ok", "limited", "refused"]].agg(["any", "all"]).reindex(index)
-    called = flags[("ok", "any")].notna()
-    answered = flags[("ok", "any")].fillna(False).astype(bool)
-    limited = flags[("limited", "any")].fillna(False).astype(bool)
-    all_refused = flags[("refused", "all")].fillna(False).astype(bool)
-    services_ms = _first_ok_ms(services, index)
-    requests_ms = _first_ok_ms(listed, index)
-    status = pd.Series("up", index=index, dtype=object)
-    status[requests_ms.isna() | (services_ms > SLOW_MS) | (requests_ms > REQUESTS_SLOW_MS)] = "degraded"
-    status[~answered] = "down"
-    status[~answered & limited] = "degraded"
-    status[~called | all_refused] = "unknown"
-    last = services.sort_values("probed_at", kind="stable").drop_duplicates(keys, keep="last").set_index(keys)["outcome"]
-    failure = last.reindex(index).where(status == "down")  # the class of the last failed attempt of a down crawl
-    out = pd.DataFrame({"status": status, "failure": failure}).reset_index()
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+    keys = probes[["endpoint", "crawl"]].astype({"endpoint": object})
+    codes, crawls = pd.MultiIndex.from_frame(keys).factorize(sort=True)
+    order = np.argsort(probes["probed_at"].to_numpy(), kind="stable")
+    found = statuses(codes, len(crawls), probes["method"].to_numpy(dtype=object), probes["outcome"].to_numpy(dtype=object),
+                     order, _floats(probes["page"]), _floats(probes["elapsed_ms"]))
+    out = crawls.to_frame(index=False)
+    out.columns = ["endpoint", "crawl"]
+    out["status"], out["failure"] = found.status, found.failure
+    return out
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 CADENCE = timedelta(minutes=30)  # the crawl workflow's cron (tests/test_workflows.py holds them together)

@@ -6,7 +6,7 @@ import pytest
 
 from crawler.probe import CRAWLS_PER_DAY, spread, due_definitions, probe_endpoint, slot_of
 from crawler.registry import Endpoint
-from metrics.rules import crawl_status
+from records.status import crawl_status
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client, sim

@@ -1,8 +1,8 @@
-"""metrics/rules.py (the crawler's summary) and metrics/status.py (the site) give every crawl the same status."""
+"""The one status rule (records/status.py): for one crawl (the crawler's console line) and a frame of many (the site)."""
 
 import pytest
 
-from metrics.rules import crawl_status
+from records.status import crawl_status
 from metrics.status import crawl_statuses, probes_frame
 from records import ProbeRecord
 
