@@ -1,5 +1,7 @@
-"""Pure metric functions of the stored records: no network, no files, no clock.
+"""The figures, as pure functions of the history: no network, no files, no clock.
 
-Every function takes records (plain dicts as read from data/) and the moment `now` that ends
-every window, and returns plain data. methodology: templates/methodology.html.
+summarize(history, now) (metrics/summary.py) gives everything the site shows, as plain data. The
+other modules compute one kind of figure each, from the history's tables (pandas frames of calls
+and crawl statuses) or its records (plain dicts as read from data/), with now ending every
+window. methodology: templates/methodology.html.
 """

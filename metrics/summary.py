@@ -10,7 +10,8 @@ import pandas as pd
 from metrics import accuracy, twin
 from metrics.compare import percentiles, platforms
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
-from metrics.status import STATUS_BAR_DAYS, WINDOWS, crawl_statuses, in_window, probes_frame, schedule, status_figures
+from history import History
+from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
 from metrics.utilization import by_service, catalogue, freshness, weekday_pattern
 from records import iso
 
@@ -92,24 +93,15 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
 
 
-def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: Any = None) -> dict[str, Any]:
-    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls"}.
-
-    history, when given, is the probe history as daily_cache.py reads it (the recent days' calls,
-    every crawl's status, the last service counts before the recent days), and records["probes"]
-    is not read; without it, every probe record is in records["probes"]."""
+def summarize(history: History, now: datetime) -> dict[str, Any]:
+    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls",
+    "platforms"}, every window ending at now."""
     stamp = iso(now)
-    if history is not None:
-        probes_all = history.probes[history.probes["crawl"] <= pd.Timestamp(now)]
-        statuses_all = history.statuses[history.statuses["crawl"] <= pd.Timestamp(now)]
-        old_counts = history.service_counts
-    else:
-        probes_all = probes_frame([p for p in records["probes"] if p["crawl"] <= stamp])
-        statuses_all = crawl_statuses(probes_all)
-        old_counts = {}
-    tickets_all = tickets_frame([t for t in records["tickets"] if t["crawl"] <= stamp])
+    records = history.records
+    probes_all, statuses_all, old_counts = history.calls, history.statuses, history.service_counts
+    tickets_all = tickets_frame(list(records["tickets"]))
     meta: dict[str, dict[str, Any]] = {}
-    for entry in sorted((e for e in records["endpoints"] if e["crawl"] <= stamp), key=lambda e: e["crawl"]):
+    for entry in sorted(records["endpoints"], key=lambda e: e["crawl"]):
         meta[entry["endpoint"]] = entry
     ids = sorted(set(meta) | set(probes_all["endpoint"].unique()) | set(statuses_all["endpoint"].unique()))
     probes_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, tickets_all))
@@ -117,11 +109,10 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
     timing, daily_timing = latencies(probes_all, now), latencies_daily(probes_all, now)
     recent = recent_calls(probes_all, now)
     services_by: dict[str, list[dict[str, Any]]] = {}
-    for record in records.get("services", []):
-        if record["crawl"] <= stamp:
-            services_by.setdefault(record["endpoint"], []).append(record)
+    for record in records["services"]:
+        services_by.setdefault(record["endpoint"], []).append(record)
 
-    truthfulness = accuracy.accuracy(records.get("events", []), now)
+    truthfulness = accuracy.accuracy(list(records["events"]), now)
 
     endpoints, details = [], {}
     for endpoint_id in ids:
@@ -163,7 +154,7 @@ def summarize(records: dict[str, list[dict[str, Any]]], now: datetime, history: 
     ranks = percentiles(watched)
     for endpoint_id, detail in details.items():
         detail["compare"] = ranks.get(endpoint_id, {})
-    crawls = [c for c in records.get("crawls", []) if c["crawl"] <= stamp]
+    crawls = list(records["crawls"])
     schedules = {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}
     return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules,
             "platforms": platforms(watched)}

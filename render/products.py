@@ -1,15 +1,20 @@
-"""Data products: per-endpoint JSON, shields.io badges, Atom feeds of outages, CSV downloads
-described by a Frictionless data package. Each function returns text; build.py writes it."""
+"""Data products: api/endpoints.json and per-endpoint JSON, shields.io badges, Atom feeds of outages,
+CSV downloads described by a Frictionless data package. Each function returns text; write_products
+writes them all."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from render.pages import write
+
 OUTAGE_ID = "tag:open311-status,2026:outage"
+FEED_ID = "tag:open311-status,2026:outages"
 COLORS = {"up": "brightgreen", "degraded": "yellow", "down": "red", "unknown": "lightgrey"}
 SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "lightgrey": "#6e7781"}
 
@@ -123,3 +128,24 @@ def datapackage(generated_at: str) -> dict[str, Any]:
         "resources": [resource("daily-status", "daily-status.csv", "Crawls and uptime per endpoint and day", DAILY_FIELDS),
                       resource("daily-requests", "daily-requests.csv", "Service requests per endpoint and requested day", REQUEST_FIELDS)],
     }
+
+
+def write_products(out: Path, site: dict[str, Any]) -> None:
+    """api/endpoints.json, api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv and datapackage.json."""
+    stamp = site["generated_at"]
+    write(out / "api" / "endpoints.json", json.dumps({"generated_at": stamp, "endpoints": site["endpoints"]}, indent=2,
+                                                     sort_keys=True, ensure_ascii=False) + "\n")
+    everything = []
+    for endpoint_id, detail in site["details"].items():
+        write(out / "api" / f"{endpoint_id}.json", dumps(detail))
+        for name, badge in badges(detail).items():
+            write(out / "badges" / endpoint_id / f"{name}.json", dumps(badge))
+            write(out / "badges" / endpoint_id / f"{name}.svg", svg_badge(badge))
+        own = [(detail, o) for o in detail["outages"]]
+        everything += own
+        write(out / "feeds" / f"{endpoint_id}.xml", atom(f"Outages of {detail['name']}", f"{FEED_ID}:{endpoint_id}", "../", stamp, own))
+    everything.sort(key=lambda pair: (pair[1]["start"], pair[0]["id"]), reverse=True)
+    write(out / "feeds" / "outages.xml", atom("Open311 Status: outages", FEED_ID, "../", stamp, everything))
+    write(out / "downloads" / "daily-status.csv", daily_csv(site["details"]))
+    write(out / "downloads" / "daily-requests.csv", requests_csv(site["details"]))
+    write(out / "downloads" / "datapackage.json", dumps(datapackage(stamp)))

@@ -65,23 +65,23 @@ def test_a_broken_cache_file_is_only_a_miss(tmp_path):
 
 @pytest.mark.parametrize("now", ["2026-11-20T12:00:00Z", "2026-12-05T00:00:00Z", "2026-12-25T00:00:00Z"])
 def test_the_history_a_day_at_a_time_gives_the_figures_of_every_record(tmp_path, now):
-    """daily_cache's days (older ones as crawl statuses only) against every probe record read whole."""
-    import daily_cache
+    """The history's days (older ones as crawl statuses only) against every record read whole (History.of)."""
+    from history import History, load
     from metrics.summary import summarize
     from records import parse_moment
 
     moment = parse_moment(now)
-    records = build.read_needed(str(HISTORY), moment).records
-    whole = summarize({**records, "probes": read_data(HISTORY, kinds=("probes",)).records["probes"]}, moment)
+    whole = summarize(History.of(read_data(HISTORY).records, moment), moment)
     for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # fresh, cold, warm
-        history = daily_cache.load(HISTORY, moment, build.LOOKBACK["probes"], cache)
-        assert summarize(records, moment, history) == whole
+        assert summarize(load(HISTORY, moment, cache), moment) == whole
 
 
 def test_a_cached_day_reads_back_the_same_calls_and_statuses(tmp_path):
     """The cache file of a day: every column, text with nulls, quotes and newlines, findings, times; no pickle."""
-    import daily_cache
     from datetime import date
+
+    from history import cache
+    from history.days import key_of, read_day
 
     data = tmp_path / "data"
     day = data / "probes" / "2026" / "2026-11-20.jsonl"
@@ -93,10 +93,11 @@ def test_a_cached_day_reads_back_the_same_calls_and_statuses(tmp_path):
     day.write_text("\n".join(json.dumps(line) for line in [
         {"v": 2, "crawl": "2026-11-20T12:00:00Z", "endpoint": "alpha", "crawler": "0.3.0", "calls": calls},
         {"v": 2, "crawl": "2026-11-20T12:30:00Z", "endpoint": "beta", "crawler": "0.3.0", "calls": calls[:1]}]) + "\n")
-    fresh = daily_cache._aggregate((data, date(2026, 11, 20), True))
-    daily_cache._store(tmp_path / "cache", date(2026, 11, 20), fresh)
+    day_of = date(2026, 11, 20)
+    fresh = read_day((data, day_of, True))
+    cache.store(tmp_path / "cache", day_of, fresh)
     assert (tmp_path / "cache" / "days" / "2026-11-20.bin").exists() and (tmp_path / "cache" / "calls" / "2026-11-20.bin").exists()
-    cached = daily_cache._cached(tmp_path / "cache", data, date(2026, 11, 20), True)
+    cached = cache.cached(tmp_path / "cache", key_of(data, day_of), day_of, True)
     for part in ("calls", "statuses"):
         a, b = fresh[part].astype(object), cached[part].astype(object)
         assert list(a.columns) == list(b.columns)
@@ -105,4 +106,4 @@ def test_a_cached_day_reads_back_the_same_calls_and_statuses(tmp_path):
     assert cached["statuses"]["status"].tolist() == ["degraded", "degraded"]  # alpha's listing failed; beta never listed
     with open(day, "a") as f:  # the day file grew: the cached day no longer stands for it
         f.write('{"v":2,"crawl":"2026-11-20T13:00:00Z","endpoint":"alpha","crawler":"0.3.0","calls":[]}\n')
-    assert daily_cache._cached(tmp_path / "cache", data, date(2026, 11, 20), True) is None
+    assert cache.cached(tmp_path / "cache", key_of(data, day_of), day_of, True) is None

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 
 from metrics.quality import comprehensiveness, conformance
-from metrics.status import crawl_statuses, outages, probes_frame, uptime, window_counts
+from history.frames import crawl_statuses, probes_frame
+from metrics.status import outages, uptime, window_counts
 from metrics.summary import tickets_frame
 from metrics.utilization import by_service, freshness, weekday_pattern
 from records import ProbeRecord

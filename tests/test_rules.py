@@ -3,7 +3,7 @@
 import pytest
 
 from records.status import crawl_status
-from metrics.status import crawl_statuses, probes_frame
+from history.frames import crawl_statuses, probes_frame
 from records import ProbeRecord
 
 

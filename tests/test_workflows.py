@@ -318,7 +318,7 @@ def test_the_crawler_and_the_twins_keep_to_those_budgets():
 def test_the_build_cache_is_keyed_by_the_code_and_saved_once_a_day():
     [cache] = [s for s in load("crawl.yml")["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/cache@")]
     key, restore = cache["with"]["key"], cache["with"]["restore-keys"]
-    code = "hashFiles('daily_cache.py', 'metrics/**/*.py', 'records/**/*.py', 'requirements/run.txt')"
+    code = "hashFiles('history/**/*.py', 'metrics/**/*.py', 'records/**/*.py', 'requirements/run.txt')"
     assert key == f"build-cache-${{{{ {code} }}}}-${{{{ steps.day.outputs.day }}}}"
     assert restore == f"build-cache-${{{{ {code} }}}}-"
     assert "run_id" not in key and "run_number" not in key

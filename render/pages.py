@@ -1,0 +1,60 @@
+"""The site's HTML: templates/ rendered with Jinja2 from the computed figures, and written out.
+
+Autoescaped throughout: strings from endpoints are untrusted. Undefined names fail loudly, so a
+template never shows an empty hole where a figure should be.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import plotly
+
+from metrics import accuracy, closure
+from records.status import STATUSES
+from render import charts
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def environment() -> jinja2.Environment:
+    """The templates, autoescaped, strict about undefined names."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
+    """index.html, the other top pages and endpoints/<id>.html, with the assets they use; returns the
+    league's count of endpoints per status (the retired are listed apart, out of the league)."""
+    env = environment()
+    watched = [e for e in site["endpoints"] if not e["retired"]]
+    counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
+    write(out / "index.html", env.get_template("index.html").render(
+        site=site, root="", statuses=STATUSES, counts=counts, watched=watched,
+        retired=[e for e in site["endpoints"] if e["retired"]],
+        countries=sorted({e["country"] for e in watched if e["country"]}),
+        platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
+        spread_figure=charts.spread_figure(watched), map_figure=charts.map_figure(watched, site["details"])))
+    scores = closure.scores()  # the classifier on its labelled set, for the methodology page
+    for name in ("accuracy", "platforms", "methodology", "about"):
+        write(out / f"{name}.html", env.get_template(f"{name}.html").render(
+            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS))
+    page = env.get_template("endpoint.html")
+    for endpoint_id, detail in site["details"].items():
+        write(out / "endpoints" / f"{endpoint_id}.html", page.render(
+            site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),
+            requests_figure=charts.requests_figure(detail), classes_figure=charts.classes_figure(detail),
+            closing_figure=charts.closing_figure(detail)))
+    shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
+    shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
+    return counts
+
+
+def write(path: Path, text: str) -> None:
+    """A file of the site, its folders made as needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
