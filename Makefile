@@ -8,27 +8,26 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test serve validate crawl build bench browser lock clean
 
 demo: $(STAMP)
-	$(PY) -m simulator.demo --work .demo --out site
+	$(VENV)/bin/open311-status demo --work .demo --out site
 
 test: $(STAMP) browser
 	$(PY) -m pytest
 
-serve:
-	@test -f site/index.html || { echo "no site/ yet: run 'make demo' (or 'make build') first"; exit 1; }
-	$(PYTHON) -m http.server --bind 127.0.0.1 --directory site 8000
+serve: $(STAMP)
+	$(VENV)/bin/open311-status serve --directory site --port 8000
 
 validate: $(STAMP)
-	$(PY) -m crawler.registry endpoints.yaml
+	$(VENV)/bin/open311-status validate endpoints.yaml
 
 # The real crawl, as the scheduled workflow runs it (needs the internet).
 crawl: $(STAMP)
-	$(PY) -m crawler --endpoints endpoints.yaml --data data
+	$(VENV)/bin/open311-status crawl --endpoints endpoints.yaml --data data
 
 build: $(STAMP)
-	$(PY) build.py --data data --out site
+	$(VENV)/bin/open311-status build --data data --out site
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(VENV)/bin/open311-status bench
 
 # Every package at the version and hash in requirements/test.txt (the lock), then the project itself:
 # an upstream release changes nothing here until `make lock` is run and its diff committed.

@@ -22,7 +22,8 @@ import pandas as pd
 
 from history import History, load
 from metrics.summary import summarize
-from records import frames, parse_moment
+from history import tables
+from records import parse_moment
 from records.status import STATUSES
 from render.pages import write_pages
 from render.products import write_products
@@ -92,7 +93,7 @@ def without_unsafe_ids(site: dict[str, Any], data_dir: str) -> dict[str, Any]:
 def write_sqlite(history: History, path: Path) -> None:
     """downloads/open311-status.sqlite: every kind the build read, and the probes of the last 31 days."""
     first = pd.Timestamp((history.now - SQLITE_PROBES).date(), tz="UTC")
-    frames.write_sqlite(dict(history.records), path, history.calls[history.calls["probed_at"] >= first])
+    tables.write_sqlite(dict(history.records), path, history.calls[history.calls["probed_at"] >= first])
 
 
 def in_child(function: Any, *args: Any) -> multiprocessing.process.BaseProcess:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 from crawler.crawl import crawl  # noqa: E402
 from crawler.client import Client, Limits, make_session  # noqa: E402
-from crawler.registry import Endpoint, load_registry  # noqa: E402
+from registry import Endpoint, load_registry  # noqa: E402
 from simulator.fleet import Fleet  # noqa: E402
 import yaml  # noqa: E402
 
@@ -263,7 +263,12 @@ def bench_demo() -> list[tuple[str, str, str]]:
     return [("make demo end to end (12 cities, 30 days of 30-minute crawls, the build)", f"{time.monotonic() - started:.0f} s", "")]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark, then one table of the figures (open311-status bench, make bench)."""
+    import argparse
+
+    argparse.ArgumentParser(prog="open311-status bench", description="Run the benchmarks (a few minutes) and print one table "
+                            "of their figures, with the machine they ran on.").parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "data"

@@ -1,6 +1,6 @@
 """python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--shard I/N] [--allow-loopback]
-python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (see crawler/check.py)
-python -m crawler twins --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]   (crawler/twin.py)
+python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (check/)
+python -m crawler twins --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]   (twins/)
 
 Exit status of a crawl: 0 after a crawl, whatever the endpoints did (an endpoint that is down
 is data); 2 for a bad command line or registry (nothing crawled, nothing written); 1 when a bug
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from crawler import __version__
 from crawler.client import NOT_SENT, Client, make_client, user_agent
 from crawler.crawl import crawl, shard_of
-from crawler.registry import RegistryError, load_registry
+from registry import RegistryError, load_registry
 from records.status import STATUSES, crawl_status
 from records import parse_moment
 
@@ -79,11 +79,11 @@ def main(
 ) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:
-        from crawler.check import main as check_main  # only contributors need it
+        from check import main as check_main  # only contributors need it
 
         return check_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
     if argv[:1] == ["twins"]:
-        from crawler.twin import main as twins_main  # once a day
+        from twins import main as twins_main  # once a day
 
         return twins_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
     args = build_parser().parse_args(argv)

@@ -24,7 +24,7 @@ from typing import Any
 from crawler import __version__
 from crawler.client import Client, redact
 from crawler.probe import CRAWLS_PER_DAY, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
-from crawler.registry import Endpoint
+from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.read import read_data

@@ -21,7 +21,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from crawler.conformance import Findings
-from crawler.registry import Endpoint
+from registry import Endpoint
 from records import EventRecord, TicketRecord, iso
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"

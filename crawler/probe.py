@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 from crawler import __version__, parse
 from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
-from crawler.registry import Endpoint
+from registry import Endpoint
 from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes

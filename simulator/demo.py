@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 import build
 from crawler.crawl import Memory, crawl
-from crawler.registry import load_registry
-from crawler.twin import run_twins
+from registry import load_registry
+from twins import run_twins
 from records import store
-from records.audit import read_audit
+from audits import read_audit
 from simulator.fleet import in_child_process
 from simulator.scenario import City, load
 from simulator.virtual import simulated_client
@@ -105,7 +105,7 @@ AUDITED = 60  # closed tickets a city's volunteers go to look at, the day before
 
 def field_audits(world: World, work: Path, end: datetime) -> None:
     """What volunteers of the cities that publish open data saw: an audit file per city, imported as a
-    contributor would (python -m records.audit). Fixed when the problem was really dealt with by the visit."""
+    contributor would (open311-status audit). Fixed when the problem was really dealt with by the visit."""
     visit = end - timedelta(days=1)
     for city_id, c in world.cities.items():
         if not c.open_data:

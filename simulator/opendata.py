@@ -1,6 +1,6 @@
 """A city's open-data portal on loopback: Socrata- and CKAN-style queries over a few rows, and a CSV file.
 
-Enough of each query language for what crawler/twin.py asks (and for trying it by hand):
+Enough of each query language for what twins/ asks (and for trying it by hand):
   GET /resource/<id>.json   $select, $where (col >= 'T' AND col < 'T', col in ('a', ...)), $order, $limit, $offset
   GET /api/3/action/datastore_search_sql?sql=SELECT "a", "b" FROM "<resource>" WHERE ... ORDER BY "c" LIMIT n OFFSET m
   GET /<name>.csv           the rows as a CSV file

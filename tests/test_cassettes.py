@@ -14,7 +14,7 @@ import pytest
 import vcr
 
 from crawler.probe import CRAWLS_PER_DAY, spread, probe_endpoint
-from crawler.registry import Endpoint
+from registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client
 

@@ -8,8 +8,8 @@ from contextlib import redirect_stderr, redirect_stdout
 import yaml
 
 from crawler.__main__ import main
-from crawler.check import LIMITS
-from crawler.registry import load_registry
+from check import LIMITS
+from registry import load_registry
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile
 from tests.conftest import FAST, NOW, entry, fast_client, sim

@@ -17,7 +17,7 @@ from crawler import __version__
 from crawler.client import classify_exception, make_session
 from crawler.crawl import crawl, scheduled_slot
 from crawler.guard import GuardedAdapter, address_refusal
-from crawler.registry import load_registry
+from registry import load_registry
 from simulator.hostile import Hostile
 from tests.conftest import FAST, NOW, ROOT, entry, fast_client, read_lines, record_validator
 
@@ -431,7 +431,7 @@ def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
 def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
     from crawler.crawl import due
     from crawler.probe import CRAWLS_PER_DAY, spread
-    from crawler.registry import Endpoint, Retired
+    from registry import Endpoint, Retired
 
     retired = Endpoint(**entry(id="peoria", retired=Retired("2016", "not listed anywhere since")))
     live = Endpoint(**entry(id="bloomington"))

@@ -13,7 +13,7 @@ def test_the_quickstart_has_exactly_the_two_commands():
 
 
 def test_every_crawler_option_is_documented():
-    from crawler.check import build_parser as check_parser
+    from check import build_parser as check_parser
 
     for action in build_parser()._actions + check_parser()._actions:
         for option in action.option_strings:
@@ -46,3 +46,10 @@ def test_every_outcome_class_is_documented():
     schema = (ROOT / "schemas" / "probe.schema.json").read_text()
     for outcome in OUTCOMES:
         assert f"`{outcome}`" in dictionary and f'"{outcome}"' in schema, outcome
+
+
+def test_every_command_of_the_one_command_is_in_the_readme():
+    import cli
+
+    for name in cli.COMMANDS:
+        assert f"`open311-status {name}" in README, name

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from records.frames import columns, frame, write_sqlite
+from history.tables import columns, frame, write_sqlite
 from records.read import read_data
 from tests.conftest import ROOT
 from tests.test_build import HISTORY, build
@@ -45,7 +45,7 @@ def test_the_sqlite_file_has_every_table(tmp_path):
         findings = db.execute("SELECT findings FROM probes WHERE findings != '{}' LIMIT 1").fetchone()[0]
         assert isinstance(json.loads(findings), dict)  # nested values as JSON text
         assert db.execute("SELECT id FROM events WHERE gone = 1").fetchall() == [("A4",)]
-    result = subprocess.run([sys.executable, "-m", "records.frames", "--data", str(DATA), "--out", str(tmp_path / "y.sqlite"),
+    result = subprocess.run([sys.executable, "-m", "history.tables", "--data", str(DATA), "--out", str(tmp_path / "y.sqlite"),
                              "--since", "2026-11-15"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "probes" in result.stdout
 

@@ -102,7 +102,7 @@ def test_the_endpoint_budget_stops_further_calls():
 def test_the_endpoint_time_budget_holds_across_calls():
     """A hanging host: two attempts and a pause fit in 1.5 s, because the second call gets only what is left."""
     from crawler.probe import probe_endpoint
-    from crawler.registry import Endpoint
+    from registry import Endpoint
     from tests.conftest import NOW, entry
 
     limits = Limits(**{**FAST.__dict__, "endpoint_s": 1.5})

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from crawler import parse
 from crawler.conformance import FINDINGS, Findings
 from crawler.parse import NotOpen311, ParseError, SchemaError, parse_time, to_tickets
-from crawler.registry import Endpoint
+from registry import Endpoint
 from tests.conftest import REALWORLD
 
 real = pytest.mark.skipif(not REALWORLD.is_dir(), reason="../shared/realworld is not beside the checkout")

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.probe import CRAWLS_PER_DAY, spread, due_definitions, probe_endpoint, slot_of
-from crawler.registry import Endpoint
+from registry import Endpoint
 from records.status import crawl_status
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile
@@ -219,7 +219,7 @@ def test_the_registry_s_page_limit_tells_a_full_page_from_the_whole_answer(limit
 
 
 def test_a_retired_endpoint_gets_only_a_service_list_and_a_first_page():
-    from crawler.registry import Retired
+    from registry import Retired
 
     city = sim("gone_quiet", "127.0.8.2", requests_per_day=240, quirks={"page_size": 30})
     with Fleet.of([city], NOW) as fleet:

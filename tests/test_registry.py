@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 import yaml
 
-from crawler.registry import RegistryError, load_registry, url_problem
+from registry import RegistryError, load_registry, url_problem
 from tests.conftest import ROOT
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from crawler.crawl import shard_of
 from records.read import read_data
-from records.shards import NotAppended, export, merge
+from shards import NotAppended, export, merge
 from tests.conftest import NOW, ROOT
 from tests.test_crawl import run_main
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawler.__main__ import main
 from metrics.twin import audit_figures, twin_figures
-from records import audit
+import audits as audit
 from records.read import read_data
 from simulator.opendata import Portal
 from tests.conftest import ROOT, entry, fast_client, read_lines
@@ -270,8 +270,8 @@ def test_the_twins_share_one_budget_and_the_next_run_fetches_the_rest(tmp_path):
     from functools import partial
 
     from crawler.crawl import Memory
-    from crawler.registry import load_registry
-    from crawler.twin import run_twins
+    from registry import load_registry
+    from twins import run_twins
 
     sf = Portal(json.loads((FILES / "sf.json").read_text()), "127.0.0.46", resource="vw6y-z8j6")
     with sf:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from crawler import timing
-from crawler.registry import load_registry
+from registry import load_registry
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -73,8 +73,8 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     assert crawl["concurrency"] == {"group": "crawl", "cancel-in-progress": False}
     runs = [s.get("run", "") + s.get("uses", "") for _, s in steps(crawl)]
     assert any("python -m crawler --endpoints endpoints.yaml --data data --shard" in s for s in runs)
-    assert any("python -m records.shards export --data data --base HEAD" in s for s in runs)
-    assert any("python -m records.shards merge --data data shards/shard-*" in s for s in runs)
+    assert any("open311-status shards export --data data --base HEAD" in s for s in runs)
+    assert any("open311-status shards merge --data data shards/shard-*" in s for s in runs)
     assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     assert crawl["jobs"]["merge"]["needs"] == "crawl" and crawl["jobs"]["build"]["needs"] == "merge"
     assert any("python build.py --data data --out site --cache .build-cache" in s for s in runs)
@@ -252,7 +252,7 @@ def test_the_crawl_s_records_are_committed_before_anything_optional():
     names = [s.get("name", s.get("uses", "")) for s in merge]
     first_commit = next(i for i, s in enumerate(merge) if "commit-data.sh" in s.get("run", ""))
     assert names[first_commit - 1] == "Merge the shards"
-    twins = next(i for i, s in enumerate(merge) if "python -m crawler twins" in s.get("run", ""))
+    twins = next(i for i, s in enumerate(merge) if "open311-status twins" in s.get("run", ""))
     assert first_commit < twins
     after = merge[first_commit + 1:]
     # Whatever comes after the commit may fail without failing the job, or is itself a commit that
@@ -304,7 +304,7 @@ def test_the_crawler_and_the_twins_keep_to_those_budgets():
     import inspect
 
     from crawler.client import Limits
-    from crawler.twin import LIMITS, run_twins
+    from twins import LIMITS, run_twins
 
     assert Limits().host_s == timing.HOST_S
     assert LIMITS.endpoint_s <= timing.TWINS_S

@@ -33,7 +33,7 @@ import yaml
 from crawler import parse
 from crawler.client import Client, Limits, make_client, user_agent
 from crawler.probe import MAX_DEFINITIONS, OTHER, REQUESTS_WINDOW, EndpointResult, Probe, definition_codes
-from crawler.registry import Endpoint, RegistryError, load_registry, url_problem
+from registry import Endpoint, RegistryError, load_registry, url_problem
 from records.status import crawl_status
 from records import iso
 

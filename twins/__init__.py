@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from crawler.client import Budget, Client, Limits, make_client, user_agent
 from crawler.crawl import Memory
 from crawler.parse import blank, in_panel, parse_time
-from crawler.registry import Endpoint, OpenData, RegistryError, load_registry
+from registry import Endpoint, OpenData, RegistryError, load_registry
 from crawler.timing import TWINS_S
 from records import TwinDayRecord, TwinRowRecord, iso, parse_moment, store
 from records.read import read_data

@@ -1,6 +1,6 @@
 """The history as tables, for researchers: pandas DataFrames and one SQLite file.
 
-    from records.frames import frame
+    from history.tables import frame
     probes = frame("data", "probes", since="2026-11-01", until="2026-11-30")
     catalogue = frame("data", "services")          # service types as first listed, changed or gone
     events = frame("data", "events", since="2026-09-01")   # the accuracy panel's ticket events
@@ -10,7 +10,7 @@ twins, twin_rows, audits. since and until are days (inclusive, by day file); tim
 pandas Timestamps, nested values (a probe's findings, a twin day's counts) as dicts. A line that
 is not a sound record is left out, as the build leaves it out (`problems` lists them).
 
-    python -m records.frames --data data --out open311-status.sqlite [--since DAY] [--until DAY]
+    python -m history.tables --data data --out open311-status.sqlite [--since DAY] [--until DAY]
 
 writes the same tables into one SQLite file (nested values as JSON text), for SQL and Datasette.
 The site publishes one with every kind for the days the build reads, the probes of the last 31 days.
@@ -114,7 +114,7 @@ def _cell(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m records.frames", description="Write data/ as one SQLite file.")
+    p = argparse.ArgumentParser(prog="python -m history.tables", description="Write data/ as one SQLite file.")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD")
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = write_sqlite(loaded.records, args.out)
     print(f"{args.out}: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
     return 0
+
 
 
 if __name__ == "__main__":

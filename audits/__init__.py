@@ -1,4 +1,4 @@
-"""python -m records.audit FILE --endpoint ID --data DIR [--now ISO8601]: import a field audit.
+"""open311-status audit FILE --endpoint ID --data DIR [--now ISO8601]: import a field audit.
 
 An audit file is a CSV with the header id,observed,date,observer: a ticket's service_request_id,
 what was seen there (fixed, partly_fixed, not_fixed or cannot_tell), the day of the visit
@@ -65,7 +65,7 @@ def read_audit(path: Path, endpoint: str, now: datetime) -> tuple[list[AuditReco
 
 
 def main(argv: list[str] | None = None, clock=lambda: datetime.now(timezone.utc)) -> int:  # type: ignore[no-untyped-def]
-    p = argparse.ArgumentParser(prog="python -m records.audit", description=__doc__.splitlines()[0].split(": ", 1)[1])
+    p = argparse.ArgumentParser(prog="open311-status audit", description=__doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("file", type=Path)
     p.add_argument("--endpoint", required=True, metavar="ID")
     p.add_argument("--data", required=True, metavar="DIR")
@@ -86,6 +86,3 @@ def main(argv: list[str] | None = None, clock=lambda: datetime.now(timezone.utc)
           f"{len(problems)} left out")
     return 1 if problems else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """Sharded crawls: each runner crawls its share into its own checkout, then one job merges them.
 
-    python -m records.shards export --data data --base REV --out DIR
+    open311-status shards export --data data --base REV --out DIR
         the lines each day file gained since the git revision REV (the checkout the shard started
         from), under DIR with the same paths: the shard's artifact
-    python -m records.shards merge --data data DIR [DIR ...]
+    open311-status shards merge --data data DIR [DIR ...]
         appends every artifact's lines to the day files, creating those that are missing
 
 Day files only ever grow by whole lines and the shards crawl disjoint hosts, so the merge is a
@@ -73,7 +73,7 @@ def merge(data_dir: Path, artifacts: list[Path]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m records.shards", description="Export a shard's new lines, or merge shards' lines.")
+    p = argparse.ArgumentParser(prog="open311-status shards", description="Export a shard's new lines, or merge shards' lines.")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="the lines the day files gained since a git revision")
     e.add_argument("--data", required=True, type=Path)
@@ -94,6 +94,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

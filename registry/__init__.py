@@ -1,0 +1,411 @@
+"""Load and validate endpoints.yaml.
+
+Every problem in the file is collected and reported at once, one line each, as
+``FILE:LINE: ID: FIELD: message`` so a contributor's pull request shows all its mistakes
+in one CI run. The messages are part of the interface: tests assert them exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "endpoints.schema.json"
+
+# What a failed pattern means, in words a contributor can act on.
+PATTERN_HINTS = {
+    "id": "must be 2-48 lower-case letters, digits or underscores, starting with a letter",
+    "country": "must be an ISO 3166-1 alpha-3 code such as USA, DEU or GBR",
+    "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
+    "open_data.columns": "must be a column name of letters, digits and underscores (it goes into the dataset's query)",
+    "retired.since": "must be a year, a month or a day, such as 2018, 2018-06 or 2018-06-30",
+    "open_data.resource_id": "must be a DataStore id of letters, digits, hyphens and underscores (it goes into the query)",
+}
+
+# Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
+SLOW_PLATFORMS = {"Connected Bits": 6.0}
+DEFAULT_MIN_INTERVAL_S = 1.0
+
+
+class RegistryError(Exception):
+    """The registry file has problems; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """Where an endpoint's open-data twin is, and which of its columns hold what (endpoints.schema.json)."""
+
+    kind: str  # socrata | ckan | csv
+    url: str
+    columns: dict[str, str]  # id, requested, and optionally closed, status, service, channel, reason, photo
+    resource_id: str | None = None
+    open311_channels: tuple[str, ...] = ()
+    closed_statuses: tuple[str, ...] = ("closed", "completed", "resolved", "canceled", "cancelled")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if v is not None and v != ()}
+
+
+@dataclass(frozen=True)
+class Retired:
+    """An endpoint believed dead, replaced, or not a city: checked once a day, listed apart (endpoints.schema.json)."""
+
+    since: str  # YYYY, YYYY-MM or YYYY-MM-DD
+    reason: str
+    successor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    name: str
+    country: str
+    base_url: str
+    format: str
+    platform: str
+    timezone: str
+    notes: str
+    source: str
+    jurisdiction_id: str | None = None
+    discovery_url: str | None = None
+    min_interval_s: float | None = None  # None: the platform's default (see interval)
+    api_key_env: str | None = None
+    api_key_as: str | None = None  # param | bearer; None means param
+    location: tuple[float, float] | None = None  # latitude, longitude: for the map
+    panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
+    supports: tuple[str, ...] = ()  # extensions | updated_after: optional parts of GeoReport it implements
+    open_data: OpenData | None = None  # the city's own 311 dataset
+    api_key: str | None = None  # required | raises_limit (with api_key_env)
+    docs: str | None = None
+    limit: int | None = None  # the most requests one answer holds: a full page, or the cap
+    pages: bool | None = None  # whether page=N is honoured; None: not known
+    retired: Retired | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
+        for key in ("open_data", "retired"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key).to_dict()
+        return out
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether the endpoint answers nothing without its key."""
+        return self.api_key == "required"
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.base_url).hostname or "").lower()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two calls to this endpoint's host."""
+        if self.min_interval_s is not None:
+            return float(self.min_interval_s)
+        return SLOW_PLATFORMS.get(self.platform, DEFAULT_MIN_INTERVAL_S)
+
+
+def load_schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as f:
+        schema: dict[str, Any] = json.load(f)
+    return schema
+
+
+def load_registry(path: str | Path) -> list[Endpoint]:
+    """Parse and validate the registry; raise RegistryError listing every problem."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RegistryError([f"{name}: cannot read: {e}"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        line = (e.problem_mark or e.context_mark).line + 1 if (e.problem_mark or e.context_mark) else 1
+        raise RegistryError([f"{name}:{line}: YAML syntax error: {e.problem or e.context}"]) from None
+    except yaml.YAMLError as e:
+        raise RegistryError([f"{name}: YAML error: {e}"]) from None
+    if root is None:
+        raise RegistryError([f"{name}:1: the file is empty; expected a list of endpoints"])
+    if not isinstance(root, yaml.SequenceNode):
+        raise RegistryError([f"{name}:{root.start_mark.line + 1}: expected a list of endpoints at the top level"])
+
+    problems: list[tuple[int, str]] = []
+    data, lines = _to_python(root, name, problems)
+    problems.extend(_schema_problems(data, lines, name))
+    problems.extend(_semantic_problems(data, lines, name))
+    if problems:
+        # Sorted by line, then text, so the report reads top to bottom like the file.
+        ordered = sorted(set(problems), key=lambda p: (p[0], p[1]))
+        raise RegistryError([msg for _, msg in ordered])
+    return [_endpoint(entry) for entry in data]
+
+
+def _endpoint(entry: dict[str, Any]) -> Endpoint:
+    tuples = ("location", "supports")
+    values = {k: tuple(v) if k in tuples else v for k, v in entry.items()}
+    if "open_data" in values:
+        values["open_data"] = _open_data(values["open_data"])
+    if "retired" in values:
+        values["retired"] = Retired(**values["retired"])
+    return Endpoint(**values)
+
+
+def _open_data(block: dict[str, Any]) -> OpenData:
+    lists = ("open311_channels", "closed_statuses")
+    return OpenData(**{k: tuple(v) if k in lists else v for k, v in block.items()})
+
+
+def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]):
+    """Construct plain data and a map from (index, key) to the 1-based line it is on."""
+    data: list[Any] = []
+    lines: dict[tuple[Any, ...], int] = {}
+    constructor = yaml.SafeLoader("")
+    for index, node in enumerate(root.value):
+        lines[(index,)] = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            data.append(constructor.construct_object(node, deep=True))
+            continue
+        entry: dict[str, Any] = {}
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                problems.append((line, f"{name}:{line}: entry {index + 1}: keys must be text; got {key!r}"))
+                continue
+            if key in first_seen:
+                ident = _ident_of_node(node, index)
+                problems.append((line, f"{name}:{line}: {ident}: {key}: duplicate key (first at line {first_seen[key]})"))
+                continue
+            first_seen[key] = line
+            entry[key] = constructor.construct_object(value_node, deep=True)
+            lines[(index, key)] = line
+            _nested_lines(value_node, (index, key), lines)
+        data.append(entry)
+    return data, lines
+
+
+def _nested_lines(node: yaml.Node, where: tuple[Any, ...], lines: dict) -> None:
+    """The line of every key inside a mapping value (open_data.columns.id), for the messages."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            inner = (*where, getattr(key_node, "value", None))
+            lines[inner] = key_node.start_mark.line + 1
+            _nested_lines(value_node, inner, lines)
+
+
+def _ident_of_node(node: yaml.MappingNode, index: int) -> str:
+    for key_node, value_node in node.value:
+        if getattr(key_node, "value", None) == "id" and isinstance(value_node, yaml.ScalarNode) and value_node.value:
+            return str(value_node.value)
+    return f"entry {index + 1}"
+
+
+def _ident(entry: Any, index: int) -> str:
+    if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
+        return str(entry["id"])
+    return f"entry {index + 1}"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:
+    schema = load_schema()
+    item_schema = schema["items"]
+    known = list(item_schema["properties"])
+    validator = jsonschema.Draft202012Validator(schema)
+    out: list[tuple[int, str]] = []
+    for error in validator.iter_errors(data):
+        path = list(error.absolute_path)
+        if not path:
+            continue  # the top-level shape was checked before
+        index = path[0]
+        entry = data[index]
+        ident = _ident(entry, index)
+        entry_line = lines[(index,)]
+        where = f"{name}:{{line}}: {ident}: "
+        if len(path) == 1:
+            if error.validator == "type":
+                out.append((entry_line, where.format(line=entry_line) + f"must be a mapping of keys to values; got {_type_name(entry)}"))
+            elif error.validator == "required":
+                for field in error.validator_value:
+                    if field not in entry:
+                        out.append((entry_line, where.format(line=entry_line) + f"missing field '{field}'"))
+            elif error.validator == "additionalProperties":
+                for key in entry:
+                    if key not in item_schema["properties"]:
+                        line = lines.get((index, key), entry_line)
+                        close = difflib.get_close_matches(key, known, n=1)
+                        hint = f" (did you mean '{close[0]}'?)" if close else ""
+                        out.append((line, where.format(line=line) + f"unknown key '{key}'{hint}"))
+            else:
+                out.append((entry_line, where.format(line=entry_line) + error.message))
+            continue
+        field = ".".join(map(str, path[1:]))
+        line = next((lines[tuple(path[:n])] for n in range(len(path), 1, -1) if tuple(path[:n]) in lines), entry_line)
+        if error.validator == "additionalProperties" and isinstance(value := error.instance, dict):
+            known_inner = list(error.schema.get("properties", {}))
+            for key in value:
+                if key not in known_inner:
+                    close = difflib.get_close_matches(key, known_inner, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    key_line = lines.get((*path, key), line)
+                    out.append((key_line, where.format(line=key_line) + f"{field}: unknown key '{key}'{hint}"))
+            continue
+        if error.validator == "required":
+            for missing in error.validator_value:
+                if isinstance(error.instance, dict) and missing not in error.instance:
+                    out.append((line, where.format(line=line) + f"{field}: missing field '{missing}'"))
+            continue
+        value = error.instance
+        prefix = where.format(line=line) + f"{field}: "
+        if error.validator == "type":
+            expected = "text" if error.validator_value == "string" else error.validator_value
+            msg = f"must be {expected}; got {_type_name(value)}"
+        elif error.validator == "enum":
+            msg = "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
+        elif error.validator == "pattern":
+            hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if field.startswith("open_data.columns.") else field)
+            msg = f"{hint or 'must match ' + error.validator_value}; got {value!r}"
+        elif error.validator == "minLength":
+            msg = "must not be empty"
+        elif error.validator == "maxLength":
+            msg = f"must be at most {error.validator_value} characters"
+        elif error.validator in ("minimum", "maximum"):
+            bound = "at least" if error.validator == "minimum" else "at most"
+            msg = f"must be {bound} {error.validator_value}; got {value!r}"
+        else:
+            msg = error.message
+        out.append((line, prefix + msg))
+    return out
+
+
+def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:
+    """What JSON Schema cannot say: unique ids, usable URLs, real time zones."""
+    out: list[tuple[int, str]] = []
+    first_id: dict[str, int] = {}
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            continue
+        ident = _ident(entry, index)
+
+        def report(field: str, msg: str) -> None:
+            line = lines.get((index, *field.split(".")), lines[(index,)])
+            out.append((line, f"{name}:{line}: {ident}: {field}: {msg}"))
+
+        entry_id = entry.get("id")
+        if isinstance(entry_id, str) and entry_id:
+            if entry_id in first_id:
+                report("id", f"duplicate id '{entry_id}' (first at line {first_id[entry_id]})")
+            else:
+                first_id[entry_id] = lines.get((index, "id"), lines[(index,)])
+        url = entry.get("base_url")
+        if isinstance(url, str) and url:
+            problem = url_problem(url)
+            if problem:
+                report("base_url", problem)
+        discovery = entry.get("discovery_url")
+        if isinstance(discovery, str) and discovery:
+            problem = url_problem(discovery, document=True)
+            if problem:
+                report("discovery_url", problem)
+        twin = entry.get("open_data")
+        if isinstance(twin, dict):
+            twin_url = twin.get("url")
+            if isinstance(twin_url, str) and twin_url and (problem := url_problem(twin_url, document=True, kind=twin.get("kind"))):
+                report("open_data.url", problem)
+            if twin.get("kind") == "ckan" and "resource_id" not in twin:
+                report("open_data", "kind ckan needs resource_id (the DataStore table)")
+        for field in ("api_key_as", "api_key"):
+            if field in entry and "api_key_env" not in entry:
+                report(field, "needs api_key_env (the environment variable that holds the key)")
+        if "api_key_env" in entry and "api_key" not in entry:
+            report("api_key_env", "needs api_key: required (it answers nothing without one) or raises_limit")
+        for field in ("docs", "retired.successor"):
+            head, _, tail = field.partition(".")
+            value = entry.get(head, {}).get(tail) if tail and isinstance(entry.get(head), dict) else entry.get(field)
+            if isinstance(value, str) and value and (problem := url_problem(value, document=True, kind="page")):
+                report(field, problem)
+        if entry.get("pages") is True and "limit" not in entry:
+            report("pages", "needs limit (a page of exactly that many is full, and page=2 is asked for)")
+        tz = entry.get("timezone")
+        if isinstance(tz, str) and tz:
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                report("timezone", f"unknown time zone {tz!r} (use an IANA name such as America/Chicago)")
+    return out
+
+
+def url_problem(url: str, document: bool = False, kind: str | None = None) -> str | None:
+    """Why a base URL (or, with document, a discovery document's URL, or with kind an open-data
+    twin's URL of that kind, or with kind "page" a web page's) is unusable, or None."""
+    if url != url.strip() or any(c.isspace() for c in url):
+        return f"not a valid URL (contains white space): {url!r}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises on a bad port
+    except ValueError as e:
+        return f"not a valid URL ({e}): {url!r}"
+    if parts.scheme not in ("http", "https"):
+        return f"scheme must be http or https; got {parts.scheme or 'none'!r}"
+    if not parts.hostname:
+        return f"not a valid URL (no host): {url!r}"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain a user name or password"
+    if (parts.query or parts.fragment) and kind != "page":
+        return "must not contain a query or fragment (method paths are appended to it)"
+    if kind == "socrata":
+        if not re.fullmatch(r"/resource/[a-z0-9]{4}-[a-z0-9]{4}\.json", parts.path):
+            return "a Socrata twin's url is its resource, such as https://data.cityofchicago.org/resource/v6vf-nfxy.json"
+    elif kind is not None:
+        pass  # a CKAN site or a CSV file: any path
+    elif document:
+        if not parts.path.endswith(("/discovery.json", "/discovery.xml")):
+            return "must end with discovery.json or discovery.xml"
+    elif not parts.path.endswith("/"):
+        return "must end with '/' (method paths such as services.json are appended to it)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """open311-status validate [FILE] (python -m crawler.registry [FILE]): validate a registry; exit 2 listing every problem."""
+    p = argparse.ArgumentParser(prog="open311-status validate", description="Check the registry: every problem, one line each, "
+                                "with its line number and the entry's id.")
+    p.add_argument("file", nargs="?", default="endpoints.yaml", metavar="FILE", help="the registry (default: endpoints.yaml)")
+    path = p.parse_args(argv).file
+    try:
+        endpoints = load_registry(path)
+    except RegistryError as e:
+        print(str(e), file=sys.stderr)
+        print(f"{path}: {len(e.problems)} problem(s); nothing was crawled or written", file=sys.stderr)
+        return 2
+    print(f"{path}: {len(endpoints)} endpoints, all valid")
+    return 0
+
