@@ -1,16 +1,49 @@
-"""The data walks one way: only the crawler touches the network, and metrics never import it."""
+"""The data walks one way: registry → probe → records → data/ → history → metrics → render → site/.
+
+Every package and top-level module is held to what it may import of the others (MAY), so that no
+two import each other, the crawler never reaches the metrics, and only the crawler's client and
+guard touch the network (the simulator and `serve` serve on loopback). A package's __main__.py and
+cli.py are command-line adapters: they may call any package, but stay off the network too.
+"""
 
 import ast
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-NETWORK = {"requests", "urllib3", "http", "socket"}
-NETWORK_MODULES = {"crawler/client.py", "crawler/guard.py"}
+PACKAGES = ["audits", "check", "crawler", "history", "metrics", "records", "registry", "render", "shards", "simulator", "twins"]
+MODULES = ["build", "cli"]
+MAY = {  # what each may import of the project, besides itself
+    "records": set(),
+    "registry": set(),
+    "history": {"records"},
+    "metrics": {"history", "records"},
+    "render": {"metrics", "records"},
+    "build": {"history", "metrics", "records", "render"},
+    "crawler": {"records", "registry"},
+    "check": {"crawler", "records", "registry"},
+    "twins": {"crawler", "records", "registry"},
+    "audits": {"records"},
+    "shards": {"records"},
+    "simulator": {"audits", "build", "crawler", "records", "registry", "twins"},  # the demo runs the whole pipeline
+}
+NETWORK = {"requests", "urllib3", "http", "socket", "ssl"}
+ON_THE_NETWORK = {"crawler/client.py", "crawler/guard.py"}  # the crawler's one seam
+SERVERS = {"simulator", "cli"}  # they serve on loopback, and reach nothing else
 
 
-def imports(path, full=False):
+def sources():
+    for name in PACKAGES:
+        for path in sorted((ROOT / name).glob("*.py")):
+            yield name, path
+    for name in MODULES:
+        yield name, ROOT / f"{name}.py"
+
+
+def imports(path):
+    """The top-level names a file imports (typing-only imports left out)."""
     tree = ast.parse(path.read_text())
     typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
                    for n in ast.walk(block)}
@@ -18,23 +51,47 @@ def imports(path, full=False):
         if id(node) in typing_only:
             continue
         if isinstance(node, ast.Import):
-            yield from (a.name if full else a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module if full else node.module.split(".")[0]
+            yield from (a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module.split(".")[0]
 
 
-@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("*/*.py") if p.parts[-2] in ("crawler", "records", "metrics")) + ["build.py"])
-def test_layering(path):
-    names = set(imports(ROOT / path))
-    if path not in NETWORK_MODULES:
-        assert not names & NETWORK, f"{path} must not touch the network"
-    if path.startswith(("metrics/", "records/")) or path == "build.py":
-        assert "crawler" not in names, f"{path} must not import the crawler"
-    if path.startswith("records/"):
-        assert "metrics" not in names
+def test_every_package_is_held_to_the_rules():
+    found = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert found == set(PACKAGES), "a new package needs its place in MAY"
+    assert set(MAY) == set(PACKAGES + MODULES) - {"cli"}
 
 
-@pytest.mark.parametrize("path", sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("crawler/*.py")))
-def test_the_crawler_never_imports_the_metrics(path):
-    """The status rule it needs for its console line is records/status.py, shared with the site."""
-    assert "metrics" not in set(imports(ROOT / path)), path
+@pytest.mark.parametrize("name, path", list(sources()), ids=lambda v: v if isinstance(v, str) else v.relative_to(ROOT).as_posix())
+def test_imports_follow_the_one_way_flow(name, path):
+    project = set(PACKAGES + MODULES)
+    used = set(imports(path)) & project - {name}
+    if path.name != "__main__.py" and name != "cli":
+        assert used <= MAY[name], f"{path.relative_to(ROOT)} must not import {sorted(used - MAY[name])}"
+    relative = path.relative_to(ROOT).as_posix()
+    if relative not in ON_THE_NETWORK and name not in SERVERS:
+        assert not set(imports(path)) & NETWORK, f"{relative} must not touch the network"
+
+
+def test_the_crawler_never_reaches_the_metrics():
+    """The status rule its console line needs is records/status.py, shared with the site."""
+    def reach(name, seen):
+        for other in MAY.get(name, set()):
+            if other not in seen:
+                seen.add(other)
+                reach(other, seen)
+        return seen
+
+    assert "metrics" not in reach("crawler", set())
+    assert not {"crawler", "simulator", "check", "twins"} & reach("build", set())
+
+
+def test_no_two_packages_import_each_other():
+    """MAY has no circle, so neither has the code it holds."""
+    def visit(name, path):
+        assert name not in path, " → ".join([*path, name])
+        for other in MAY.get(name, set()):
+            visit(other, [*path, name])
+
+    for name in MAY:
+        visit(name, [])
