@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     staged = out.parent / f".{out.name}.sqlite"
     if not args.json:
         out.parent.mkdir(parents=True, exist_ok=True)
-    sqlite = None if args.json else in_child(write_sqlite, history, staged)  # meanwhile, by a second process
+    sqlite_writer = None if args.json else in_child(write_sqlite, history, staged)  # meanwhile, by a second process
     site = without_unsafe_ids(summarize(history, now), args.data)
     if args.json:
         json.dump(site, sys.stdout, indent=2, sort_keys=True)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     empty_out(out)
     counts = write_pages(out, site)
     write_products(out, site)
-    publish_sqlite(sqlite, staged, out)
+    publish_sqlite(sqlite_writer, staged, out)
     watched = sum(counts.values())
     print(f"built {out}: {watched} endpoints, " + ", ".join(f"{counts[s]} {s}" for s in STATUSES)
           + (f" (and {len(site['endpoints']) - watched} retired)" if watched < len(site["endpoints"]) else "")

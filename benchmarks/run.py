@@ -18,6 +18,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -225,17 +226,7 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
     commits = int(git("rev-list", "--count", "HEAD"))
     git("gc", "-q")
     packed = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
-    by_type: collections.Counter[str] = collections.Counter()
-    kind_of = {sha: path.split("/")[1] for sha, _, path in (line.partition(" ") for line in git("rev-list", "--objects", "--all").splitlines())
-               if path.startswith("data/") and path.count("/") >= 2}
-    blob_kinds: collections.Counter[str] = collections.Counter()
-    for pack in (repo / ".git" / "objects" / "pack").glob("*.idx"):
-        for line in git("verify-pack", "-v", str(pack)).splitlines():
-            parts = line.split()
-            if len(parts) >= 5 and parts[1] in ("commit", "tree", "blob"):
-                by_type[parts[1]] += int(parts[3])  # size in the pack
-                if parts[1] == "blob":
-                    blob_kinds[kind_of.get(parts[0], "other")] += int(parts[3])
+    by_type, blob_kinds = packed_sizes(repo, git)
     # The data's blobs grow with the endpoints; commits and trees with the crawls, whatever the endpoints.
     blobs_per_endpoint_year = by_type["blob"] * 365 / days / len(endpoints)
     history_per_year = (by_type["commit"] + by_type["tree"]) * 365 / days
@@ -252,6 +243,22 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
         ("git: checkout (data/) per endpoint-year", f"{checkout * year / 1e6:.1f} MB",
          ", ".join(f"{k} {v * year / 1e6:.1f} MB" for k, v in by_kind.items())),
     ]
+
+
+def packed_sizes(repo: Path, git: Callable[..., str]) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """The packed bytes of a repository by object type (commit, tree, blob), and of its blobs by data/ kind."""
+    by_type: collections.Counter[str] = collections.Counter()
+    kind_of = {sha: path.split("/")[1] for sha, _, path in (line.partition(" ") for line in git("rev-list", "--objects", "--all").splitlines())
+               if path.startswith("data/") and path.count("/") >= 2}
+    blob_kinds: collections.Counter[str] = collections.Counter()
+    for pack in (repo / ".git" / "objects" / "pack").glob("*.idx"):
+        for line in git("verify-pack", "-v", str(pack)).splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[1] in ("commit", "tree", "blob"):
+                by_type[parts[1]] += int(parts[3])  # size in the pack
+                if parts[1] == "blob":
+                    blob_kinds[kind_of.get(parts[0], "other")] += int(parts[3])
+    return by_type, blob_kinds
 
 
 def bench_demo() -> list[tuple[str, str, str]]:

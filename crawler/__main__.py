@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from crawler import __version__
 from crawler.client import NOT_SENT, Client, make_client, user_agent
-from crawler.crawl import crawl, shard_of
-from registry import RegistryError, load_registry
+from crawler.crawl import CrawlReport, crawl, shard_of
+from registry import Endpoint, RegistryError, load_registry
 from records.status import STATUSES, crawl_status
 from records import parse_moment
 
@@ -77,6 +77,7 @@ def main(
     env: Mapping[str, str] = os.environ,
     client_factory: Callable[..., Client] | None = None,
 ) -> int:
+    """python -m crawler (open311-status crawl): a crawl; `check` and `twins` as first word hand over to those."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:
         from check import main as check_main  # only contributors need it
@@ -87,30 +88,42 @@ def main(
 
         return twins_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
     args = build_parser().parse_args(argv)
-    try:
-        endpoints = load_registry(args.endpoints)
-    except RegistryError as e:
-        print(str(e), file=sys.stderr)
-        print(f"{args.endpoints}: {len(e.problems)} problem(s); nothing was crawled or written", file=sys.stderr)
+    endpoints = chosen(args)
+    if endpoints is None:
         return 2
-    if args.only:
-        known = {e.id for e in endpoints}
-        unknown = [i for i in args.only if i not in known]
-        if unknown:
-            print(f"{args.endpoints}: no endpoint with id {', '.join(map(repr, unknown))}; nothing was crawled", file=sys.stderr)
-            return 2
-        endpoints = [e for e in endpoints if e.id in set(args.only)]
-    if args.shard:
-        endpoints = [e for e in endpoints if shard_of(e.host, args.shard[1]) == args.shard[0]]
-    now = args.now or clock()
     factory = client_factory or partial(make_client, agent=user_agent(env))
     with tqdm(total=len(endpoints), unit="endpoint", desc="crawl", file=sys.stderr, disable=quiet(env), leave=False) as bar:
         def advance(endpoint, result):  # type: ignore[no-untyped-def]
             bar.set_postfix_str(endpoint.id, refresh=False)
             bar.update(1)
 
-        report = crawl(endpoints, args.data, now, partial(factory, allow_loopback=args.allow_loopback), env=env,
+        report = crawl(endpoints, args.data, args.now or clock(), partial(factory, allow_loopback=args.allow_loopback), env=env,
                        scheduled=args.scheduled, progress=advance)
+    print_report(report, endpoints)
+    return 1 if report.bugs else 0
+
+
+def chosen(args: argparse.Namespace) -> list[Endpoint] | None:
+    """The registry's endpoints this crawl is for (--only, --shard); None, with every problem said, when there are none."""
+    try:
+        endpoints = load_registry(args.endpoints)
+    except RegistryError as e:
+        print(str(e), file=sys.stderr)
+        print(f"{args.endpoints}: {len(e.problems)} problem(s); nothing was crawled or written", file=sys.stderr)
+        return None
+    if args.only:
+        unknown = [i for i in args.only if i not in {e.id for e in endpoints}]
+        if unknown:
+            print(f"{args.endpoints}: no endpoint with id {', '.join(map(repr, unknown))}; nothing was crawled", file=sys.stderr)
+            return None
+        endpoints = [e for e in endpoints if e.id in set(args.only)]
+    if args.shard:
+        endpoints = [e for e in endpoints if shard_of(e.host, args.shard[1]) == args.shard[0]]
+    return endpoints
+
+
+def print_report(report: CrawlReport, endpoints: list[Endpoint]) -> None:
+    """A line per endpoint crawled (its status and calls), one summary line, and the trace of each bug of ours."""
     statuses: Counter[str] = Counter()
     resting = [e for e in endpoints if e.id not in report.results and e.id not in report.bugs]  # retired, not due
     for endpoint in (e for e in endpoints if e not in resting):
@@ -124,21 +137,17 @@ def main(
             f"{p.method}{'/' + p.target if p.target else ''}{' p' + str(p.page) if p.page and p.page > 1 else ''} "
             f"{p.outcome}" + (f" {p.elapsed_ms} ms" if p.elapsed_ms is not None else "") for p in result.probes
         )
-        notes = "".join(f" [{n}]" for n in result.notes)
-        print(f"{endpoint.id}: {status}: {calls or 'no calls'}{notes}")
+        print(f"{endpoint.id}: {status}: {calls or 'no calls'}" + "".join(f" [{n}]" for n in result.notes))
     outcomes = Counter(p.outcome for r in report.results.values() for p in r.probes)
-    calls = sum(n for outcome, n in outcomes.items() if outcome not in NOT_SENT)
-    size = sum(r.bytes for r in report.results.values())
+    sent = sum(n for outcome, n in outcomes.items() if outcome not in NOT_SENT)
     print(f"crawl {report.crawl} (due {report.scheduled}): {len(endpoints)} endpoints: "
           + ", ".join(f"{statuses[s]} {s}" for s in STATUSES)
           + (f", {len(resting)} retired not due (checked once a day)" if resting else "")
-          + f"; {calls} requests sent, {size / 1e6:.1f} MB, {report.seconds:.0f} s; "
-          + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if calls else "")
+          + f"; {sent} requests sent, {sum(r.bytes for r in report.results.values()) / 1e6:.1f} MB, {report.seconds:.0f} s; "
+          + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if sent else "")
           + f"{len(report.written)} files appended")
     for endpoint_id, trace in report.bugs.items():
         print(f"\nBUG while probing {endpoint_id} (the crawler's fault, not the endpoint's):\n{trace}", file=sys.stderr)
-    return 1 if report.bugs else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -71,17 +71,80 @@ def due(endpoint: Endpoint, moment: datetime) -> bool:
 
 
 def by_host(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:
+    """The endpoints grouped by host, in registry order: one worker, one connection and one pace per host."""
     hosts: dict[str, list[Endpoint]] = {}
     for endpoint in endpoints:
         hosts.setdefault(endpoint.host, []).append(endpoint)
     return hosts
 
 
+Outcome = tuple[Endpoint, "EndpointResult | None", "str | None"]  # an endpoint, its result, or the trace of our bug
+
+
+@dataclass
+class HostCrawl:
+    """What every host's worker needs in one crawl: the moment, its clients, the keys, the panel."""
+
+    now: datetime
+    client_factory: Callable[..., Client]
+    env: Mapping[str, str]
+    panel: dict[str, Panel]
+    secrets: tuple[str, ...]  # every key in the environment: never written, wherever it turns up
+    progress: Callable[[Endpoint, EndpointResult | None], None] | None = None
+
+    def host(self, group: list[Endpoint]) -> list[Outcome]:
+        """One host's endpoints, one after another through one client, within the host's budget."""
+        try:
+            client = self.client_factory(max(e.interval for e in group), host=group[0].host)
+        except Exception:
+            trace = redact(traceback.format_exc(), self.secrets)
+            return [(e, None, trace) for e in group]
+        host_deadline = client.clock() + client.limits.host_s
+        out = []
+        with client.session:
+            for endpoint in group:
+                out.append(self.endpoint(endpoint, client, host_deadline))
+                if self.progress is not None:
+                    self.progress(endpoint, out[-1][1])
+        return out
+
+    def endpoint(self, endpoint: Endpoint, client: Client, host_deadline: float) -> Outcome:
+        """One endpoint's probe; a bug of ours is kept as its trace, so the crawl goes on and fails loudly at the end."""
+        key = self.env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
+        try:
+            if endpoint.needs_key and not key:
+                return endpoint, not_sent(endpoint, self.now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
+                                                                         "and the endpoint requires one; not called"), None
+            result = probe_endpoint(endpoint, client, self.now, client.clock(), key or None, host_deadline,
+                                    self.panel.get(endpoint.id))
+            if endpoint.api_key_env and not key:
+                result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
+            return endpoint, result, None
+        except Exception:
+            return endpoint, None, redact(traceback.format_exc(), self.secrets)
+
+
+def every_host(run: HostCrawl, endpoints: list[Endpoint]) -> list[Outcome]:
+    """Every host at once, one worker each. The workers wait at a gate until all are started: otherwise
+    the first ones take the CPU while the rest are still being made, and the last host starts late."""
+    hosts = by_host(endpoints)
+    gate = threading.Event()
+
+    def at_the_gate(group: list[Endpoint]) -> list[Outcome]:
+        gate.wait()
+        return run.host(group)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(hosts)))) as pool:
+        futures = [pool.submit(at_the_gate, group) for group in hosts.values()]
+        gate.set()
+        return [outcome for future in futures for outcome in future.result()]
+
+
 def crawl(
     endpoints: list[Endpoint],
     data_dir: str | Path,
     now: datetime,
-    client_factory: Callable[[float], Client],
+    client_factory: Callable[..., Client],
     env: Mapping[str, str] = os.environ,
     scheduled: datetime | None = None,
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None,
@@ -89,7 +152,7 @@ def crawl(
     memory: Memory | None = None,
     durable: bool = True,
 ) -> CrawlReport:
-    """Probe the endpoints and append the records. client_factory(interval, host=...) makes one host's Client.
+    """Probe the endpoints due now and append the records. client_factory(interval, host=...) makes one host's Client.
 
     memory carries what was stored across crawls made by one process (the simulator's month of
     crawls); without it, the latest stored states are read from data/. durable=False skips
@@ -98,80 +161,43 @@ def crawl(
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
     memory = memory or Memory(data_dir, now)
-    panel = memory.panel(now)
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
-
-    def one_host(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
-        out = []
-        try:
-            client = client_factory(max(e.interval for e in group), host=group[0].host)
-        except Exception:
-            trace = redact(traceback.format_exc(), secrets)
-            return [(e, None, trace) for e in group]
-        host_deadline = client.clock() + client.limits.host_s
-        with client.session:
-            for endpoint in group:
-                key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
-                try:
-                    if endpoint.needs_key and not key:
-                        result = not_sent(endpoint, now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
-                                                                   "and the endpoint requires one; not called")
-                    else:
-                        result = probe_endpoint(endpoint, client, now, client.clock(), key or None, host_deadline,
-                                                panel.get(endpoint.id))
-                    if endpoint.api_key_env and not key and not endpoint.needs_key:
-                        result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
-                    out.append((endpoint, result, None))
-                except Exception:  # a bug of ours: keep crawling the others, fail loudly at the end
-                    out.append((endpoint, None, redact(traceback.format_exc(), secrets)))
-                if progress is not None:
-                    progress(endpoint, out[-1][1])
-        return out
-
-    hosts = by_host([e for e in endpoints if due(e, now)])
-    # Every worker waits at the gate until all are started: otherwise the first ones take the
-    # CPU while the rest are still being created, and the last host starts seconds late.
-    gate = threading.Event()
-
-    def at_the_gate(group: list[Endpoint]) -> list[tuple[Endpoint, EndpointResult | None, str | None]]:
-        gate.wait()
-        return one_host(group)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(hosts)))) as pool:
-        futures = [pool.submit(at_the_gate, group) for group in hosts.values()]
-        gate.set()
-        for future in futures:
-            for endpoint, result, bug in future.result():
-                if result is not None:
-                    report.results[endpoint.id] = result
-                if bug is not None:
-                    report.bugs[endpoint.id] = bug
+    run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress)
+    for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
+        if result is not None:
+            report.results[endpoint.id] = result
+        if bug is not None:
+            report.bugs[endpoint.id] = bug
     report.seconds = clock() - started
-
-    order = {e.id: i for i, e in enumerate(endpoints)}
-    results = [report.results[i] for i in sorted(report.results, key=order.__getitem__)]
-    probes = [p for r in results for p in r.probes]
-    tickets = [t for r in results for t in r.tickets]
-    def write(kind: str, records: list[dict[str, Any]], day_field: str) -> None:
-        report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r[day_field]), durable=durable))
-
-    write("probes", terse.pack([p.to_dict() for p in probes]), "crawl")  # one line per endpoint: records/terse.py
-    write("tickets", memory.changed("tickets", [t.to_dict() for t in tickets]), "crawl")
-    write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events],
-                                   keep=lambda d: d["via"] == "recheck"), "crawl")
-    listed = {endpoint_id: r.services for endpoint_id, r in report.results.items() if r.services is not None}
-    write("services", memory.changed("services", [s.to_dict() for group in listed.values() for s in group]
-                                     + memory.gone(listed, report.crawl)), "crawl")
-    write("endpoints", memory.changed("endpoints", [endpoint_record(e, report.crawl).to_dict() for e in endpoints]), "crawl")
-    record = CrawlRecord(
-        crawl=report.crawl, scheduled=report.scheduled, finished=iso(now + timedelta(seconds=report.seconds)),
-        endpoints=len(endpoints), calls=len(probes), bytes=sum(p.bytes for p in probes), crawler=__version__,
-    )
-    write("crawls", [record.to_dict()], "crawl")
+    store_crawl(report, endpoints, memory, data_dir, now, durable)
     return report
 
 
+def store_crawl(report: CrawlReport, endpoints: list[Endpoint], memory: Memory, data_dir: str | Path, now: datetime,
+                durable: bool) -> None:
+    """Append what the crawl saw: a probe line per endpoint, and of tickets, panel events, services and registry
+    entries only what changed since they were last stored; then the crawl's own line."""
+    order = {e.id: i for i, e in enumerate(endpoints)}
+    results = [report.results[i] for i in sorted(report.results, key=order.__getitem__)]
+    probes = [p for r in results for p in r.probes]
+
+    def write(kind: str, records: list[dict[str, Any]]) -> None:
+        report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r["crawl"]), durable=durable))
+
+    write("probes", terse.pack([p.to_dict() for p in probes]))  # one line per endpoint: records/terse.py
+    write("tickets", memory.changed("tickets", [t.to_dict() for r in results for t in r.tickets]))
+    write("events", memory.changed("events", [e.to_dict() for r in results for e in r.events], keep=lambda d: d["via"] == "recheck"))
+    listed = {endpoint_id: r.services for endpoint_id, r in report.results.items() if r.services is not None}
+    write("services", memory.changed("services", [s.to_dict() for group in listed.values() for s in group]
+                                     + memory.gone(listed, report.crawl)))
+    write("endpoints", memory.changed("endpoints", [endpoint_record(e, report.crawl).to_dict() for e in endpoints]))
+    write("crawls", [CrawlRecord(
+        crawl=report.crawl, scheduled=report.scheduled, finished=iso(now + timedelta(seconds=report.seconds)),
+        endpoints=len(endpoints), calls=len(probes), bytes=sum(p.bytes for p in probes), crawler=__version__).to_dict()])
+
+
 def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
+    """The registry entry as stored with the crawl, so the history names what was measured even after the registry moves on."""
     return EndpointRecord(
         crawl=crawl_stamp, endpoint=e.id, name=e.name, country=e.country, base_url=e.base_url, format=e.format,
         platform=e.platform, timezone=e.timezone, jurisdiction_id=e.jurisdiction_id,

@@ -113,13 +113,7 @@ def lives(events: list[dict[str, Any]]) -> dict[str, dict[str, Life]]:
 def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]:
     """Every accuracy figure of one endpoint, as plain data."""
     start = now - WINDOW
-    every = [e for life in tickets.values() for e in life.events]
-    gives = {
-        "status_notes": any(e["notes"] is not None for e in every),
-        "notes_history": any(e.get("work_order") is not None for e in every),
-        "expected_datetime": any(e["expected"] for e in every),
-        "requested_datetime": any(e.get("requested") for e in every),
-    }
+    available = what_the_api_gives(tickets)
     closed = []  # (life, index of the closing event, closing time, class)
     for life in tickets.values():
         i = life.closing()
@@ -137,11 +131,7 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
                                              for e in c[0].events[c[1] + 1:])]
     durations = sorted(at - requested for (_, _, at, _), requested in timed)
     p90 = durations[int(0.9 * (len(durations) - 1))] if durations else timedelta(0)
-    open_now = [life for life in tickets.values() if life.events[-1]["status"] != "closed" and not life.events[-1].get("gone")
-                and life.requested and life.requested >= start]
-    stale_after = max(STALE_AFTER, p90)
-    stale = [life for life in open_now if now - life.requested > stale_after]  # type: ignore[operator]
-    never_updated = [life for life in stale if all(e["updated"] in (None, life.events[0].get("requested")) for e in life.events)]
+    open_now, stale, never_updated, stale_after = _open_too_long(tickets, start, now, p90)
     recent = [life for life in tickets.values() if start <= _time(life.events[0]["crawl"])]  # type: ignore[operator]
     settled = [life for life in recent if now - _time(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
     bad = [life for life in recent if life.violations()]
@@ -150,28 +140,52 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
         life, i = c[0], c[1]
         return c[3] == "WORK_ORDER" or any(e.get("work_order") for e in life.events[i:i + 2])
 
-    notes = gives["status_notes"]
+    notes = available["status_notes"]
     return {
-        "gives": gives,
+        "gives": available,
         "tickets_seen": len(recent),
         "closed_n": len(closed),
         "explained": share(len(explained), len(closed), notes),  # M1
         "work_done": share(sum(c[3] in WORK_DONE for c in readable), len(readable), notes),  # M2
         "classes": dict(Counter(c[3] for c in closed)) if notes else {},  # M3
         "classes_by_month": _by_month(closed) if notes else [],
-        "work_order": share(sum(map(work_order, told)), len(told), notes or gives["notes_history"]),  # M4
-        "fast_close": share(sum(at - req < FAST_CLOSE for (_, _, at, _), req in timed), len(timed), gives["requested_datetime"]),  # M5
+        "work_order": share(sum(map(work_order, told)), len(told), notes or available["notes_history"]),  # M4
+        "fast_close": share(sum(at - req < FAST_CLOSE for (_, _, at, _), req in timed), len(timed), available["requested_datetime"]),  # M5
         "reopen": share(sum(c[0].reopened(c[1]) for c in looked_again), len(looked_again)),  # M7
-        "stale_open": share(len(stale), len(open_now), gives["requested_datetime"]),  # M8
+        "stale_open": share(len(stale), len(open_now), available["requested_datetime"]),  # M8
         "stale_after_days": round(stale_after / timedelta(days=1), 1),
         "never_updated": len(never_updated),
-        "integrity": share(len(bad), len(recent), gives["requested_datetime"]),  # M11
+        "integrity": share(len(bad), len(recent), available["requested_datetime"]),  # M11
         "integrity_kinds": dict(Counter(v for life in bad for v in life.violations())),
         # M12: gone at the latest look; one that came back was missing for a while, not gone.
         "disappeared": share(sum(bool(life.events[-1].get("gone")) for life in settled), len(settled)),
         "time_to_close": _histogram(durations),
         "sample": _sample(closed, now) if notes else [],
     }
+
+
+def what_the_api_gives(tickets: dict[str, Life]) -> dict[str, bool]:
+    """The fields an endpoint's panel ever saw filled in: a figure that needs one the API never gives is
+    not measurable, rather than zero."""
+    every = [e for life in tickets.values() for e in life.events]
+    return {
+        "status_notes": any(e["notes"] is not None for e in every),
+        "notes_history": any(e.get("work_order") is not None for e in every),
+        "expected_datetime": any(e["expected"] for e in every),
+        "requested_datetime": any(e.get("requested") for e in every),
+    }
+
+
+def _open_too_long(tickets: dict[str, Life], start: datetime, now: datetime, p90: timedelta
+                   ) -> tuple[list[Life], list[Life], list[Life], timedelta]:
+    """The tickets of the window open now, those open longer than the endpoint's own 90th percentile of time
+    to close (at least STALE_AFTER), those of them never updated, and that bound."""
+    open_now = [life for life in tickets.values() if life.events[-1]["status"] != "closed" and not life.events[-1].get("gone")
+                and life.requested and life.requested >= start]
+    stale_after = max(STALE_AFTER, p90)
+    stale = [life for life in open_now if now - life.requested > stale_after]  # type: ignore[operator]
+    never_updated = [life for life in stale if all(e["updated"] in (None, life.events[0].get("requested")) for e in life.events)]
+    return open_now, stale, never_updated, stale_after
 
 
 def _by_month(closed: list[tuple[Life, int, datetime, str]]) -> list[dict[str, Any]]:
@@ -243,7 +257,7 @@ def accuracy(events: list[dict[str, Any]], now: datetime) -> dict[str, dict[str,
     return figures
 
 
-def contract(f: dict[str, Any] | None) -> dict[str, Any]:
+def api_entry(f: dict[str, Any] | None) -> dict[str, Any]:
     """The "accuracy" entry of api/endpoints.json."""
     if f is None:
         return {"closed_n": 0, "explained_share": None, "fast_close_share": None, "work_order_share": None, "reopen_share": None,

@@ -111,10 +111,10 @@ def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: 
 
 def outages(statuses: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
     """The outages of one endpoint's statuses (status_figures)."""
-    return _one(statuses, now, "outages")  # type: ignore[no-any-return]
+    return _of_one_endpoint(statuses, now, "outages")  # type: ignore[no-any-return]
 
 
-def _one(statuses: pd.DataFrame, now: datetime, name: str, days: int = STATUS_BAR_DAYS) -> Any:
+def _of_one_endpoint(statuses: pd.DataFrame, now: datetime, name: str, days: int = STATUS_BAR_DAYS) -> Any:
     """A figure of one endpoint's statuses (status_figures)."""
     ids = [str(e) for e in statuses["endpoint"].unique()] or ["-"]
     assert len(ids) == 1, "the statuses of one endpoint"
@@ -139,9 +139,9 @@ def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:
 def uptime(statuses: pd.DataFrame, now: datetime, span: timedelta) -> float | None:
     """Share of one endpoint's known crawls in (now - span, now] that were not down; None without any."""
     window = next(name for name, s in WINDOWS.items() if s == span)
-    return _one(statuses, now, "uptime")[window]  # type: ignore[no-any-return]
+    return _of_one_endpoint(statuses, now, "uptime")[window]  # type: ignore[no-any-return]
 
 
 def window_counts(statuses: pd.DataFrame, now: datetime) -> dict[str, dict[str, int]]:
     """One endpoint's crawls per status in each window (status_figures)."""
-    return _one(statuses, now, "crawl_counts")  # type: ignore[no-any-return]
+    return _of_one_endpoint(statuses, now, "crawl_counts")  # type: ignore[no-any-return]

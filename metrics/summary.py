@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,10 +40,6 @@ def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[
     for (endpoint, day, method), ms in daily.items():
         out.setdefault(str(endpoint), []).append({"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)})
     return out
-
-
-def _or(value: Any, fallback: Any) -> Any:
-    return value if value is not None else fallback
 
 
 def service_count(probes: pd.DataFrame) -> int | None:
@@ -93,71 +91,89 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
 
 
+@dataclass
+class Shared:
+    """The figures computed for every endpoint at once (each a single pass over the history), from which
+    each endpoint's own are put together."""
+
+    now: datetime
+    ids: list[str]
+    meta: dict[str, dict[str, Any]]  # each endpoint's latest registry entry
+    calls: dict[str, pd.DataFrame]
+    tickets: dict[str, pd.DataFrame]
+    no_calls: pd.DataFrame
+    no_tickets: pd.DataFrame
+    crawled: dict[str, dict[str, Any]]  # metrics.status.status_figures
+    latency: dict[tuple[str, str], dict[str, float]]
+    latency_daily: dict[str, list[dict[str, Any]]]
+    recent: dict[str, Any]  # metrics.quality.recent_calls
+    services: dict[str, list[dict[str, Any]]]
+    truthfulness: dict[str, dict[str, Any]]  # metrics.accuracy
+    twins: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]  # metrics.twin.every_endpoint
+    old_counts: Mapping[str, tuple[str, int]]
+
+
 def summarize(history: History, now: datetime) -> dict[str, Any]:
     """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls",
     "platforms"}, every window ending at now."""
-    stamp = iso(now)
-    records = history.records
-    probes_all, statuses_all, old_counts = history.calls, history.statuses, history.service_counts
-    tickets_all = tickets_frame(list(records["tickets"]))
-    meta: dict[str, dict[str, Any]] = {}
-    for entry in sorted(records["endpoints"], key=lambda e: e["crawl"]):
-        meta[entry["endpoint"]] = entry
-    ids = sorted(set(meta) | set(probes_all["endpoint"].unique()) | set(statuses_all["endpoint"].unique()))
-    probes_by, tickets_by = (split_by_endpoint(f) for f in (probes_all, tickets_all))
-    crawled = status_figures(statuses_all, now, STATUS_BAR_DAYS, ids)
-    timing, daily_timing = latencies(probes_all, now), latencies_daily(probes_all, now)
-    recent = recent_calls(probes_all, now)
-    services_by: dict[str, list[dict[str, Any]]] = {}
-    for record in records["services"]:
-        services_by.setdefault(record["endpoint"], []).append(record)
-
-    truthfulness = accuracy.accuracy(list(records["events"]), now)
-
-    endpoints, details = [], {}
-    for endpoint_id in ids:
-        probes = probes_by.get(endpoint_id, probes_all.iloc[0:0])
-        tickets = tickets_by.get(endpoint_id, tickets_all.iloc[0:0])
-        info = meta.get(endpoint_id, {})
-        figures = crawled[endpoint_id]
-        summary = {
-            "id": endpoint_id,
-            "name": info.get("name", endpoint_id),
-            "country": info.get("country"),
-            "platform": info.get("platform"),
-            "base_url": info.get("base_url"),
-            "status": figures["status"],
-            "last_checked": figures["last_checked"],
-            "uptime": figures["uptime"],
-            "latency_ms": timing.get((endpoint_id, "services")),
-            "service_count": _or(service_count(probes), old_counts.get(endpoint_id, (None, None))[1]),
-            "requests_per_day": requests_per_day(tickets, probes, now),
-            "needs_key": needs_key(probes, figures["last_checked"]),
-            "retired": retirement(info.get("retired")),
-        }
-        quality = conformance_of(recent[endpoint_id]) if endpoint_id in recent else None
-        fresh = freshness(tickets, now)
-        summary["conformance"] = quality["score"] if quality else None
-        summary["stale"] = fresh["stale"] if fresh else None
-        summary["accuracy"] = accuracy.contract(truthfulness.get(endpoint_id))
-        twin_detail = twin.twin_figures(endpoint_id, records, now)
-        summary["twin"] = twin.contract(twin_detail)
-        endpoints.append(summary)
-        detail = _detail(info, probes, figures, tickets, now, {m: timing.get((endpoint_id, m)) for m in ("services", "requests")},
-                         daily_timing.get(endpoint_id, []), comprehensiveness_of(recent[endpoint_id]) if endpoint_id in recent else None)
-        details[endpoint_id] = {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
-                                "catalogue": catalogue(services_by.get(endpoint_id, []), detail["by_service"]),
-                                "accuracy_detail": truthfulness.get(endpoint_id), "twin_detail": twin_detail,
-                                "audits": twin.audit_figures(endpoint_id, records, now)}
-    endpoints.sort(key=lambda e: (e["name"].casefold(), e["id"]))
+    shared = share_out(history, now)
+    pairs = [endpoint_figures(endpoint_id, shared) for endpoint_id in shared.ids]
+    endpoints = sorted((summary for summary, _ in pairs), key=lambda e: (e["name"].casefold(), e["id"]))
+    details = {summary["id"]: detail for summary, detail in pairs}
     watched = [e for e in endpoints if not e["retired"]]  # a retired endpoint is compared with nobody
     ranks = percentiles(watched)
     for endpoint_id, detail in details.items():
         detail["compare"] = ranks.get(endpoint_id, {})
-    crawls = list(records["crawls"])
-    schedules = {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}
-    return {"generated_at": stamp, "endpoints": endpoints, "details": details, "crawls": schedules,
-            "platforms": platforms(watched)}
+    crawls = list(history.records["crawls"])
+    return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
+            "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
+
+
+def share_out(history: History, now: datetime) -> Shared:
+    """Every figure that is computed for all endpoints at once."""
+    records, calls = history.records, history.calls
+    tickets = tickets_frame(list(records["tickets"]))
+    meta: dict[str, dict[str, Any]] = {}
+    for entry in sorted(records["endpoints"], key=lambda e: e["crawl"]):
+        meta[entry["endpoint"]] = entry
+    ids = sorted(set(meta) | set(calls["endpoint"].unique()) | set(history.statuses["endpoint"].unique()))
+    services: dict[str, list[dict[str, Any]]] = {}
+    for record in records["services"]:
+        services.setdefault(record["endpoint"], []).append(record)
+    return Shared(now, ids, meta, split_by_endpoint(calls), split_by_endpoint(tickets), calls.iloc[0:0], tickets.iloc[0:0],
+                  status_figures(history.statuses, now, STATUS_BAR_DAYS, ids), latencies(calls, now), latencies_daily(calls, now),
+                  recent_calls(calls, now), services, accuracy.accuracy(list(records["events"]), now),
+                  twin.every_endpoint(records, now), history.service_counts)
+
+
+def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One endpoint's entry of api/endpoints.json, and the detail of its page and api/<id>.json."""
+    now = shared.now
+    calls = shared.calls.get(endpoint_id, shared.no_calls)
+    tickets = shared.tickets.get(endpoint_id, shared.no_tickets)
+    info = shared.meta.get(endpoint_id, {})
+    figures = shared.crawled[endpoint_id]
+    quality = conformance_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None
+    fresh = freshness(tickets, now)
+    twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
+    listed = service_count(calls)
+    summary = {
+        "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
+        "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
+        "last_checked": figures["last_checked"], "uptime": figures["uptime"],
+        "latency_ms": shared.latency.get((endpoint_id, "services")),
+        "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
+        "requests_per_day": requests_per_day(tickets, calls, now), "needs_key": needs_key(calls, figures["last_checked"]),
+        "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
+        "stale": fresh["stale"] if fresh else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
+        "twin": twin.api_entry(twin_detail),
+    }
+    detail = _detail(info, calls, figures, tickets, now, {m: shared.latency.get((endpoint_id, m)) for m in ("services", "requests")},
+                     shared.latency_daily.get(endpoint_id, []),
+                     comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None)
+    return summary, {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
+                     "catalogue": catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
+                     "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,

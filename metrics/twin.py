@@ -22,6 +22,7 @@ below MIN_N. A figure is "not measurable" when the twin has no column for it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,55 +45,94 @@ def _name(text: str | None) -> str:
     return " ".join((text or "").casefold().split())
 
 
-def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
+KINDS = ("twins", "twin_rows", "events", "tickets", "services", "audits")  # what the figures of one endpoint read
+
+
+def by_endpoint(records: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each endpoint's records of the kinds the figures read, in one pass over each list (not one per endpoint)."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for kind in KINDS:
+        for record in records.get(kind, ()):
+            out.setdefault(record["endpoint"], {k: [] for k in KINDS})[kind].append(record)
+    return out
+
+
+def every_endpoint(records: Mapping[str, Sequence[dict[str, Any]]], now: datetime, min_n: int = MIN_N
+                   ) -> dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """For every endpoint with records: (its twin figures or None, its audit figures or None)."""
+    return {endpoint: (figures(mine, now, min_n), audit_figures_of(mine, now, min_n))
+            for endpoint, mine in by_endpoint(records).items()}
+
+
+def twin_figures(endpoint: str, records: Mapping[str, Sequence[dict[str, Any]]], now: datetime, min_n: int = MIN_N
+                 ) -> dict[str, Any] | None:
     """Every twin figure of one endpoint, as plain data; None when it has no twin records."""
+    return figures(by_endpoint(records).get(endpoint, {k: [] for k in KINDS}), now, min_n)
+
+
+def figures(mine: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
+    """The twin figures from one endpoint's records (by_endpoint); None when it has no twin days in the window."""
     start = (now - WINDOW).strftime("%Y-%m-%d")
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     days: dict[str, dict[str, Any]] = {}
-    for d in sorted((d for d in records.get("twins", []) if d["endpoint"] == endpoint and d["crawl"] <= stamp), key=lambda d: d["crawl"]):
+    for d in sorted((d for d in mine["twins"] if d["crawl"] <= stamp), key=lambda d: d["crawl"]):
         if d["day"] >= start:
             days[d["day"]] = d  # the latest fetch of a day stands
     if not days:
         return None
     columns = set(next(reversed(days.values()))["columns"])
-    rows = _latest([r for r in records.get("twin_rows", []) if r["endpoint"] == endpoint and r["crawl"] <= stamp])
-    events = _by_id([e for e in records.get("events", []) if e["endpoint"] == endpoint and e["crawl"] <= stamp])
-    listed = {t["id"] for t in records.get("tickets", []) if t["endpoint"] == endpoint and t["crawl"] <= stamp} | set(events)
-    total = sum(d["rows"] for d in days.values())
-
-    # Exposure: a twin type is offered when the API's service list names it, or a ticket in both links it.
+    rows = _latest([r for r in mine["twin_rows"] if r["crawl"] <= stamp])
+    events = _by_id([e for e in mine["events"] if e["crawl"] <= stamp])
+    listed = {t["id"] for t in mine["tickets"] if t["crawl"] <= stamp} | set(events)
     types: Counter[str] = Counter()
     for d in days.values():
         types.update({k: v for k, v in (d["by_service"] or {}).items() if k})
-    offered_names = {_name(s["name"]) for s in _latest_services(records.get("services", []), endpoint, stamp)}
+    # A twin type is offered when the API's service list names it, or a ticket in both links it.
+    offered_names = {_name(s["name"]) for s in _latest_services(mine["services"], stamp)}
     linked = {_name(r["service"]) for r in rows.values() if r["id"] in events and r["service"]}
     offered = [t for t in types if _name(t) in offered_names | linked]
     measurable_types = "service" in columns
-    exposure = share(len(offered), len(types), measurable_types, min_n=1)
-    exposed = share(sum(types[t] for t in offered), sum(types.values()), measurable_types, min_n=1)
+    settled = _settled(rows, offered, measurable_types, start, now)
+    # Not measurable when the API listed nothing at all: that is an outage, not a gap in what it shows.
+    completeness = share(sum(r["id"] in listed for r in settled), len(settled), bool(listed), min_n=min_n)
+    return {
+        "days": len(days), "tickets": sum(d["rows"] for d in days.values()),
+        "truncated_days": sum(d["truncated"] for d in days.values()), "bad_rows": sum(d["bad_rows"] for d in days.values()),
+        "columns": sorted(columns), "types": len(types), "offered_types": sorted(offered),
+        "hidden_types": [t for t, _ in types.most_common() if t not in offered][:20],
+        "exposure": share(len(offered), len(types), measurable_types, min_n=1),
+        "exposed_tickets": share(sum(types[t] for t in offered), sum(types.values()), measurable_types, min_n=1),
+        **_adoption(days), "completeness": completeness,
+        **_agreement([(r, events[r["id"]]) for r in settled if r["id"] in events], columns, min_n),
+        "audits": audit_figures_of(mine, now, min_n),
+    }
 
-    # Adoption, overall and by month.
+
+def _adoption(days: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The share of the twin's tickets that came through Open311 or an app, overall and by month."""
     counted = [d for d in days.values() if d["open311"] is not None]
-    adoption = share(sum(d["open311"] for d in counted), sum(d["rows"] for d in counted), bool(counted), min_n=1)
     months: dict[str, list[int]] = {}
     for d in counted:
         month = months.setdefault(d["day"][:7], [0, 0])
         month[0] += d["open311"]
         month[1] += d["rows"]
-    by_month = [{"month": m, **share(hits, n, min_n=1)} for m, (hits, n) in sorted(months.items())]
+    return {"adoption": share(sum(d["open311"] for d in counted), sum(d["rows"] for d in counted), bool(counted), min_n=1),
+            "adoption_by_month": [{"month": m, **share(hits, n, min_n=1)} for m, (hits, n) in sorted(months.items())]}
 
-    # Completeness: the twin's panel tickets of the window, a day old or more and of a type the API offers
-    # (the others are what exposure counts), that the API listed.
+
+def _settled(rows: dict[str, dict[str, Any]], offered: list[str], measurable_types: bool, start: str, now: datetime
+             ) -> list[dict[str, Any]]:
+    """The twin's panel tickets of the window, a day old or more and of a type the API offers (the others
+    are what exposure counts): those the API should have listed by now."""
     offered_set = {_name(t) for t in offered}
-    settled = [r for r in rows.values() if r["requested"] and r["requested"][:10] >= start
-               and now - _time(r["requested"]) >= SETTLE  # type: ignore[operator]
-               and (not measurable_types or _name(r["service"]) in offered_set)]
-    # Not measurable when the API listed nothing at all: that is an outage, not a gap in what it shows.
-    completeness = share(sum(r["id"] in listed for r in settled), len(settled), bool(listed), min_n=min_n)
+    return [r for r in rows.values() if r["requested"] and r["requested"][:10] >= start
+            and now - _time(r["requested"]) >= SETTLE  # type: ignore[operator]
+            and (not measurable_types or _name(r["service"]) in offered_set)]
 
-    # Agreement on the tickets in both, and the outcomes the API's notes hide.
-    both = [(r, events[r["id"]]) for r in settled if r["id"] in events]
-    closed_col = "closed" in columns or "status" in columns
+
+def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns: set[str], min_n: int) -> dict[str, Any]:
+    """On the tickets in both: the same status (and closing times within SAME_CLOSE), and the outcomes the
+    API's notes hide (a reason that is not a fix, behind a note that says nothing of it)."""
     agree, hidden, reasoned = 0, 0, 0
     for row, history in both:
         twin_closed = bool(row["closed"]) or (row["status"] or "").casefold() in ("closed", "completed", "resolved", "canceled", "cancelled")
@@ -106,27 +146,23 @@ def twin_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: d
         if twin_closed and api_closed and row["reason"] and closing is not None:
             reasoned += 1
             hidden += closure.classify(row["reason"]) in NOT_A_FIX and closure.classify(closing["notes"]) in SILENT
-    agreement = share(agree, len(both), closed_col, min_n=min_n)
-    hidden_outcomes = share(hidden, reasoned, "reason" in columns, min_n=min_n)
-
-    return {
-        "days": len(days), "tickets": total, "truncated_days": sum(d["truncated"] for d in days.values()),
-        "bad_rows": sum(d["bad_rows"] for d in days.values()), "columns": sorted(columns),
-        "types": len(types), "offered_types": sorted(offered), "hidden_types": [t for t, _ in types.most_common() if t not in offered][:20],
-        "exposure": exposure, "exposed_tickets": exposed,
-        "adoption": adoption, "adoption_by_month": by_month,
-        "completeness": completeness, "agreement": agreement, "hidden_outcomes": hidden_outcomes,
-        "audits": audit_figures(endpoint, records, now, min_n),
-    }
+    return {"agreement": share(agree, len(both), "closed" in columns or "status" in columns, min_n=min_n),
+            "hidden_outcomes": share(hidden, reasoned, "reason" in columns, min_n=min_n)}
 
 
-def audit_figures(endpoint: str, records: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
+def audit_figures(endpoint: str, records: Mapping[str, Sequence[dict[str, Any]]], now: datetime, min_n: int = MIN_N
+                  ) -> dict[str, Any] | None:
     """Field audits of one endpoint (with or without a twin): the latest visit to each ticket; None without any."""
+    return audit_figures_of(by_endpoint(records).get(endpoint, {k: [] for k in KINDS}), now, min_n)
+
+
+def audit_figures_of(mine: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
+    """The audit figures from one endpoint's records (by_endpoint)."""
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    audits = _latest_audits([a for a in records.get("audits", []) if a["endpoint"] == endpoint and a["imported"] <= stamp])
+    audits = _latest_audits([a for a in mine["audits"] if a["imported"] <= stamp])
     if not audits:
         return None
-    events = _by_id([e for e in records.get("events", []) if e["endpoint"] == endpoint and e["crawl"] <= stamp and e["id"] in audits])
+    events = _by_id([e for e in mine["events"] if e["crawl"] <= stamp and e["id"] in audits])
     # An audit is of a ticket the API showed closed; one the panel saw still open on the day of the visit is left out.
     audited = [a for a in audits.values() if a["observed"] != "cannot_tell" and not _open_on(events.get(a["id"]), a["date"])]
     return {"fixed": share(sum(a["observed"] == "fixed" for a in audited), len(audited), min_n=min_n),
@@ -153,8 +189,8 @@ def _by_id(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _latest_services(services: list[dict[str, Any]], endpoint: str, stamp: str) -> list[dict[str, Any]]:
-    latest = _latest([s for s in services if s["endpoint"] == endpoint and s["crawl"] <= stamp])
+def _latest_services(services: list[dict[str, Any]], stamp: str) -> list[dict[str, Any]]:
+    latest = _latest([s for s in services if s["crawl"] <= stamp])
     return [s for s in latest.values() if s["listed"]]
 
 
@@ -165,7 +201,7 @@ def _latest_audits(audits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def contract(f: dict[str, Any] | None) -> dict[str, Any] | None:
+def api_entry(f: dict[str, Any] | None) -> dict[str, Any] | None:
     """The "twin" entry of api/endpoints.json (null without a twin)."""
     if f is None:
         return None

@@ -235,6 +235,12 @@ def _type_name(value: Any) -> str:
     )
 
 
+def did_you_mean(key: str, known: list[str]) -> str:
+    """A hint for a misspelt key, such as " (did you mean 'timezone'?)"; empty when nothing is close."""
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:
     schema = load_schema()
     item_schema = schema["items"]
@@ -261,9 +267,7 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
                 for key in entry:
                     if key not in item_schema["properties"]:
                         line = lines.get((index, key), entry_line)
-                        close = difflib.get_close_matches(key, known, n=1)
-                        hint = f" (did you mean '{close[0]}'?)" if close else ""
-                        out.append((line, where.format(line=line) + f"unknown key '{key}'{hint}"))
+                        out.append((line, where.format(line=line) + f"unknown key '{key}'{did_you_mean(key, known)}"))
             else:
                 out.append((entry_line, where.format(line=entry_line) + error.message))
             continue
@@ -273,37 +277,37 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
             known_inner = list(error.schema.get("properties", {}))
             for key in value:
                 if key not in known_inner:
-                    close = difflib.get_close_matches(key, known_inner, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
                     key_line = lines.get((*path, key), line)
-                    out.append((key_line, where.format(line=key_line) + f"{field}: unknown key '{key}'{hint}"))
+                    out.append((key_line, where.format(line=key_line) + f"{field}: unknown key '{key}'{did_you_mean(key, known_inner)}"))
             continue
         if error.validator == "required":
             for missing in error.validator_value:
                 if isinstance(error.instance, dict) and missing not in error.instance:
                     out.append((line, where.format(line=line) + f"{field}: missing field '{missing}'"))
             continue
-        value = error.instance
-        prefix = where.format(line=line) + f"{field}: "
-        if error.validator == "type":
-            expected = "text" if error.validator_value == "string" else error.validator_value
-            msg = f"must be {expected}; got {_type_name(value)}"
-        elif error.validator == "enum":
-            msg = "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
-        elif error.validator == "pattern":
-            hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if field.startswith("open_data.columns.") else field)
-            msg = f"{hint or 'must match ' + error.validator_value}; got {value!r}"
-        elif error.validator == "minLength":
-            msg = "must not be empty"
-        elif error.validator == "maxLength":
-            msg = f"must be at most {error.validator_value} characters"
-        elif error.validator in ("minimum", "maximum"):
-            bound = "at least" if error.validator == "minimum" else "at most"
-            msg = f"must be {bound} {error.validator_value}; got {value!r}"
-        else:
-            msg = error.message
-        out.append((line, prefix + msg))
+        out.append((line, where.format(line=line) + f"{field}: " + _value_message(error, field)))
     return out
+
+
+def _value_message(error: jsonschema.ValidationError, field: str) -> str:
+    """What is wrong with a value, in words a contributor can act on."""
+    value = error.instance
+    if error.validator == "type":
+        expected = "text" if error.validator_value == "string" else error.validator_value
+        return f"must be {expected}; got {_type_name(value)}"
+    if error.validator == "enum":
+        return "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
+    if error.validator == "pattern":
+        hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if field.startswith("open_data.columns.") else field)
+        return f"{hint or 'must match ' + error.validator_value}; got {value!r}"
+    if error.validator == "minLength":
+        return "must not be empty"
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters"
+    if error.validator in ("minimum", "maximum"):
+        bound = "at least" if error.validator == "minimum" else "at most"
+        return f"must be {bound} {error.validator_value}; got {value!r}"
+    return str(error.message)
 
 
 def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:

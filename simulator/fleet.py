@@ -15,7 +15,7 @@ from typing import Any
 
 from simulator.opendata import Portal
 from simulator.scenario import City, city
-from simulator.server import CityState, Clock, make_handler
+from simulator.server import CityState, Clock, handler_for
 from simulator.world import World
 
 
@@ -50,7 +50,7 @@ class Fleet:
     def __enter__(self) -> Fleet:
         for city_id, truth in self.world.truth.items():
             state = CityState(truth, self.clock)
-            server = ThreadingHTTPServer((host_of(self.world, city_id), 0), make_handler(state))
+            server = ThreadingHTTPServer((host_of(self.world, city_id), 0), handler_for(state))
             server.daemon_threads = True
             server.timeout = 0.5  # handle_request() is only called once a connection waits; never block long on a stray wakeup
             self.servers[city_id], self.states[city_id] = server, state

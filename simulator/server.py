@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from simulator.scenario import City
 from simulator.world import CityTruth, Ticket, lifecycle, rng
 
 MAX_SPAN = timedelta(days=90)
@@ -83,272 +84,286 @@ def parse_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def make_handler(state: CityState) -> type[BaseHTTPRequestHandler]:
-    city = state.city
-    tz = ZoneInfo(city.timezone)
+class CityHandler(BaseHTTPRequestHandler):
+    """One city's GeoReport v2 server: routes each call, answers it from the city's ground truth.
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "Open311Simulator/1"
+    A plain class, so its methods can be read and tested on their own; handler_for(state) gives the
+    subclass bound to one city that http.server instantiates per connection.
+    """
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    state: CityState  # set by handler_for
+    protocol_version = "HTTP/1.1"
+    server_version = "Open311Simulator/1"
 
-        # -- the wire ----------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-        def _moment(self) -> tuple[datetime, bool]:
-            said = self.headers.get("X-Simulated-Now")
-            if said:
-                try:
-                    return parse_time(said), True
-                except ValueError:
-                    pass
-            return state.clock.now(), False
+    # -- the wire ----------------------------------------------------------------------
 
-        def send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            if self.virtual:
-                self.send_header("X-Simulated-Latency-Ms", f"{self.latency * 1000:.1f}")
-            for k, v in (extra or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
-            errors = [{"code": status, "description": message}]
-            if fmt == "xml":
-                self.send(status, to_xml("errors", "error", errors), "text/xml; charset=utf-8", extra)
-            else:
-                self.send(status, json.dumps(errors).encode(), "application/json; charset=utf-8", extra)
-
-        def do_GET(self) -> None:
-            self.handle_call("GET")
-
-        def do_POST(self) -> None:
-            self.handle_call("POST")
-
-        def handle_call(self, verb: str) -> None:
-            now, self.virtual = self._moment()
-            url = urlsplit(self.path)
-            self.latency = state.latency_s(now, url.path)
-            failure = state.truth.failure(now)
-            if failure == "refused":
-                self.close_connection = True
-                return  # the socket closes without a byte: the city is gone
-            if failure == "timeout":
-                self.latency = HANG_S
-            if not self.virtual:
-                time.sleep(min(self.latency, HANG_S))
-            length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode("utf-8", "replace")).items()} if length else {}
-            path = url.path.split("/open311/", 1)[-1].removeprefix("v2/")
-            name, _, fmt = path.rpartition(".")
-            fmt = fmt if fmt in ("json", "xml") else ""
-            reply_fmt = fmt if fmt in city.formats else city.formats[0]
-            if failure in ("unavailable", "html"):
-                self.send(503 if failure == "unavailable" else 200, MAINTENANCE_PAGE, "text/html; charset=utf-8")
-                return
-            if failure == "error":
-                self.error(500, reply_fmt, "internal server error")
-                return
-            if state.limited(now):
-                retry = str(city.rate_limit["retry_after_s"])  # type: ignore[index]
-                self.error(429, reply_fmt, "rate limit exceeded: 10 requests per minute", {"Retry-After": retry})
-                return
-            if fmt not in city.formats:
-                self.error(404, reply_fmt, f"format {fmt or 'none'} not supported")
-                return
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            params = {**query, **form}
-            jurisdiction = params.get("jurisdiction_id")
-            if city.jurisdiction_id and jurisdiction not in (None, "", city.jurisdiction_id):
-                self.error(404, fmt, f"jurisdiction_id {jurisdiction} not found")
-                return
-            if city.quirks["jurisdiction_required"] and not jurisdiction:
-                self.error(400, fmt, "jurisdiction_id was not provided")
-                return
-            bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-            if city.quirks["key_required"] and not ({params.get("api_key"), bearer} & set(city.api_keys)):
-                self.error(401, fmt, "an api_key is required for every call")
-                return
-            self.route(verb, name, fmt, params, now)
-
-        def route(self, verb: str, name: str, fmt: str, params: dict[str, str], now: datetime) -> None:
-            if verb == "POST":
-                if name == "requests":
-                    self.post(fmt, params, now)
-                else:
-                    self.error(404, fmt, f"cannot POST {name}")
-            elif name == "discovery":
-                self.discovery(fmt)
-            elif name == "services":
-                self.reply(fmt, "services", "service", [service_item(s) for s in city.services])
-            elif name.startswith("services/"):
-                code = name.split("/", 1)[1]
-                service = next((s for s in city.services if s.code == code and s.attributes), None)
-                if service is None:
-                    self.error(404, fmt, f"service_code {code} not found or has no definition")
-                else:
-                    self.definition(fmt, service)
-            elif name == "requests":
-                self.requests(fmt, params, now)
-            elif name.startswith("requests/"):
-                ticket = state.truth.by_id.get(name.split("/", 1)[1])
-                if ticket is None or ticket.state(now) is None:
-                    self.error(404, fmt, f"service request {name.split('/', 1)[1]} not found")
-                else:
-                    self.reply(fmt, "service_requests", "request", [self.item(ticket, now, params, fmt)])
-            elif name.startswith("tokens/"):
-                token = name.split("/", 1)[1]
-                if token not in state.tokens:
-                    self.error(404, fmt, f"token {token} not found")
-                else:
-                    self.reply(fmt, "service_requests", "request", [{"service_request_id": state.tokens[token], "token": token}])
-            else:
-                self.error(404, fmt, f"no such method: {name}")
-
-        # -- the methods -------------------------------------------------------------------
-
-        def requests(self, fmt: str, params: dict[str, str], now: datetime) -> None:
-            q = city.quirks
-            if params.get("service_request_id"):
-                wanted = [state.truth.by_id.get(i.strip()) for i in params["service_request_id"].split(",")]
-                found = [t for t in wanted if t is not None and t.state(now) is not None]
-                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in found])
-                return
-            if q["updated_after"] and params.get("updated_after"):
-                try:
-                    after = parse_time(params["updated_after"])
-                    before = parse_time(params["updated_before"]) if params.get("updated_before") else now
-                    int(params.get("page") or 1), int(params.get("page_size") or 0)
-                except ValueError:
-                    self.error(400, fmt, "updated_after and updated_before must be W3C date-times; page and page_size whole numbers")
-                    return
-                changed = state.truth.changed(after, before, now)
-                self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(changed, params)])
-                return
+    def _moment(self) -> tuple[datetime, bool]:
+        said = self.headers.get("X-Simulated-Now")
+        if said:
             try:
-                end = parse_time(params["end_date"]) if params.get("end_date") else now
-                start = parse_time(params["start_date"]) if params.get("start_date") else end - MAX_SPAN
-                int(params.get("page") or 1), int(params.get("page_size") or 0)  # checked here, used by page()
+                return parse_time(said), True
             except ValueError:
-                self.error(400, fmt, "start_date and end_date must be W3C date-times; page and page_size whole numbers")
-                return
-            if end - start > MAX_SPAN:
-                self.error(400, fmt, "start_date and end_date may not span more than 90 days")
-                return
-            codes = set(params["service_code"].split(",")) if params.get("service_code") else None
-            statuses = set(params["status"].lower().split(",")) if params.get("status") else None
-            listed = []
-            for ticket in reversed(state.truth.between(start, min(end, now + timedelta(seconds=1)))):
-                event = ticket.state(now)
-                if event is None or (codes and ticket.service_code not in codes) or (statuses and event[1] not in statuses):
-                    continue
-                listed.append(ticket)
-            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(listed, params)])
+                pass
+        return self.state.clock.now(), False
 
-        def page(self, listed: list[Ticket], params: dict[str, str]) -> list[Ticket]:
-            """The 1000-request cap, then the page asked for, where the city pages."""
-            q = city.quirks
-            listed = listed[: q["max_requests"]]
-            if q["page_size"]:
-                size = max(1, min(int(params.get("page_size") or q["page_size"]), q["max_page_size"]))
-                page = 1 if q["paging_ignored"] else max(1, int(params.get("page") or 1))
-                listed = listed[(page - 1) * size: page * size]
-            return listed
+    def send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        if self.virtual:
+            self.send_header("X-Simulated-Latency-Ms", f"{self.latency * 1000:.1f}")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
 
-        def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
-            when, status, notes = ticket.state(now) or ticket.events[0]
-            q = city.quirks
-            out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
-            if q["notes"]:
-                out["status_notes"] = notes
-            out.update({
-                "service_name": ticket.service_name, "service_code": ticket.service_code, "description": ticket.description,
-                "agency_responsible": None, "service_notice": None, "requested_datetime": self.date(ticket.requested),
-                "updated_datetime": self.date(when), "expected_datetime": None, "address": ticket.address, "address_id": None,
-                "zipcode": None, "lat": ticket.lat, "long": ticket.long, "media_url": None,
-            })
-            if q["extra_keys"]:
-                out.update({"title": ticket.service_name, "address_string": ticket.address,
-                            "status_note": f"<p>{escape(notes)}</p>" if notes else None})
-            if q["extensions"] and params and params.get("extensions") == "true" and fmt == "json":
-                out["notes"] = [{"datetime": self.date(when), "type": kind, "summary": text, "description": text}
-                                for when, kind, text in ticket.history(now)]
-            return out
+    def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
+        errors = [{"code": status, "description": message}]
+        if fmt == "xml":
+            self.send(status, to_xml("errors", "error", errors), "text/xml; charset=utf-8", extra)
+        else:
+            self.send(status, json.dumps(errors).encode(), "application/json; charset=utf-8", extra)
 
-        def date(self, moment: datetime) -> str:
-            local = moment.astimezone(tz)
-            style = city.quirks["dates"]
-            if style == "no_timezone":
-                return local.strftime("%Y-%m-%dT%H:%M:%S")
-            if style == "space":
-                return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 10000:02d}"
-            return local.replace(microsecond=0).isoformat()
+    def do_GET(self) -> None:
+        self.handle_call("GET")
 
-        def definition(self, fmt: str, service: Any) -> None:
-            attributes = [{"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
-                           "datatype_description": None, "order": a.order, "description": a.description,
-                           "values": [{"key": k, "name": v} for k, v in a.values.items()]} for a in service.attributes]
-            body = {"service_code": service.code, "attributes": attributes}
-            if fmt == "xml":
-                self.send(200, to_xml_tree("service_definition", body), "text/xml; charset=utf-8")
+    def do_POST(self) -> None:
+        self.handle_call("POST")
+
+    def handle_call(self, verb: str) -> None:
+        now, self.virtual = self._moment()
+        url = urlsplit(self.path)
+        self.latency = self.state.latency_s(now, url.path)
+        failure = self.state.truth.failure(now)
+        if failure == "refused":
+            self.close_connection = True
+            return  # the socket closes without a byte: the city is gone
+        if failure == "timeout":
+            self.latency = HANG_S
+        if not self.virtual:
+            time.sleep(min(self.latency, HANG_S))
+        length = int(self.headers.get("Content-Length") or 0)
+        form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode("utf-8", "replace")).items()} if length else {}
+        path = url.path.split("/open311/", 1)[-1].removeprefix("v2/")
+        name, _, fmt = path.rpartition(".")
+        fmt = fmt if fmt in ("json", "xml") else ""
+        reply_fmt = fmt if fmt in self.city.formats else self.city.formats[0]
+        if failure in ("unavailable", "html"):
+            self.send(503 if failure == "unavailable" else 200, MAINTENANCE_PAGE, "text/html; charset=utf-8")
+            return
+        if failure == "error":
+            self.error(500, reply_fmt, "internal server error")
+            return
+        if self.state.limited(now):
+            retry = str(self.city.rate_limit["retry_after_s"])  # type: ignore[index]
+            self.error(429, reply_fmt, "rate limit exceeded: 10 requests per minute", {"Retry-After": retry})
+            return
+        if fmt not in self.city.formats:
+            self.error(404, reply_fmt, f"format {fmt or 'none'} not supported")
+            return
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        params = {**query, **form}
+        jurisdiction = params.get("jurisdiction_id")
+        if self.city.jurisdiction_id and jurisdiction not in (None, "", self.city.jurisdiction_id):
+            self.error(404, fmt, f"jurisdiction_id {jurisdiction} not found")
+            return
+        if self.city.quirks["jurisdiction_required"] and not jurisdiction:
+            self.error(400, fmt, "jurisdiction_id was not provided")
+            return
+        bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if self.city.quirks["key_required"] and not ({params.get("api_key"), bearer} & set(self.city.api_keys)):
+            self.error(401, fmt, "an api_key is required for every call")
+            return
+        self.route(verb, name, fmt, params, now)
+
+    def route(self, verb: str, name: str, fmt: str, params: dict[str, str], now: datetime) -> None:
+        if verb == "POST":
+            if name == "requests":
+                self.post(fmt, params, now)
             else:
-                self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
-
-        def discovery(self, fmt: str) -> None:
-            host, port = self.server.server_address[:2]
-            types = {"json": "application/json", "xml": "text/xml"}
-            body = {"changeset": "2026-01-01T00:00:00Z", "contact": f"Simulated city {city.name}",
-                    "key_service": "Ask the simulator for demo-key",
-                    "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": f"http://{host}:{port}/open311/v2",
-                                   "changeset": "2026-01-01T00:00:00Z", "type": "production",
-                                   "formats": [types[f] for f in city.formats]}]}
-            if fmt == "xml":
-                self.send(200, to_xml_tree("discovery", body), "text/xml; charset=utf-8")
-            else:
-                self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
-
-        def post(self, fmt: str, params: dict[str, str], now: datetime) -> None:
-            if params.get("api_key") not in city.api_keys:
-                self.error(403, fmt, "api_key is missing or not valid")
-                return
-            service = next((s for s in city.services if s.code == params.get("service_code")), None)
+                self.error(404, fmt, f"cannot POST {name}")
+        elif name == "discovery":
+            self.discovery(fmt)
+        elif name == "services":
+            self.reply(fmt, "services", "service", [service_item(s) for s in self.city.services])
+        elif name.startswith("services/"):
+            code = name.split("/", 1)[1]
+            service = next((s for s in self.city.services if s.code == code and s.attributes), None)
             if service is None:
-                self.error(404, fmt, f"service_code {params.get('service_code')} not found")
-                return
-            if not (params.get("lat") and params.get("long")) and not params.get("address_string") and not params.get("address_id"):
-                self.error(400, fmt, "a location is required: lat and long, address_string or address_id")
-                return
-            missing = [a.code for a in service.attributes if a.required and not params.get(f"attribute[{a.code}]")]
-            if missing:
-                self.error(400, fmt, "required attributes missing: " + ", ".join(missing))
-                return
-            with state.lock:
-                state.posted += 1
-                number = state.posted
-            ticket = lifecycle(city, service, f"{city.id[:3].upper()}-P{number:05d}", now, rng(city.seed, "post", number), "honest")
-            ticket.description = params.get("description", "")[:4000]
-            state.truth.add(ticket)
-            if city.quirks["post_returns"] == "token":
-                token = f"tok-{number:05d}"
-                state.tokens[token] = ticket.id
-                self.reply(fmt, "service_requests", "request", [{"token": token, "service_notice": "Thank you."}])
+                self.error(404, fmt, f"service_code {code} not found or has no definition")
             else:
-                self.reply(fmt, "service_requests", "request", [{"service_request_id": ticket.id, "service_notice": "Thank you.", "account_id": None}])
+                self.definition(fmt, service)
+        elif name == "requests":
+            self.requests(fmt, params, now)
+        elif name.startswith("requests/"):
+            ticket = self.state.truth.by_id.get(name.split("/", 1)[1])
+            if ticket is None or ticket.state(now) is None:
+                self.error(404, fmt, f"service request {name.split('/', 1)[1]} not found")
+            else:
+                self.reply(fmt, "service_requests", "request", [self.item(ticket, now, params, fmt)])
+        elif name.startswith("tokens/"):
+            token = name.split("/", 1)[1]
+            if token not in self.state.tokens:
+                self.error(404, fmt, f"token {token} not found")
+            else:
+                self.reply(fmt, "service_requests", "request", [{"service_request_id": self.state.tokens[token], "token": token}])
+        else:
+            self.error(404, fmt, f"no such method: {name}")
 
-        def reply(self, fmt: str, root: str, item: str, items: list[dict[str, Any]]) -> None:
-            if fmt == "xml":
-                self.send(200, to_xml(root, item, items), "text/xml; charset=utf-8")
+    # -- the methods -------------------------------------------------------------------
+
+    def requests(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+        q = self.city.quirks
+        if params.get("service_request_id"):
+            wanted = [self.state.truth.by_id.get(i.strip()) for i in params["service_request_id"].split(",")]
+            found = [t for t in wanted if t is not None and t.state(now) is not None]
+            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in found])
+            return
+        if q["updated_after"] and params.get("updated_after"):
+            try:
+                after = parse_time(params["updated_after"])
+                before = parse_time(params["updated_before"]) if params.get("updated_before") else now
+                int(params.get("page") or 1), int(params.get("page_size") or 0)
+            except ValueError:
+                self.error(400, fmt, "updated_after and updated_before must be W3C date-times; page and page_size whole numbers")
                 return
-            data: Any = items
-            if city.quirks["wrapper"] == "fixmystreet":
-                data = {"requests" if root == "service_requests" else root: [{item: items}]}
-            self.send(200, json.dumps(data).encode(), "application/json; charset=utf-8")
+            changed = self.state.truth.changed(after, before, now)
+            self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(changed, params)])
+            return
+        try:
+            end = parse_time(params["end_date"]) if params.get("end_date") else now
+            start = parse_time(params["start_date"]) if params.get("start_date") else end - MAX_SPAN
+            int(params.get("page") or 1), int(params.get("page_size") or 0)  # checked here, used by page()
+        except ValueError:
+            self.error(400, fmt, "start_date and end_date must be W3C date-times; page and page_size whole numbers")
+            return
+        if end - start > MAX_SPAN:
+            self.error(400, fmt, "start_date and end_date may not span more than 90 days")
+            return
+        codes = set(params["service_code"].split(",")) if params.get("service_code") else None
+        statuses = set(params["status"].lower().split(",")) if params.get("status") else None
+        listed = []
+        for ticket in reversed(self.state.truth.between(start, min(end, now + timedelta(seconds=1)))):
+            event = ticket.state(now)
+            if event is None or (codes and ticket.service_code not in codes) or (statuses and event[1] not in statuses):
+                continue
+            listed.append(ticket)
+        self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(listed, params)])
 
-    return Handler
+    def page(self, listed: list[Ticket], params: dict[str, str]) -> list[Ticket]:
+        """The 1000-request cap, then the page asked for, where the city pages."""
+        q = self.city.quirks
+        listed = listed[: q["max_requests"]]
+        if q["page_size"]:
+            size = max(1, min(int(params.get("page_size") or q["page_size"]), q["max_page_size"]))
+            page = 1 if q["paging_ignored"] else max(1, int(params.get("page") or 1))
+            listed = listed[(page - 1) * size: page * size]
+        return listed
+
+    def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
+        when, status, notes = ticket.state(now) or ticket.events[0]
+        q = self.city.quirks
+        out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
+        if q["notes"]:
+            out["status_notes"] = notes
+        out.update({
+            "service_name": ticket.service_name, "service_code": ticket.service_code, "description": ticket.description,
+            "agency_responsible": None, "service_notice": None, "requested_datetime": self.date(ticket.requested),
+            "updated_datetime": self.date(when), "expected_datetime": None, "address": ticket.address, "address_id": None,
+            "zipcode": None, "lat": ticket.lat, "long": ticket.long, "media_url": None,
+        })
+        if q["extra_keys"]:
+            out.update({"title": ticket.service_name, "address_string": ticket.address,
+                        "status_note": f"<p>{escape(notes)}</p>" if notes else None})
+        if q["extensions"] and params and params.get("extensions") == "true" and fmt == "json":
+            out["notes"] = [{"datetime": self.date(when), "type": kind, "summary": text, "description": text}
+                            for when, kind, text in ticket.history(now)]
+        return out
+
+    def date(self, moment: datetime) -> str:
+        local = moment.astimezone(self.tz)
+        style = self.city.quirks["dates"]
+        if style == "no_timezone":
+            return local.strftime("%Y-%m-%dT%H:%M:%S")
+        if style == "space":
+            return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 10000:02d}"
+        return local.replace(microsecond=0).isoformat()
+
+    def definition(self, fmt: str, service: Any) -> None:
+        attributes = [{"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
+                       "datatype_description": None, "order": a.order, "description": a.description,
+                       "values": [{"key": k, "name": v} for k, v in a.values.items()]} for a in service.attributes]
+        body = {"service_code": service.code, "attributes": attributes}
+        if fmt == "xml":
+            self.send(200, to_xml_tree("service_definition", body), "text/xml; charset=utf-8")
+        else:
+            self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
+
+    def discovery(self, fmt: str) -> None:
+        host, port = self.server.server_address[:2]
+        types = {"json": "application/json", "xml": "text/xml"}
+        body = {"changeset": "2026-01-01T00:00:00Z", "contact": f"Simulated city {self.city.name}",
+                "key_service": "Ask the simulator for demo-key",
+                "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": f"http://{host}:{port}/open311/v2",
+                               "changeset": "2026-01-01T00:00:00Z", "type": "production",
+                               "formats": [types[f] for f in self.city.formats]}]}
+        if fmt == "xml":
+            self.send(200, to_xml_tree("discovery", body), "text/xml; charset=utf-8")
+        else:
+            self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
+
+    def post(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+        if params.get("api_key") not in self.city.api_keys:
+            self.error(403, fmt, "api_key is missing or not valid")
+            return
+        service = next((s for s in self.city.services if s.code == params.get("service_code")), None)
+        if service is None:
+            self.error(404, fmt, f"service_code {params.get('service_code')} not found")
+            return
+        if not (params.get("lat") and params.get("long")) and not params.get("address_string") and not params.get("address_id"):
+            self.error(400, fmt, "a location is required: lat and long, address_string or address_id")
+            return
+        missing = [a.code for a in service.attributes if a.required and not params.get(f"attribute[{a.code}]")]
+        if missing:
+            self.error(400, fmt, "required attributes missing: " + ", ".join(missing))
+            return
+        with self.state.lock:
+            self.state.posted += 1
+            number = self.state.posted
+        ticket = lifecycle(self.city, service, f"{self.city.id[:3].upper()}-P{number:05d}", now, rng(self.city.seed, "post", number), "honest")
+        ticket.description = params.get("description", "")[:4000]
+        self.state.truth.add(ticket)
+        if self.city.quirks["post_returns"] == "token":
+            token = f"tok-{number:05d}"
+            self.state.tokens[token] = ticket.id
+            self.reply(fmt, "service_requests", "request", [{"token": token, "service_notice": "Thank you."}])
+        else:
+            self.reply(fmt, "service_requests", "request", [{"service_request_id": ticket.id, "service_notice": "Thank you.", "account_id": None}])
+
+    def reply(self, fmt: str, root: str, item: str, items: list[dict[str, Any]]) -> None:
+        if fmt == "xml":
+            self.send(200, to_xml(root, item, items), "text/xml; charset=utf-8")
+            return
+        data: Any = items
+        if self.city.quirks["wrapper"] == "fixmystreet":
+            data = {"requests" if root == "service_requests" else root: [{item: items}]}
+        self.send(200, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+    @property
+    def city(self) -> City:
+        return self.state.city
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.state.city.timezone)
+
+
+def handler_for(state: CityState) -> type[CityHandler]:
+    """The handler class of one city, for http.server (which makes one handler per connection)."""
+    return type(f"CityHandler_{state.city.id}", (CityHandler,), {"state": state})
 
 
 def service_item(service: Any) -> dict[str, Any]:

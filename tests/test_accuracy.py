@@ -100,7 +100,7 @@ def test_a_city_without_notes_is_not_measurable_rather_than_zero(crawled):
         assert f[name] == {"value": None, "n": f[name]["n"], "low": None, "high": None, "reason": "not measurable"}
     assert f["classes"] == {} and f["sample"] == []
     assert f["fast_close"]["value"] == 0.0 and f["fast_close"]["reason"] is None  # timing needs no notes
-    entry = accuracy.contract(f)
+    entry = accuracy.api_entry(f)
     assert entry["explained_share"] is None and entry["work_order_share"] is None and entry["closure_classes"] == {}
 
 
