@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The build's command line (the contract: python build.py and open311-status build)."""
     p = argparse.ArgumentParser(prog="python build.py", description="Render the Open311 Status site from data/.")
     p.add_argument("--data", required=True, metavar="DIR", help="the records (data/)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the site is written (site/)")
@@ -75,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_now(text: str) -> datetime:
+    """--now as a moment, or argparse's own error naming the bad value."""
     try:
         return parse_moment(text)
     except ValueError:
@@ -120,6 +122,7 @@ def out_problem(out: Path) -> str | None:
 
 
 def empty_out(out: Path) -> None:
+    """Start from an empty OUT, marked as ours, so no page of an earlier build survives into this one."""
     if out.exists():
         shutil.rmtree(out)  # out_problem() made sure it is ours
     out.mkdir(parents=True)

@@ -18,42 +18,49 @@ ROOT = Path(__file__).resolve().parent
 
 
 def crawl(argv: list[str]) -> int:
+    """open311-status crawl: the crawler's own command line."""
     from crawler.__main__ import main
 
     return main(argv)
 
 
 def check(argv: list[str]) -> int:
+    """open311-status check: the contributor's check, with the real clock."""
     from check import main
 
     return main(argv, clock=_now)
 
 
 def twins(argv: list[str]) -> int:
+    """open311-status twins: the daily fetch of the open-data twins, with the real clock and environment."""
     from twins import main
 
     return main(argv, clock=_now, env=os.environ)
 
 
 def validate(argv: list[str]) -> int:
+    """open311-status validate: the registry check."""
     from registry import main
 
     return main(argv)
 
 
 def audit(argv: list[str]) -> int:
+    """open311-status audit: import a field audit."""
     from audits import main
 
     return main(argv)
 
 
 def build(argv: list[str]) -> int:
+    """open311-status build: build.py's command line."""
     from build import main
 
     return main(argv)
 
 
 def demo(argv: list[str]) -> int:
+    """open311-status demo: the simulated month behind make demo."""
     from simulator.demo import main
 
     return main(argv)
@@ -83,6 +90,7 @@ def serve(argv: list[str]) -> int:
 
 
 def shards(argv: list[str]) -> int:
+    """open311-status shards: the crawl workflow's export and merge of sharded crawls."""
     from shards import main
 
     return main(argv)
@@ -113,6 +121,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 
 
 def usage() -> str:
+    """The commands, a line each: what open311-status --help and a mistyped command show."""
     width = max(map(len, COMMANDS))
     return "\n".join(["usage: open311-status COMMAND [ARGS ...]", "", "commands:"]
                      + [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]

@@ -47,6 +47,8 @@ def serve(n: int, now: datetime, conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, float]:
+    """Crawls of n simulated cities at 200 ms a call: the ratio of each crawl's wall time to its slowest chain says
+    how much the crawler itself costs."""
     now = datetime(2026, 11, 20, tzinfo=timezone.utc)
     parent, child = multiprocessing.get_context("fork").Pipe()
     server = multiprocessing.get_context("fork").Process(target=serve, args=(n, now, child), daemon=True)
@@ -132,6 +134,8 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
 
 
 def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:
+    """One more crawl's lines for the synthetic year, as the next slot would add them: what an incremental build has
+    to read."""
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     path = data / "probes" / f"{moment.year:04d}" / f"{moment.date().isoformat()}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,6 +266,7 @@ def packed_sizes(repo: Path, git: Callable[..., str]) -> tuple[collections.Count
 
 
 def bench_demo() -> list[tuple[str, str, str]]:
+    """make demo end to end, timed, as a newcomer meets it."""
     import subprocess
 
     started = time.monotonic()

@@ -57,6 +57,8 @@ class CheckProbe(Probe):
     key_required: bool | None = None  # with a key: whether the service list is refused without it
 
     def run(self) -> EndpointResult:
+        """The crawl's plan, then once more without the key when one was given: the entry should say whether it is
+        required."""
         result = super().run()
         if self.api_key and not self.stopped:
             self.without_key()
@@ -103,10 +105,12 @@ class CheckProbe(Probe):
         self.supports = tuple(found)
 
     def other_format(self) -> None:
+        """Always the other format too: the entry should name every format that works, not only the first."""
         other = OTHER[self.endpoint.format]
         self.call("services", other, self.url("services", other), self.base, parse.services)
 
     def discovery(self) -> None:
+        """The registry's discovery_url, or the two places discovery usually is: a contributor may not know it exists."""
         if self.endpoint.discovery_url:
             return super().discovery()
         base = self.endpoint.base_url
@@ -120,11 +124,13 @@ class CheckProbe(Probe):
 
 
 def guess_platform(url: str) -> str:
+    """The platform a URL's shape gives away, so the suggested entry starts near the truth."""
     return next((platform for pattern, platform in PLATFORM_HINTS if re.search(pattern, url)), "unknown")
 
 
 def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None = None, key_as: str | None = None,
               limit: int | None = None) -> Endpoint:
+    """A registry entry for a URL alone, with TODOs where only the contributor knows the answer."""
     host = urlsplit(url).hostname or "endpoint"
     ident = re.sub(r"[^a-z0-9]+", "_", host.lower().removeprefix("www.")).strip("_")[:48] or "endpoint"
     if not ident[0].isalpha():
@@ -166,6 +172,7 @@ def paging_of(endpoint: Endpoint, listed: list[dict[str, Any]]) -> tuple[str, in
 
 def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discovery_url: str | None,
               supports: list[str] | None = None, key_required: bool | None = None) -> dict[str, Any]:
+    """What one check found, as plain data (render prints it, --json dumps it): usable or not, and why."""
     probes = [p.to_dict() for p in result.probes]
     services = [p for p in probes if p["method"] == "services"]
     formats = {fmt: _best([p for p in services if p["format"] == fmt]) for fmt in ("json", "xml")}
@@ -221,6 +228,7 @@ def _best(probes: list[dict[str, Any]]) -> str | None:
 
 
 def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], discovery_url: str | None) -> dict[str, Any]:
+    """The registry entry the check suggests: only what it saw, so the contributor's TODOs stay few and true."""
     entry: dict[str, Any] = {"id": endpoint.id, "name": endpoint.name, "country": endpoint.country, "base_url": endpoint.base_url}
     if endpoint.jurisdiction_id:
         entry["jurisdiction_id"] = endpoint.jurisdiction_id
@@ -295,6 +303,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def markdown(reports: list[tuple[str, dict[str, Any]]]) -> str:
+    """The reports as a GitHub job summary; a server's text can never close the code fence."""
     out = ["## Endpoint check", ""]
     if not reports:
         return "\n".join(out + ["No registry entry was added or changed.", ""])
@@ -306,11 +315,13 @@ def markdown(reports: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def changed_entries(new: list[Endpoint], old: list[Endpoint]) -> list[Endpoint]:
+    """The entries a pull request adds or changes: only those are probed, the rest were checked when they came."""
     before = {e.id: e for e in old}
     return [e for e in new if before.get(e.id) != e]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The check's command line (python -m crawler check and open311-status check)."""
     p = argparse.ArgumentParser(prog="python -m crawler check", description=__doc__.splitlines()[0])
     p.add_argument("url", nargs="?", help="the candidate's base URL (ends in /, e.g. https://city.example/open311/v2/)")
     p.add_argument("--jurisdiction", metavar="ID", help="the jurisdiction_id to send, if the endpoint needs one")
@@ -328,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] = os.environ,
          client_factory: Callable[..., Client] | None = None) -> int:
+    """Check one URL or a pull request's entries; exit 0 only when every one checked is usable (or needs a key not
+    set here)."""
     args = build_parser().parse_args(argv)
     factory = client_factory or partial(make_client, agent=user_agent(env))
     now = clock()

@@ -28,6 +28,7 @@ from records import parse_moment
 
 
 def parse_now(text: str) -> datetime:
+    """--now and --scheduled as moments, or argparse's own error naming the bad value."""
     try:
         return parse_moment(text)
     except ValueError:
@@ -35,6 +36,7 @@ def parse_now(text: str) -> datetime:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """--shard I/N, checked, so a workflow typo fails before anything is crawled."""
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
@@ -45,6 +47,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The crawl's command line (the contract: python -m crawler and open311-status crawl)."""
     p = argparse.ArgumentParser(
         prog="python -m crawler",
         description="Probe every endpoint in the registry and append the records to DIR. "

@@ -82,9 +82,11 @@ class Budget:
         self.min_call_s = limits.min_call_s
 
     def remaining_s(self) -> float:
+        """Seconds left for this endpoint: a call is never started that could not finish in them."""
         return self.deadline - self.clock()
 
     def allows(self, wait_s: float = 0.0) -> bool:
+        """Whether another call (after waiting wait_s) still fits the calls, bytes and time left."""
         return self.calls > 0 and self.bytes > 0 and self.remaining_s() - wait_s >= self.min_call_s
 
 
@@ -97,16 +99,20 @@ class Pacer:
         self.last_start: float | None = None
 
     def wait_s(self) -> float:
+        """How long to wait before the next call, so a host never sees two calls closer than its interval."""
         if self.last_start is None:
             return 0.0
         return max(0.0, self.last_start + self.interval - self.clock())
 
     def started(self) -> None:
+        """Note a call's start: the interval runs from starts, so a slow answer does not shorten the next wait."""
         self.last_start = self.clock()
 
 
 @dataclass(frozen=True)
 class Fetched:
+    """What one GET came to: its outcome class and what the server sent, before parsing."""
+
     outcome: str
     http_status: int | None
     elapsed_ms: int | None
@@ -134,6 +140,7 @@ def make_client(interval: float, allow_loopback: bool = False, limits: Limits | 
 
 
 def make_session(agent: str = USER_AGENT) -> requests.Session:
+    """A requests session as every call of the crawler is sent: ignoring the environment's proxies, saying who we are."""
     return configure(requests.Session(), agent)
 
 
@@ -284,6 +291,7 @@ def retry_after_s(value: str | None, date: str | None) -> float | None:
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """The text with every secret replaced by [key]: servers echo queries back, and errors reach logs and data."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[key]")
@@ -310,6 +318,7 @@ def _causes(e: BaseException) -> Iterator[BaseException]:
 
 
 def classify_exception(e: requests.exceptions.RequestException) -> tuple[str, str]:
+    """The outcome class of an exception requests raised, and a short error: a failure is data, never a crash."""
     causes = list(_causes(e))
     for cause in causes:
         if isinstance(cause, RefusedAddress):

@@ -20,6 +20,8 @@ class Findings:
         self.seen: dict[str, str] = {}
 
     def add(self, code: str, example: object = "") -> None:
+        """Note a finding once, with its first example (short): enough to fix it, without a record growing with the
+        answer."""
         if code not in FINDINGS:
             raise KeyError(f"unknown finding code {code!r}: add it to FINDINGS")  # a bug of ours
         if code not in self.seen and len(self.seen) < MAX_FINDINGS:
@@ -29,4 +31,5 @@ class Findings:
         return code in self.seen
 
     def as_dict(self) -> dict[str, str]:
+        """The findings as stored in a probe record."""
         return dict(sorted(self.seen.items()))

@@ -39,6 +39,8 @@ MAX_WORKERS = 1024  # one per host; threads wait on sockets and timers, not the 
 
 @dataclass
 class CrawlReport:
+    """One crawl as it went: each endpoint's result, the bugs of ours met, the files appended."""
+
     crawl: str
     scheduled: str
     results: dict[str, EndpointResult] = field(default_factory=dict)

@@ -83,12 +83,14 @@ class SocketDeadline:
         SocketDeadline._current.value = None
 
     def expire(self) -> None:
+        """Shut the socket: a server dripping bytes can outlast any socket timeout, never the deadline."""
         with self._lock:
             self.expired = True
             for sock in self._sockets:
                 _shut(sock)
 
     def watch(self, sock: socket.socket) -> None:
+        """Give the call's sockets to the watchdog until the deadline, and take them back after."""
         with self._lock:
             self._sockets.append(sock)
             if self.expired:
@@ -96,6 +98,7 @@ class SocketDeadline:
 
     @classmethod
     def current(cls) -> SocketDeadline | None:
+        """The deadline of the call on this thread, for the sockets it opens."""
         return getattr(cls._current, "value", None)
 
 
@@ -109,6 +112,7 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def add(self, deadline: SocketDeadline) -> None:
+        """Watch a deadline; one thread serves every call, instead of a timer thread per call."""
         with self._wake:
             heapq.heappush(self._heap, (deadline.at, id(deadline), deadline))
             self._live.add(id(deadline))
@@ -119,6 +123,7 @@ class _Watchdog:
                 self._wake.notify()
 
     def discard(self, deadline: SocketDeadline) -> None:
+        """Stop watching a deadline whose call ended in time."""
         with self._wake:
             self._live.discard(id(deadline))  # left in the heap; skipped when its time comes
 
@@ -180,6 +185,8 @@ class GuardedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """A pool whose every new socket is resolved, checked and watched: the guard cannot be bypassed by a redirect
+        or a reused name."""
         super().init_poolmanager(*args, **kwargs)
         allow = {"_open311_allow_loopback": self.allow_loopback}
         # Built on the classes urllib3 is configured with when the adapter is made (vcrpy's

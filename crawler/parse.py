@@ -212,6 +212,7 @@ def _ids(items: list[dict[str, Any]], key: str, findings: Findings) -> None:
 
 
 def blank(value: Any) -> bool:
+    """Whether a field is empty however a server spells it (null, "", whitespace, an empty XML element)."""
     return value is None or value == "" or isinstance(value, (dict, list))
 
 
@@ -230,10 +231,12 @@ def _html(item: dict[str, Any], fields: tuple[str, ...], findings: Findings) -> 
 
 
 def is_true(value: Any) -> bool:
+    """A boolean however a server spells it (true, "true", "1", "yes")."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def services(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> list[dict[str, Any]]:
+    """GET services' answer as a list of services, tolerantly: every departure from the spec is a finding, not a failure."""
     items = [_unwrap_values(i, findings) for i in _list(load(body, fmt, findings, content_type), findings, "services")]
     _ids(items, "service_code", findings)
     _extra_keys(items, SERVICE_KEYS, findings)
@@ -249,6 +252,7 @@ def services(body: bytes, fmt: str, findings: Findings, content_type: str | None
 
 
 def requests(body: bytes, fmt: str, findings: Findings, content_type: str | None = None) -> list[dict[str, Any]]:
+    """GET requests' answer as a list of requests, tolerantly: wrappers, odd dates and missing ids become findings."""
     items = [_unwrap_values(i, findings) for i in _list(load(body, fmt, findings, content_type), findings, "requests")]
     _ids(items, "service_request_id", findings)
     _extra_keys(items, REQUEST_KEYS, findings)

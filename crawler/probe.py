@@ -69,6 +69,8 @@ class Panel:
 
 @dataclass
 class EndpointResult:
+    """What one endpoint's calls in one crawl came to, as records to store."""
+
     probes: list[ProbeRecord] = field(default_factory=list)
     tickets: list[TicketRecord] = field(default_factory=list)
     services: list[ServiceRecord] | None = None  # None: no service list came in this crawl
@@ -77,16 +79,20 @@ class EndpointResult:
 
     @property
     def bytes(self) -> int:
+        """Bytes received, for the crawl's summary line and its budget."""
         return sum(p.bytes for p in self.probes)
 
 
 @dataclass
 class Answer:
+    """A call's record, and what its parser read from the answer (for the calls that follow)."""
+
     record: ProbeRecord
     value: Any  # what the parser returned; None unless the outcome is ok
 
     @property
     def ok(self) -> bool:
+        """Whether the call gave a usable answer."""
         return self.record.outcome == "ok"
 
 
@@ -142,6 +148,7 @@ def drawn(items: list[str], count: int, seed: str) -> list[str]:
 
 
 class Probe:
+    """The plan of calls to one endpoint in one crawl, within its budget (the module's docstring has the order)."""
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
                  api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None):
         self.endpoint = endpoint
@@ -227,11 +234,13 @@ class Probe:
         )
 
     def url(self, path: str, fmt: str) -> str:
+        """A method's URL in a format: the spec appends .json or .xml to the base URL."""
         return f"{self.endpoint.base_url}{path}.{fmt}"
 
     # -- the plan ----------------------------------------------------------------------------
 
     def run(self) -> EndpointResult:
+        """The whole plan, most important first, so a budget that runs out only ever cuts the tail."""
         services, fmt = self.services()
         if services is not None and self.endpoint.retired:
             self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
@@ -256,6 +265,7 @@ class Probe:
         return self.result
 
     def services(self) -> tuple[list[dict[str, Any]] | None, str]:
+        """The service list: retried once after a pause, then in the other format, so one bad answer is never an outage."""
         fmt = self.endpoint.format
         answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services)
         if answer is not None and not answer.ok and answer.record.outcome in RETRIED:
@@ -278,6 +288,7 @@ class Probe:
         return None, fmt
 
     def requests(self, fmt: str, first_page_only: bool = False) -> list[dict[str, Any]]:
+        """The requests of the day before the crawl (only the first page for a retired endpoint)."""
         params = {**self.base, **self.extensions, "start_date": iso(self.crawl_time - REQUESTS_WINDOW),
                   "end_date": iso(self.crawl_time)}
         return self.pages("requests", fmt, params, "list", MAX_PAGES if not first_page_only else 1) or []
@@ -371,6 +382,7 @@ class Probe:
             self.result.events.append(replace(parse.gone_event(self.endpoint, ticket_id, stamp), via=via))
 
     def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
+        """Two listed requests asked for alone, rotating: does GET requests/{id} answer, and with the same status?"""
         by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
         for request_id in rotating(sorted(by_id), LOOKUPS, slot_of(self.crawl_time)):
             def compare(items: Any, findings: Findings, request_id: str = request_id) -> None:
@@ -389,6 +401,7 @@ class Probe:
                 self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
+        """The service definitions due in this crawl: each once a day, a few per crawl."""
         codes = definition_codes(services)
         turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + spread(self.endpoint.id)
         for code in due_definitions(codes, turn):
@@ -396,6 +409,7 @@ class Probe:
                       parse.definition, target=code)
 
     def discovery(self) -> None:
+        """The discovery document, when the registry names one."""
         url = self.endpoint.discovery_url
         if url:
             self.call("discovery", "xml" if url.endswith(".xml") else "json", url, {}, parse.discovery)
@@ -408,6 +422,7 @@ class Probe:
 
 
 def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[ServiceRecord]:
+    """The service list as records, one per code: the catalogue stores what changed."""
     def text(value: Any, limit: int) -> str | None:
         return None if parse.blank(value) else str(value).strip()[:limit]
 
@@ -432,5 +447,6 @@ def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str)
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
                    api_key: str | None = None, host_deadline: float | None = None,
                    panel: Panel | None = None) -> EndpointResult:
+    """One endpoint's calls in one crawl, as records; a failing endpoint is data, never an exception."""
     started = client.clock() if crawl_started is None else crawl_started
     return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel).run()

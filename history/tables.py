@@ -38,6 +38,7 @@ TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "sc
 
 
 def columns(kind: str) -> list[str]:
+    """A kind's columns in the order of data/README.md, so every table reads the same."""
     return [f.name for f in dataclasses.fields(RECORD_TYPES[kind])]
 
 
@@ -57,6 +58,7 @@ def frame(data_dir: str | Path, kind: str, since: str | date | None = None, unti
 
 
 def to_frame(kind: str, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as a DataFrame with typed columns: times as UTC timestamps, nested values as dicts."""
     table = pd.DataFrame.from_records(records, columns=columns(kind))
     for name in TIMES & set(table.columns):
         table[name] = pd.to_datetime(table[name], utc=True, format="ISO8601")
@@ -114,6 +116,7 @@ def _cell(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """python -m history.tables: the history as one SQLite file, for SQL and Datasette."""
     p = argparse.ArgumentParser(prog="python -m history.tables", description="Write data/ as one SQLite file.")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)

@@ -58,12 +58,15 @@ class Life:
 
     @property
     def requested(self) -> datetime | None:
+        """When the ticket was requested, from the first event that says."""
         return next((_time(e["requested"]) for e in self.events if e.get("requested")), None)
 
     def closing(self) -> int | None:
+        """The index of the event that closed it (the first closed after an open one), or None."""
         return next((i for i, e in enumerate(self.events) if e["status"] == "closed"), None)
 
     def closed_at(self, i: int) -> datetime:
+        """When that event says it was closed: its updated time, else the crawl that saw it."""
         e = self.events[i]
         return _time(e["updated"]) or _time(e["crawl"])  # type: ignore[return-value]
 
@@ -234,6 +237,8 @@ def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
 
 
 def risk_parts(f: dict[str, Any]) -> dict[str, float | None]:
+    """The parts of the risk score from one endpoint's figures (None where not measured), so the score can be shown
+    beside them."""
     explained = f["explained"]["value"]
     return {
         "fast_close_share": f["fast_close"]["value"],

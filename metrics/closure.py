@@ -29,6 +29,7 @@ TITLED = re.compile(r"\b(Mr|Mrs|Ms|Dr|Sgt|Officer|Insp|Herr|Frau)\.?\s+[A-ZÄÖ�
 
 @functools.cache
 def rules() -> dict[str, Any]:
+    """The closure-note rules (metrics/data/closure_rules.yaml), compiled once."""
     data = yaml.safe_load((DATA / "closure_rules.yaml").read_text(encoding="utf-8"))
     flags = re.IGNORECASE
     return {
@@ -62,6 +63,7 @@ def clean(note: str) -> str:
 
 
 def classify(note: str | None) -> str:
+    """The class of a closing note by the first rule that matches: a plain reading a person can check."""
     if note is None or not note.strip():
         return "EMPTY"
     text = clean(note)
@@ -85,6 +87,7 @@ DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 
 
 def labelled() -> list[dict[str, str]]:
+    """The hand-labelled notes the rules are scored against on the methodology page."""
     return yaml.safe_load((DATA / "closure_labelled.yaml").read_text(encoding="utf-8"))
 
 

@@ -43,6 +43,7 @@ def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[
 
 
 def service_count(probes: pd.DataFrame) -> int | None:
+    """The number of services in the latest service list of the calls, or None."""
     ok = probes[(probes["method"] == "services") & (probes["outcome"] == "ok")]
     if ok.empty:
         return None
@@ -63,6 +64,7 @@ def retirement(retired: dict[str, str] | None) -> dict[str, str | None] | None:
 
 
 def tickets_frame(tickets: list[dict[str, Any]]) -> pd.DataFrame:
+    """The tickets as a table with parsed times, for the per-endpoint utilization figures."""
     frame = pd.DataFrame.from_records(tickets, columns=["endpoint", "id", "crawl", "requested", "status", "service_code"])
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["requested"] = pd.to_datetime(frame["requested"], utc=True, format="ISO8601", errors="coerce")
@@ -80,6 +82,7 @@ def requests_per_day(tickets: pd.DataFrame, probes: pd.DataFrame, now: datetime)
 
 
 def daily_requests(tickets: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    """Requests per day of the 30 days before now, for the chart (distinct ids, by requested time)."""
     start = pd.Timestamp(now - CHART_SPAN)
     recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < pd.Timestamp(now))].drop_duplicates("id")
     counts = recent.groupby(recent["requested"].dt.normalize())["id"].count()

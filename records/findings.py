@@ -46,4 +46,5 @@ PENALTY = {"major": 10, "minor": 4, "cosmetic": 1}
 
 
 def severity(code: str) -> str:
+    """How much a finding matters (error, warning, note): the conformance score weighs them by it."""
     return "major" if code in MAJOR else "cosmetic" if code in COSMETIC else "minor"

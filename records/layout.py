@@ -12,6 +12,7 @@ KINDS = ("probes", "tickets", "events", "services", "endpoints", "crawls", "twin
 
 
 def day_path(data_dir: str | Path, kind: str, day: date) -> Path:
+    """Where a day's records of a kind live: one file per UTC day, so files only ever grow."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}")
     return Path(data_dir) / kind / f"{day.year:04d}" / f"{day.isoformat()}.jsonl"

@@ -56,11 +56,14 @@ DEFAULTS = {kind: _defaults(cls) for kind, cls in RECORD_TYPES.items()}
 
 @dataclass
 class Loaded:
+    """The sound records read, by kind, and the lines that were not (FILE:LINE: why)."""
+
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {k: [] for k in KINDS})
     problems: list[str] = field(default_factory=list)
 
 
 def day_of_file(path: Path) -> date | None:
+    """The day a file is for, or None for a file that is no day file."""
     try:
         return date.fromisoformat(path.stem)
     except ValueError:
@@ -150,6 +153,7 @@ def _lines(path: Path, kind: str, problems: list[str]) -> Iterator[tuple[int, di
 
 
 def record_problem(record: Any, expected: dict[str, tuple[type, ...]]) -> str | None:
+    """Why a record is not sound (a missing field, a wrong type), or None: said as FILE:LINE and skipped."""
     if not isinstance(record, dict):
         return "not a JSON object"
     for name, allowed in expected.items():

@@ -22,6 +22,7 @@ from records.layout import day_path, dumps
 
 @contextmanager
 def locked(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's lock: two writers on one machine never interleave half lines."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

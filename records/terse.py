@@ -46,6 +46,8 @@ class Call(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Line(msgspec.Struct):
+    """One endpoint's calls in one crawl, as the line on disk holds them."""
+
     v: Literal[2]
     crawl: Annotated[str, msgspec.Meta(pattern=STAMP)]
     endpoint: str

@@ -34,6 +34,7 @@ class ProbeRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored, before records/terse.py packs it."""
         return _plain(self)
 
 
@@ -51,6 +52,7 @@ class TicketRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
     # What has to change for the ticket to be stored again.
@@ -78,6 +80,7 @@ class EventRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("status", "notes", "updated", "expected", "work_order", "gone")
@@ -101,6 +104,7 @@ class TwinDayRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
 
@@ -121,6 +125,7 @@ class TwinRowRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("requested", "closed", "status", "service", "channel", "reason", "photo")
@@ -140,6 +145,7 @@ class AuditRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
 
@@ -157,6 +163,7 @@ class ServiceRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "group", "metadata", "listed")
@@ -180,6 +187,7 @@ class EndpointRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
@@ -200,6 +208,7 @@ class CrawlRecord:
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
         return _plain(self)
 
 

@@ -58,6 +58,7 @@ class OpenData:
     closed_statuses: tuple[str, ...] = ("closed", "completed", "resolved", "canceled", "cancelled")
 
     def to_dict(self) -> dict[str, Any]:
+        """The block as it stands in endpoints.yaml, without what was left to its default."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if v is not None and v != ()}
 
 
@@ -70,11 +71,14 @@ class Retired:
     successor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The block as it stands in endpoints.yaml, and as the endpoint record stores it."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One entry of endpoints.yaml, checked: what the crawler, the check and the twins need of it."""
+
     id: str
     name: str
     country: str
@@ -100,6 +104,7 @@ class Endpoint:
     retired: Retired | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as it stands in endpoints.yaml, without what was left to its default."""
         out = {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
         for key in ("open_data", "retired"):
             if getattr(self, key) is not None:
@@ -113,6 +118,7 @@ class Endpoint:
 
     @property
     def host(self) -> str:
+        """The host its calls go to: endpoints on one host share one worker and one pace."""
         return (urlsplit(self.base_url).hostname or "").lower()
 
     @property
@@ -124,6 +130,7 @@ class Endpoint:
 
 
 def load_schema() -> dict[str, Any]:
+    """endpoints.schema.json: the one description of an entry, shared with contributors' editors."""
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         schema: dict[str, Any] = json.load(f)
     return schema

@@ -9,6 +9,7 @@ LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientatio
 
 
 def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """Daily p50 of GET services and GET requests over 30 days; None without any."""
     days = detail["latency_daily"]
     if not days:
         return None
@@ -22,6 +23,7 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """Requests per day over 30 days; None without any."""
     days = detail["daily_requests"]
     if not days:
         return None

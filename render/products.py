@@ -20,10 +20,12 @@ SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "
 
 
 def dumps(data: Any) -> str:
+    """JSON as the site publishes it: indented, keys sorted, so diffs of the products stay readable."""
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def uptime_color(share: float | None) -> str:
+    """A badge's colour for an uptime share, at the thresholds status pages commonly use."""
     if share is None:
         return "lightgrey"
     return "brightgreen" if share >= 0.99 else "yellow" if share >= 0.95 else "red"
@@ -107,6 +109,7 @@ REQUEST_FIELDS = [
 
 
 def requests_csv(details: dict[str, dict[str, Any]]) -> str:
+    """downloads/daily-requests.csv: requests per endpoint and day, for spreadsheets."""
     return _csv(REQUEST_FIELDS, ([endpoint_id, d["day"], d["requests"]]
                                  for endpoint_id in sorted(details) for d in details[endpoint_id]["daily_requests"]))
 

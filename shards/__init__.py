@@ -23,6 +23,7 @@ from records.store import locked
 
 
 class NotAppended(Exception):
+    """A day file that was rewritten rather than appended to since the shard started: refused, not guessed at."""
     pass
 
 
@@ -73,6 +74,7 @@ def merge(data_dir: Path, artifacts: list[Path]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """open311-status shards export|merge: how the crawl workflow's shards come together."""
     p = argparse.ArgumentParser(prog="open311-status shards", description="Export a shard's new lines, or merge shards' lines.")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="the lines the day files gained since a git revision")

@@ -20,6 +20,7 @@ from simulator.world import World
 
 
 def main(argv: list[str] | None = None, stop: threading.Event | None = None) -> int:
+    """python -m simulator serve: a scenario's cities on loopback, for exploring with any Open311 client."""
     p = argparse.ArgumentParser(prog="python -m simulator", description="Serve simulated Open311 cities on loopback.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve a scenario and print the base URLs")

@@ -135,6 +135,7 @@ def _crawl_shard(endpoints: list[Any], data: Path, times: list[datetime], done: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """open311-status demo: a month of crawls of the simulated world, and its site."""
     p = argparse.ArgumentParser(prog="python -m simulator.demo", description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="a folder of city files, or one (default: the dozen of the demo)")
     p.add_argument("--work", default=".demo", help="scratch folder for the registry, data and truth (data emptied first)")

@@ -74,6 +74,7 @@ class Fleet:
             portal.stop()
 
     def base_url(self, city_id: str) -> str:
+        """A city's base URL, as a registry entry would name it."""
         host, port = self.servers[city_id].server_address[:2]
         return f"http://{host}:{port}/open311/v2/"
 

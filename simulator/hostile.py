@@ -56,6 +56,8 @@ BEHAVIOURS = (
 
 @dataclass
 class Seen:
+    """A request as a hostile server saw it, for the tests to assert what the crawler sent."""
+
     at: float
     path: str
     query: dict[str, str]
@@ -64,6 +66,8 @@ class Seen:
 
 @dataclass
 class Hostile:
+    """A raw-socket server that misbehaves in one named way (simulator/hostile.py's module docstring lists them)."""
+
     behaviour: str
     host: str = "127.0.0.1"
     drip_every_s: float = 0.2
@@ -101,6 +105,7 @@ class Hostile:
 
     @property
     def base_url(self) -> str:
+        """The server's base URL, as a registry entry would name it."""
         scheme = "https" if self.behaviour == "tls" else "http"
         return f"{scheme}://{self.host}:{self.server.server_address[1]}/open311/v2/"
 

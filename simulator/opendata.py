@@ -27,6 +27,7 @@ SQL = re.compile(r"""SELECT (?P<cols>.+?) FROM "(?P<table>[^"]+)"(?: WHERE (?P<w
 
 
 class Unreadable(ValueError):
+    """A portal query the simulated portal does not understand: answered 400, as a real one would."""
     pass
 
 
@@ -42,6 +43,7 @@ def _literals(text: str) -> list[str]:
 
 
 def matches(row: dict[str, Any], where: str | None) -> bool:
+    """Whether a row meets a SoQL or SQL condition of the few forms the twins fetch uses."""
     if not where:
         return True
     for part in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
@@ -66,6 +68,7 @@ def matches(row: dict[str, Any], where: str | None) -> bool:
 
 def select(rows: list[dict[str, Any]], columns: list[str], where: str | None, order: str | None, limit: int, offset: int
            ) -> list[dict[str, Any]]:
+    """The rows a query asks for, with only its columns: as a portal answers."""
     known = {c for r in rows for c in r}  # a portal leaves a row's empty cells out
     for c in columns + ([order] if order else []) + re.findall(r'"?(\w+)"?\s*(?:>=|<|=|\bin\b|\bIN\b)', where or ""):
         if c not in known:
@@ -134,9 +137,11 @@ class Portal:
         self.base = f"http://{host}:{self.server.server_address[1]}/"
 
     def rows_at(self, moment: datetime | None) -> list[dict[str, Any]]:
+        """The portal's rows as of a moment: tickets not yet requested are not published yet."""
         return self.rows(moment) if callable(self.rows) else self.rows
 
     def as_csv(self, rows: list[dict[str, Any]]) -> str:
+        """The rows as one CSV file, for a csv twin."""
         if self.csv_text is not None:
             return self.csv_text
         out = io.StringIO()
@@ -146,9 +151,11 @@ class Portal:
         return out.getvalue()
 
     def start(self) -> None:
+        """Serve on the portal's loopback address."""
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        """Stop serving and free the address."""
         self.server.shutdown()
         self.server.server_close()
 

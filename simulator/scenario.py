@@ -36,6 +36,7 @@ OUTCOMES = ("honest", "work_order", "empty_notes", "duplicate", "referral", "reo
 
 
 class ScenarioError(Exception):
+    """A scenario folder with problems: every one of them, one line each, FILE: path: message."""
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
@@ -43,6 +44,8 @@ class ScenarioError(Exception):
 
 @dataclass(frozen=True)
 class Attribute:
+    """An attribute of a service's definition."""
+
     code: str
     datatype: str
     required: bool
@@ -53,6 +56,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class Service:
+    """A service type of a simulated city: its code, name, group, attributes and time to close."""
+
     code: str
     name: str
     group: str
@@ -70,11 +75,14 @@ class Window:
     kind: str  # unavailable | html | error | refused | timeout
 
     def holds(self, moment: datetime) -> bool:
+        """Whether the window covers a moment."""
         return self.start <= moment < self.end
 
 
 @dataclass(frozen=True)
 class City:
+    """A simulated city, as its scenario file describes it."""
+
     id: str
     name: str
     timezone: str

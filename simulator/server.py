@@ -41,10 +41,12 @@ class Clock:
         self._lock = threading.Lock()
 
     def set(self, now: datetime | None) -> None:
+        """Move the fleet's now (None: the real time again)."""
         with self._lock:
             self._now = now
 
     def now(self) -> datetime:
+        """The moment a request without X-Simulated-Now is answered as of."""
         with self._lock:
             return self._now or datetime.now(timezone.utc)
 
@@ -62,6 +64,7 @@ class CityState:
         self.posted = 0
 
     def limited(self, now: datetime) -> bool:
+        """Whether this call is over the city's rate limit (the calls of the last minute), as a throttling server counts."""
         limit = self.city.rate_limit
         if not limit:
             return False
@@ -74,12 +77,14 @@ class CityState:
             return False
 
     def latency_s(self, now: datetime, path: str) -> float:
+        """How long this call takes: the city's median, spread lognormally, the same for the same moment and path."""
         c = self.city
         median = c.latency_ms * (c.requests_latency_factor if "/requests" in path else 1.0)
         return median / 1000 * math.exp(rng(c.seed, "latency", now.isoformat(), path).gauss(0, c.latency_spread))
 
 
 def parse_time(text: str) -> datetime:
+    """A date as the simulator is given one (ISO 8601, Z or an offset; no zone means UTC)."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
@@ -96,6 +101,7 @@ class CityHandler(BaseHTTPRequestHandler):
     server_version = "Open311Simulator/1"
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: a month of simulated crawls would fill the terminal."""
         pass
 
     # -- the wire ----------------------------------------------------------------------
@@ -110,6 +116,7 @@ class CityHandler(BaseHTTPRequestHandler):
         return self.state.clock.now(), False
 
     def send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        """One answer, with the simulated latency in a header when the time is simulated."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -121,6 +128,7 @@ class CityHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
+        """An error in the spec's shape (a list of code and description), in the format asked for."""
         errors = [{"code": status, "description": message}]
         if fmt == "xml":
             self.send(status, to_xml("errors", "error", errors), "text/xml; charset=utf-8", extra)
@@ -128,12 +136,15 @@ class CityHandler(BaseHTTPRequestHandler):
             self.send(status, json.dumps(errors).encode(), "application/json; charset=utf-8", extra)
 
     def do_GET(self) -> None:
+        """Every GET goes through the same failures, limits and quirks."""
         self.handle_call("GET")
 
     def do_POST(self) -> None:
+        """Every POST goes through the same failures, limits and quirks."""
         self.handle_call("POST")
 
     def handle_call(self, verb: str) -> None:
+        """The city's state of health at this moment first (down, slow, limited, jurisdiction, key), then the method."""
         now, self.virtual = self._moment()
         url = urlsplit(self.path)
         self.latency = self.state.latency_s(now, url.path)
@@ -180,6 +191,7 @@ class CityHandler(BaseHTTPRequestHandler):
         self.route(verb, name, fmt, params, now)
 
     def route(self, verb: str, name: str, fmt: str, params: dict[str, str], now: datetime) -> None:
+        """The GeoReport method a path names."""
         if verb == "POST":
             if name == "requests":
                 self.post(fmt, params, now)
@@ -216,6 +228,7 @@ class CityHandler(BaseHTTPRequestHandler):
     # -- the methods -------------------------------------------------------------------
 
     def requests(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+        """GET requests: by id, by updated_after, or by date window with the spec's 90-day span, filters and paging."""
         q = self.city.quirks
         if params.get("service_request_id"):
             wanted = [self.state.truth.by_id.get(i.strip()) for i in params["service_request_id"].split(",")]
@@ -264,6 +277,7 @@ class CityHandler(BaseHTTPRequestHandler):
         return listed
 
     def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
+        """A ticket as the city's API shows it at a moment, with the city's quirks."""
         when, status, notes = ticket.state(now) or ticket.events[0]
         q = self.city.quirks
         out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
@@ -284,6 +298,7 @@ class CityHandler(BaseHTTPRequestHandler):
         return out
 
     def date(self, moment: datetime) -> str:
+        """A time in the city's date style (W3C, without a zone, or SF's spaced one)."""
         local = moment.astimezone(self.tz)
         style = self.city.quirks["dates"]
         if style == "no_timezone":
@@ -293,6 +308,7 @@ class CityHandler(BaseHTTPRequestHandler):
         return local.replace(microsecond=0).isoformat()
 
     def definition(self, fmt: str, service: Any) -> None:
+        """GET services/{code}: a service's attributes."""
         attributes = [{"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
                        "datatype_description": None, "order": a.order, "description": a.description,
                        "values": [{"key": k, "name": v} for k, v in a.values.items()]} for a in service.attributes]
@@ -303,6 +319,7 @@ class CityHandler(BaseHTTPRequestHandler):
             self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
 
     def discovery(self, fmt: str) -> None:
+        """The discovery document, pointing at this very server."""
         host, port = self.server.server_address[:2]
         types = {"json": "application/json", "xml": "text/xml"}
         body = {"changeset": "2026-01-01T00:00:00Z", "contact": f"Simulated city {self.city.name}",
@@ -316,6 +333,7 @@ class CityHandler(BaseHTTPRequestHandler):
             self.send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
 
     def post(self, fmt: str, params: dict[str, str], now: datetime) -> None:
+        """POST requests: checked as the spec says (key, service, location, required attributes), then a new ticket."""
         if params.get("api_key") not in self.city.api_keys:
             self.error(403, fmt, "api_key is missing or not valid")
             return
@@ -344,6 +362,7 @@ class CityHandler(BaseHTTPRequestHandler):
             self.reply(fmt, "service_requests", "request", [{"service_request_id": ticket.id, "service_notice": "Thank you.", "account_id": None}])
 
     def reply(self, fmt: str, root: str, item: str, items: list[dict[str, Any]]) -> None:
+        """A list answer in the format asked for, in the city's wrapper."""
         if fmt == "xml":
             self.send(200, to_xml(root, item, items), "text/xml; charset=utf-8")
             return
@@ -354,10 +373,12 @@ class CityHandler(BaseHTTPRequestHandler):
 
     @property
     def city(self) -> City:
+        """The city this handler answers for."""
         return self.state.city
 
     @property
     def tz(self) -> ZoneInfo:
+        """The city's time zone, for its local dates."""
         return ZoneInfo(self.state.city.timezone)
 
 
@@ -367,6 +388,7 @@ def handler_for(state: CityState) -> type[CityHandler]:
 
 
 def service_item(service: Any) -> dict[str, Any]:
+    """A service as GET services lists it."""
     return {"service_code": service.code, "service_name": service.name, "description": f"Report a {service.name.lower()}.",
             "metadata": bool(service.attributes), "type": "realtime", "keywords": service.group.lower(), "group": service.group}
 
@@ -380,6 +402,7 @@ def _xml_value(value: Any) -> str:
 
 
 def to_xml(root: str, item: str, items: list[dict[str, Any]]) -> bytes:
+    """A list answer as the spec's XML (root element, one element per item)."""
     parts = ['<?xml version="1.0" encoding="utf-8"?>', f"<{root}>"]
     for d in items:
         parts.append(f"<{item}>" + "".join(f"<{k}/>" if v is None else f"<{k}>{_xml_value(v)}</{k}>" for k, v in d.items()) + f"</{item}>")
@@ -391,6 +414,7 @@ SINGULAR = {"attributes": "attribute", "values": "value", "endpoints": "endpoint
 
 
 def to_xml_tree(root: str, data: Any) -> bytes:
+    """A nested answer (a definition, discovery) as XML, lists in singular child elements."""
     def element(tag: str, value: Any) -> str:
         if isinstance(value, dict):
             return f"<{tag}>" + "".join(element(k, v) for k, v in value.items()) + f"</{tag}>"

@@ -19,13 +19,16 @@ from records import iso
 
 
 class VirtualClock:
+    """Simulated seconds for the crawler's clock: moved by the latencies the cities report, never slept."""
     def __init__(self) -> None:
         self.t = 0.0
 
     def monotonic(self) -> float:
+        """The simulated seconds, as the crawler's clock."""
         return self.t
 
     def sleep(self, seconds: float) -> None:
+        """Pass simulated time: a crawl's pauses cost nothing real."""
         self.t += max(0.0, seconds)
 
 
@@ -39,6 +42,7 @@ class SimulatedSession(requests.Session):
         self.now = now
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send the simulated moment with the call, and move the clock by the latency the city says it took."""
         headers = dict(kwargs.pop("headers", None) or {})
         headers["X-Simulated-Now"] = iso(self.now + timedelta(seconds=self.clock.t))
         response = super().request(method, url, *args, headers=headers, **kwargs)

@@ -28,6 +28,7 @@ REFERRALS = ["Water Department", "State Highway Authority", "Parks and Recreatio
 
 
 def rng(*parts: Any) -> random.Random:
+    """A random generator seeded by its purpose, so the same scenario always makes the same world."""
     return random.Random(int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big"))
 
 
@@ -38,6 +39,9 @@ def unit(*parts: Any) -> float:
 
 @dataclass
 class Ticket:
+    """A simulated ticket with its whole life decided in advance: what the API shows of it at any moment, and the
+    truth."""
+
     id: str
     service_code: str
     service_name: str
@@ -76,6 +80,8 @@ class Ticket:
 
 @dataclass
 class CityTruth:
+    """A city's tickets and failure windows: what its server answers from, and what the site is checked against."""
+
     city: City
     tickets: list[Ticket]
     windows: list[Window]  # when the city does not answer, sorted
@@ -123,6 +129,7 @@ class CityTruth:
 
 
 class World:
+    """Every city of a scenario over a span of time, made once from its seeds."""
     def __init__(self, cities: list[City], start: datetime, end: datetime):
         self.start, self.end = start, end
         self.cities = {c.id: c for c in cities}
@@ -162,6 +169,7 @@ class World:
         return [{k: v for k, v in r.items() if v is not None} for r in rows]  # as Socrata: empty cells left out
 
     def export(self, folder: str | Path) -> Path:
+        """The ground truth as files (truth/cities.json, truth/tickets.jsonl), to check the site against."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         cities = {}
@@ -203,6 +211,7 @@ def uptime(windows: list[Window], start: datetime, end: datetime) -> float:
 
 
 def merge(windows: list[Window]) -> list[Window]:
+    """Overlapping windows as one, so a moment is in at most one failure."""
     out: list[Window] = []
     for w in sorted(windows, key=lambda w: w.start):
         if out and w.start <= out[-1].end:
@@ -214,6 +223,7 @@ def merge(windows: list[Window]) -> list[Window]:
 
 
 def make_windows(city: City, start: datetime, end: datetime) -> list[Window]:
+    """A city's failure windows over the span: outages, nightly maintenance, flapping, its death."""
     windows = [Window(moment(o["start"], start), moment(o["start"], start) + timedelta(hours=o["hours"]), o["kind"]) for o in city.outages]
     if city.daily_outage:
         tz = ZoneInfo(city.timezone)
@@ -245,6 +255,7 @@ def _poisson(r: random.Random, mean: float) -> int:
 
 
 def make_tickets(city: City, start: datetime, end: datetime) -> list[Ticket]:
+    """A city's tickets over the span, arriving by hour and weekday, each with its whole life decided."""
     tz = ZoneInfo(city.timezone)
     hour_mean = sum(city.by_hour) / 24
     day_mean = sum(city.by_weekday) / 7

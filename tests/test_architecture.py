@@ -95,3 +95,17 @@ def test_no_two_packages_import_each_other():
 
     for name in MAY:
         visit(name, [])
+
+
+def test_every_public_function_and_class_says_why_it_is_there():
+    """A docstring on every public function, method and class of the project (tests aside)."""
+    bare = []
+    for name, path in sources():
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            members = [node] + ([m for m in node.body if isinstance(m, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else [])
+            for member in members:
+                if isinstance(member, (ast.FunctionDef, ast.ClassDef)) and not member.name.startswith("_") \
+                        and ast.get_docstring(member) is None:
+                    bare.append(f"{path.relative_to(ROOT)}:{member.lineno} {member.name}")
+    assert bare == []

@@ -54,6 +54,8 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")  # an id we put in a query; ot
 
 @dataclass
 class TwinResult:
+    """One twin's fetch: the day's counts, the panel tickets' rows, and the rows left out with their place."""
+
     day: TwinDayRecord | None = None
     rows: list[TwinRowRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one line each, with the place
@@ -164,6 +166,7 @@ def normalised(row: dict[str, Any], twin: OpenData, tz: ZoneInfo, where: str) ->
 
 
 def is_closed(row: dict[str, Any], twin: OpenData) -> bool | None:
+    """Whether a twin's row is closed: a closed time, or a status the dataset uses for closed."""
     if "closed" in twin.columns and row["closed"]:
         return True
     if "status" in twin.columns:
@@ -303,6 +306,7 @@ class TwinsReport:
     bugs: dict[str, str] = field(default_factory=dict)  # endpoint id -> traceback
 
     def markdown(self) -> str:
+        """The lines as a GitHub job summary."""
         out = ["## Open-data twins", ""]
         if not self.lines:
             return "\n".join(out + ["Nothing to fetch: every twin was fetched earlier this UTC day.", ""])
