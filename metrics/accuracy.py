@@ -43,6 +43,10 @@ CLOSE_BUCKETS = [(timedelta(minutes=10), "< 10 min"), (timedelta(hours=1), "10-6
 RISK_WEIGHTS = {"fast_close_share": 0.25, "unexplained_share": 0.25, "work_order_share": 0.15, "stale_open_share": 0.15,
                 "integrity_share": 0.10, "disappeared_share": 0.10}
 RISK_MIN_PARTS = 3  # parts measured for a score at all
+# Why a part of the risk cannot be measured: the figure it comes from, and what the API withholds.
+WITHHELD = {"explained": "the API publishes no closing notes", "work_order": "the API publishes neither closing notes nor their history",
+            "fast_close": "the API gives no requested_datetime", "stale_open": "the API gives no requested_datetime",
+            "integrity": "the API gives no requested_datetime"}
 RISK_MIN_ENDPOINTS = 3  # endpoints to compare with
 
 
@@ -217,11 +221,14 @@ def _sample(closed: list[tuple[Life, int, datetime, str]], now: datetime) -> lis
 def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
     """The composite risk score per endpoint, 0..100: for each part, the share of the other endpoints with
     that part that do better (a lower value: ties do not count against it), weighted by RISK_WEIGHTS
-    (scaled to the parts it has). None when it has
-    fewer than RISK_MIN_PARTS parts or fewer than RISK_MIN_ENDPOINTS endpoints have a part."""
+    (scaled to the parts it has). None when a weighted part is not measurable (risk_withheld says why), when it has
+    fewer than RISK_MIN_PARTS parts, or when fewer than RISK_MIN_ENDPOINTS endpoints have a part."""
     parts = {endpoint: risk_parts(f) for endpoint, f in figures.items()}
     out: dict[str, int | None] = {}
     for endpoint, mine in parts.items():
+        if risk_withheld(figures[endpoint]):
+            out[endpoint] = None  # hiding the evidence must never look like the best record
+            continue
         total = weight = 0.0
         counted = 0
         for name, value in mine.items():
@@ -234,6 +241,13 @@ def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
             counted += 1
         out[endpoint] = round(100 * total / weight) if counted >= RISK_MIN_PARTS else None
     return out
+
+
+def risk_withheld(f: dict[str, Any]) -> str | None:
+    """Why the risk cannot be scored, when a weighted part of it is not measurable because the API withholds
+    what it needs: without the part, an endpoint that hides the evidence would score better than one that shows it."""
+    reasons = [WITHHELD[name] for name in WITHHELD if f[name]["reason"] == "not measurable"]
+    return "; ".join(dict.fromkeys(reasons)) or None
 
 
 def risk_parts(f: dict[str, Any]) -> dict[str, float | None]:
@@ -258,6 +272,7 @@ def accuracy(events: list[dict[str, Any]], now: datetime) -> dict[str, dict[str,
     scores = risk(figures)
     for endpoint, f in figures.items():
         f["risk"] = scores[endpoint]
+        f["risk_withheld"] = risk_withheld(f)
         f["risk_parts"] = risk_parts(f)
     return figures
 
@@ -266,7 +281,8 @@ def api_entry(f: dict[str, Any] | None) -> dict[str, Any]:
     """The "accuracy" entry of api/endpoints.json."""
     if f is None:
         return {"closed_n": 0, "explained_share": None, "fast_close_share": None, "work_order_share": None, "reopen_share": None,
-                "stale_open_share": None, "closure_classes": {}, "risk": None}
+                "stale_open_share": None, "closure_classes": {}, "risk": None, "risk_withheld": None}
     return {"closed_n": f["closed_n"], "explained_share": f["explained"]["value"], "fast_close_share": f["fast_close"]["value"],
             "work_order_share": f["work_order"]["value"], "reopen_share": f["reopen"]["value"],
-            "stale_open_share": f["stale_open"]["value"], "closure_classes": dict(sorted(f["classes"].items())), "risk": f["risk"]}
+            "stale_open_share": f["stale_open"]["value"], "closure_classes": dict(sorted(f["classes"].items())), "risk": f["risk"],
+            "risk_withheld": f["risk_withheld"]}

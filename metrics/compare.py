@@ -47,10 +47,9 @@ def platforms(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "platform": platform,
             "endpoints": len(members),
             "answering": sum(1 for e in members if e["status"] in ("up", "degraded")),
-            "uptime_30d": _median([e["uptime"]["30d"] for e in members]),
-            "latency_p50": _median([FIGURES["latency_p50"][0](e) for e in members]),
-            "conformance": _median([e["conformance"] for e in members]),
-            "requests_per_day": _median([e["requests_per_day"] for e in members]),
+            **{name: _median([read(e) for e in members]) for name, (read, _) in FIGURES.items()},
+            # How many of the members have each figure: a median of the few that show it speaks only for them.
+            "measured": {name: sum(read(e) is not None for e in members) for name, (read, _) in FIGURES.items()},
             "members": [{"id": e["id"], "name": e["name"], "status": e["status"]} for e in members],
         })
     return rows

@@ -102,6 +102,8 @@ def test_a_city_without_notes_is_not_measurable_rather_than_zero(crawled):
     assert f["fast_close"]["value"] == 0.0 and f["fast_close"]["reason"] is None  # timing needs no notes
     entry = accuracy.api_entry(f)
     assert entry["explained_share"] is None and entry["work_order_share"] is None and entry["closure_classes"] == {}
+    # The best record on what little is measured is no record: the risk is withheld, with the reason.
+    assert entry["risk"] is None and entry["risk_withheld"].startswith("the API publishes no closing notes")
 
 
 def test_the_sample_of_notes_is_redacted_and_rotates_weekly():
@@ -125,7 +127,8 @@ def test_the_risk_score_ranks_within_the_parts_it_has():
     def figures(fast, explained, n=100):
         def s(v):
             return {"value": v, "n": n, "low": None, "high": None, "reason": None if v is not None else "not measurable"}
-        return {"fast_close": s(fast), "explained": s(explained), "work_order": s(None), "stale_open": s(0.1),
+        few = {"value": None, "n": 3, "low": None, "high": None, "reason": "not enough data"}
+        return {"fast_close": s(fast), "explained": s(explained), "work_order": few, "stale_open": s(0.1),
                 "integrity": s(0.0), "disappeared": s(0.0)}
 
     scores = accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.1, 0.9), "c": figures(0.2, 0.5)})
@@ -134,6 +137,13 @@ def test_the_risk_score_ranks_within_the_parts_it_has():
     assert scores["a"] == round(100 * (0.25 * 1 + 0.25 * 1) / 0.85)  # work_order: no value, its weight left out
     assert scores["b"] == 0  # nobody does better on anything
     assert accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.1, 0.9)}) == {"a": None, "b": None}  # two are no league
+    # An endpoint that publishes no closing notes would do best on nothing measured: its risk is withheld, not 0.
+    silent = figures(0.1, None)
+    silent["work_order"] = {**silent["work_order"], "reason": "not measurable"}
+    scores = accuracy.risk({"a": figures(0.5, 0.2), "b": figures(0.3, 0.9), "c": figures(0.2, 0.5), "silent": silent})
+    assert scores["silent"] is None and None not in (scores["a"], scores["b"], scores["c"])
+    assert accuracy.risk_withheld(silent) == ("the API publishes no closing notes; "
+                                              "the API publishes neither closing notes nor their history")
 
 
 def test_a_ticket_that_comes_back_has_not_disappeared():

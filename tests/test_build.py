@@ -64,7 +64,7 @@ def test_api_endpoints_json_figures(built):
     assert (alpha["country"], alpha["platform"]) == ("DEU", "Mark-a-Spot")
     # Four closings: too few for any share (30 at least), so every share is null, never 0.
     assert alpha["accuracy"] == {"closed_n": 4, "explained_share": None, "fast_close_share": None, "work_order_share": None,
-                                 "reopen_share": None, "stale_open_share": None, "risk": None,
+                                 "reopen_share": None, "stale_open_share": None, "risk": None, "risk_withheld": None,
                                  "closure_classes": {"COMPLETED": 1, "DUPLICATE": 1, "EMPTY": 1, "WORK_ORDER": 1}}
     assert endpoints(out)["beta"]["accuracy"]["closed_n"] == 0
     detail = json.loads((out / "api" / "alpha.json").read_text())["accuracy_detail"]

@@ -102,4 +102,4 @@ def test_the_site_lists_the_retired_apart_and_says_who_needs_a_key(tmp_path):
     assert "Needs a key: this endpoint answers nothing without an API key" in (out / "endpoints" / "st_louis.html").read_text()
     accuracy = Rows()
     accuracy.feed((out / "accuracy.html").read_text())
-    assert [r[0] for r in accuracy.tables["league"][1:]] == ["Springfield", "St. Louis, MO"]
+    assert [r[0] for r in accuracy.tables["league"][1:] if len(r) > 1] == ["Springfield", "St. Louis, MO"]

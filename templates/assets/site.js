@@ -14,6 +14,14 @@ var table = document.getElementById("league");
 if (table) {
   var body = table.tBodies[0];
   var heads = table.tHead.rows[0].cells;
+  // Each group of rows (a tbody: the accuracy table keeps the unscored apart) sorts within itself;
+  // a group's own heading row, one cell wide, stays on top.
+  var sortGroups = function (compare) {
+    Array.prototype.forEach.call(table.tBodies, function (group) {
+      var rows = Array.prototype.filter.call(group.rows, function (row) { return row.cells.length === heads.length; });
+      rows.sort(compare).forEach(function (row) { group.appendChild(row); });
+    });
+  };
   Array.prototype.forEach.call(heads, function (th, column) {
     var button = document.createElement("button");
     button.type = "button";
@@ -25,15 +33,15 @@ if (table) {
       var ascending = th.getAttribute("aria-sort") !== "ascending";
       Array.prototype.forEach.call(heads, function (h) { h.setAttribute("aria-sort", "none"); });
       th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
+      sortGroups(function (a, b) {
         var x = a.cells[column], y = b.cells[column];
         var sx = x.dataset.sort, sy = y.dataset.sort;
+        // A figure that was not measured (data-sort="") goes last whichever way: never above a measured one.
+        if (sx === "" || sy === "") { return (sx === "") - (sy === ""); }
         var order = (sx !== undefined && sy !== undefined) ? parseFloat(sx) - parseFloat(sy)
           : x.textContent.trim().localeCompare(y.textContent.trim());
         return ascending ? order : -order;
       });
-      rows.forEach(function (row) { body.appendChild(row); });
     });
   });
   var form = document.querySelector("form.filters");
