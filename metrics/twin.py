@@ -132,12 +132,22 @@ def _settled(rows: dict[str, dict[str, Any]], offered: list[str], measurable_typ
 
 def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns: set[str], min_n: int) -> dict[str, Any]:
     """On the tickets in both: the same status (and closing times within SAME_CLOSE), and the outcomes the
-    API's notes hide (a reason that is not a fix, behind a note that says nothing of it)."""
-    agree, hidden, reasoned = 0, 0, 0
+    API's notes hide (a reason that is not a fix, behind a note that says nothing of it).
+
+    The twin and the API are compared as they stood at one moment, the later of the two that both were
+    seen at or after: the twin's latest fetch and the API's latest change seen (same_moment). Comparing the
+    twin's row with a later look at the API, or the reverse, would count the tickets the city closed in
+    between as disagreements, blaming the city for our own lag."""
+    agree, hidden, reasoned, compared = 0, 0, 0, 0
     for row, history in both:
-        twin_closed = bool(row["closed"]) or (row["status"] or "").casefold() in ("closed", "completed", "resolved", "canceled", "cancelled")
-        closing = next((e for e in history if e["status"] == "closed"), None)
-        api_closed = history[-1]["status"] == "closed"
+        moment = same_moment(row, history)
+        twin_closed = _twin_closed(row, moment)
+        api = as_of(history, moment)
+        if twin_closed is None or not api:
+            continue  # neither side can say how the ticket stood then
+        compared += 1
+        closing = next((e for e in api if e["status"] == "closed"), None)
+        api_closed = api[-1]["status"] == "closed"
         same = twin_closed == api_closed
         if same and twin_closed and row["closed"] and closing is not None:
             api_time = _time(closing["updated"]) or _time(closing["crawl"])
@@ -146,8 +156,29 @@ def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns:
         if twin_closed and api_closed and row["reason"] and closing is not None:
             reasoned += 1
             hidden += closure.classify(row["reason"]) in NOT_A_FIX and closure.classify(closing["notes"]) in SILENT
-    return {"agreement": share(agree, len(both), "closed" in columns or "status" in columns, min_n=min_n),
+    return {"agreement": share(agree, compared, "closed" in columns or "status" in columns, min_n=min_n),
             "hidden_outcomes": share(hidden, reasoned, "reason" in columns, min_n=min_n)}
+
+
+def same_moment(row: dict[str, Any], history: list[dict[str, Any]]) -> str:
+    """The latest moment both sides are known at: the earlier of the twin row's fetch and the API's last change seen."""
+    return min(row["crawl"], history[-1]["crawl"])
+
+
+def as_of(history: list[dict[str, Any]], moment: str) -> list[dict[str, Any]]:
+    """The API's events of a ticket that had happened by moment, by the API's own time (updated, else when seen):
+    what the API would have answered then."""
+    return [e for e in history if (e["updated"] or e["crawl"]) <= moment]
+
+
+def _twin_closed(row: dict[str, Any], moment: str) -> bool | None:
+    """Whether the twin had the ticket closed at moment, by its own closing time; None when the row cannot tell
+    (closed, without a time, and fetched only after moment)."""
+    if row["closed"]:
+        return bool(row["closed"] <= moment)
+    if (row["status"] or "").casefold() in ("closed", "completed", "resolved", "canceled", "cancelled"):
+        return True if row["crawl"] <= moment else None
+    return False
 
 
 def audit_figures(endpoint: str, records: Mapping[str, Sequence[dict[str, Any]]], now: datetime, min_n: int = MIN_N

@@ -16,7 +16,7 @@ from metrics.twin import audit_figures, twin_figures
 import audits as audit
 from records.read import read_data
 from simulator.opendata import Portal
-from tests.conftest import ROOT, entry, fast_client, read_lines
+from tests.conftest import ROOT, entry, fast_client, read_lines, sim
 
 FILES = ROOT / "tests" / "fixtures" / "twins"
 NOW = datetime(2026, 11, 20, 20, tzinfo=timezone.utc)  # the day before, in every city's time zone, is 2026-11-19
@@ -290,3 +290,21 @@ def test_the_twins_share_one_budget_and_the_next_run_fetches_the_rest(tmp_path):
         report = run_twins(endpoints, data, later, loopback, Memory(data, later))
         assert list(report.lines) == ["second"] and not report.bugs
     assert sorted(d["endpoint"] for d in read_lines(data, "twins")) == ["first", "second"]
+
+
+def test_a_twin_that_mirrors_its_api_agrees_though_crawls_and_fetches_are_hours_apart(tmp_path):
+    """A city that closes every ticket honestly and publishes them all: its twin is a mirror of its API. The twin is
+    fetched once a day, the API crawled every 12 hours; each twin row is compared with the API as it stood when the row
+    was fetched, so a ticket the city closed in between is no disagreement."""
+    from history import load
+    from metrics.summary import summarize
+    from simulator.demo import run
+    from simulator.scenario import city
+
+    mirror = sim("mirror", "127.0.7.9", requests_per_day=40, open_data={"open311_share": 0.5})
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    end = start + timedelta(days=10)
+    run([city(mirror)], tmp_path, start, end, timedelta(hours=12), progress=False, shards=1, panel_rate=1.0)
+    detail = summarize(load(tmp_path / "data", end), end)["details"]["mirror"]["twin_detail"]
+    assert detail["agreement"]["n"] >= 30
+    assert detail["agreement"]["value"] == 1.0
