@@ -52,10 +52,17 @@ class History:
 
     @classmethod
     def of(cls, records: Mapping[str, list[dict[str, Any]]], now: datetime) -> History:
-        """A history made of records already read, probes included (as records.read gives them): for tests
-        and researchers. The same figures come of it as of load() on the files they came from."""
-        calls = probes_frame([p for p in records.get("probes", []) if p["crawl"] <= iso(now)])
-        return cls(now, calls, crawl_statuses(calls), {}, _cut({k: v for k, v in records.items() if k != "probes"}, now))
+        """A history made of records already read, probes included (as records.read gives them), cut to the same
+        windows as load() cuts the files: for tests and researchers, the same figures come of it."""
+        stamp, raw_from = iso(now), first_raw_day(now).isoformat()
+        probes = [p for p in records.get("probes", []) if (now - LOOKBACK["probes"]).date().isoformat() <= p["crawl"] <= stamp]
+        counts: dict[str, tuple[str, int]] = {}
+        for p in sorted((p for p in probes if p["crawl"] < raw_from), key=lambda p: p["probed_at"]):
+            if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None:
+                counts[p["endpoint"]] = (p["probed_at"], p["items"])
+        calls = probes_frame([p for p in probes if p["crawl"] >= raw_from])
+        return cls(now, calls, crawl_statuses(probes_frame(probes)), MappingProxyType(counts),
+                   _cut({k: v for k, v in records.items() if k != "probes"}, now))
 
 
 def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None) -> History:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from metrics import accuracy, twin
 from metrics.compare import percentiles, platforms
+from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
@@ -71,14 +72,15 @@ def tickets_frame(tickets: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def requests_per_day(tickets: pd.DataFrame, probes: pd.DataFrame, now: datetime) -> float | None:
-    """Distinct requests with requested_datetime in [now - 7 d, now), over 7; None if no listing succeeded then."""
-    listed = probes[(probes["method"] == "requests") & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, UTILIZATION_SPAN)]
-    if listed.empty:
+def requests_per_day(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> float | None:
+    """Distinct requests with requested_datetime in the covered part of the 7 days before now, over the days
+    covered (7 once the whole week is): never divided by days that were not observed. None when none is covered."""
+    part = coverage.part_of(now, UTILIZATION_SPAN)
+    if part is None:
         return None
-    start, end = pd.Timestamp(now - UTILIZATION_SPAN), pd.Timestamp(now)
+    start, end = part
     recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)]
-    return round(recent["id"].nunique() / UTILIZATION_SPAN.days, 2)
+    return round(recent["id"].nunique() / ((end - start) / pd.Timedelta(days=1)), 2)
 
 
 def daily_requests(tickets: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
@@ -160,13 +162,15 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     fresh = freshness(tickets, now)
     twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
     listed = service_count(calls)
+    covered = requests_coverage(calls, now)
     summary = {
         "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
         "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
         "last_checked": figures["last_checked"], "uptime": figures["uptime"],
         "latency_ms": shared.latency.get((endpoint_id, "services")),
         "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
-        "requests_per_day": requests_per_day(tickets, calls, now), "needs_key": needs_key(calls, figures["last_checked"]),
+        "requests_per_day": requests_per_day(tickets, covered, now),
+        "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None}, "needs_key": needs_key(calls, figures["last_checked"]),
         "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
         "stale": fresh["stale"] if fresh else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         "twin": twin.api_entry(twin_detail),

@@ -58,8 +58,11 @@ def test_api_endpoints_json_figures(built):
     # Successful GET services in 7 days: 200, 100, 1500 ms. p95 = 200 + 0.9 × 1300.
     assert alpha["latency_ms"] == {"p50": 200.0, "p95": 1370.0}
     assert alpha["service_count"] == 7
-    # Requested in [11-13 12:00, 11-20 12:00): A2, A1 (listed twice), A5; not A3 (11-13 11:00) nor A6 (after now).
-    assert alpha["requests_per_day"] == round(3 / 7, 2)
+    # The listings cover an unbroken run from 11-19 00:00 (the 00:00 crawl's 24 h) to the 11:30 crawl; nothing was
+    # listed between the 11-15 crawl and then, so those days are not counted as days without requests. In the
+    # covered 35.5 hours: A1 (11-19 08:00, listed twice) and A5; not A2 (11-14), A3 (11-13) nor A6 (after now).
+    assert alpha["coverage"] == {"requests_since": "2026-11-19T00:00:00Z"}
+    assert alpha["requests_per_day"] == round(2 / (35.5 / 24), 2)
     assert alpha["name"] == "Alpha <script>alert(1)</script> & Co"  # the latest registry entry
     assert (alpha["country"], alpha["platform"]) == ("DEU", "Mark-a-Spot")
     # Four closings: too few for any share (30 at least), so every share is null, never 0.

@@ -65,7 +65,8 @@ def test_a_broken_cache_file_is_only_a_miss(tmp_path):
 
 @pytest.mark.parametrize("now", ["2026-11-20T12:00:00Z", "2026-12-05T00:00:00Z", "2026-12-25T00:00:00Z"])
 def test_the_history_a_day_at_a_time_gives_the_figures_of_every_record(tmp_path, now):
-    """The history's days (older ones as crawl statuses only) against every record read whole (History.of)."""
+    """The history read a day at a time (older days as crawl statuses only, fresh, cold or warm cache) against every
+    record read whole and cut to the same windows in memory (History.of)."""
     from history import History, load
     from metrics.summary import summarize
     from records import parse_moment

@@ -226,3 +226,21 @@ def test_outages_found_within_one_crawl_interval(crawled):
     assert len(found) == len(true) == 2
     for (fs, fe), (ts, te) in zip(found, true):
         assert abs(fs - ts) <= CADENCE and abs(fe - te) <= CADENCE, ((fs, fe), (ts, te))
+
+
+def test_a_newly_watched_city_shows_its_real_rate_at_once(tmp_path):
+    """8 crawls over 21 hours of a city of 20 requests a day: the rate is taken over the 45 hours its listings
+    covered (the first crawl's 24 hours and the 21 after), not over 7 days of which 5 were never observed."""
+    from history import load
+    from metrics.summary import summarize
+    from simulator.demo import run
+
+    start = datetime(2026, 11, 10, tzinfo=timezone.utc)
+    end = start + timedelta(hours=21)
+    world = run([city(sim("newtown", "127.0.7.10", requests_per_day=20))], tmp_path, start, end, timedelta(hours=3),
+                progress=False, shards=1)
+    [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    assert entry["coverage"] == {"requests_since": "2026-11-09T00:00:00Z"}
+    covered = [t for t in world.truth["newtown"].tickets if start - timedelta(hours=24) <= t.requested < end]
+    assert entry["requests_per_day"] == round(len(covered) / (45 / 24), 2)  # every ticket of the covered part, per day covered
+    assert 20 * 0.6 <= entry["requests_per_day"] <= 20 * 1.4  # no longer a quarter of the truth (5.43 before)
