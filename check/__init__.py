@@ -104,6 +104,10 @@ class CheckProbe(Probe):
                     found.append("updated_after")
         self.supports = tuple(found)
 
+    def backfill(self, fmt: str) -> None:
+        """No history in a check: one careful look, not the first of many crawls."""
+        return None
+
     def other_format(self) -> None:
         """Always the other format too: the entry should name every format that works, not only the first."""
         other = OTHER[self.endpoint.format]

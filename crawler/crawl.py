@@ -10,11 +10,12 @@ bug of ours, collected and reported after every other endpoint's records are wri
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,11 +24,12 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import CRAWLS_PER_DAY, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, REQUESTS_WINDOW, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
-from records.read import read_data
+from records.layout import day_path
+from records.read import probe_lines, read_data
 
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
@@ -93,6 +95,7 @@ class HostCrawl:
     panel: dict[str, Panel]
     secrets: tuple[str, ...]  # every key in the environment: never written, wherever it turns up
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None
+    covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # Memory.covered
 
     def host(self, group: list[Endpoint]) -> list[Outcome]:
         """One host's endpoints, one after another through one client, within the host's budget."""
@@ -118,7 +121,7 @@ class HostCrawl:
                 return endpoint, not_sent(endpoint, self.now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
                                                                          "and the endpoint requires one; not called"), None
             result = probe_endpoint(endpoint, client, self.now, client.clock(), key or None, host_deadline,
-                                    self.panel.get(endpoint.id))
+                                    self.panel.get(endpoint.id), self.covered.get(endpoint.id, []))
             if endpoint.api_key_env and not key:
                 result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
             return endpoint, result, None
@@ -164,13 +167,14 @@ def crawl(
     started = clock()
     memory = memory or Memory(data_dir, now)
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
-    run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress)
+    run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, memory.covered())
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result
         if bug is not None:
             report.bugs[endpoint.id] = bug
     report.seconds = clock() - started
+    memory.note_coverage(report.results.values())
     store_crawl(report, endpoints, memory, data_dir, now, durable)
     return report
 
@@ -224,6 +228,7 @@ class Memory:
         self.now = now
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
         self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
+        self.intervals: dict[str, list[tuple[str, str]]] | None = None  # what was read whole, per endpoint
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
@@ -242,7 +247,9 @@ class Memory:
             track = self.tracks.get(key)
             settled = "gone" if d.get("gone") else d.get("status")
             if track is None or track.state != settled:
-                self.tracks[key] = Track(settled, d["crawl"], d["crawl"])
+                # A ticket the backfill found already closed was never watched closing: nothing to recheck.
+                from_history = d.get("via") == "backfill" if track is None else track.from_history
+                self.tracks[key] = Track(settled, d["crawl"], d["crawl"], from_history and settled in ("closed", "gone"))
             else:
                 track.seen = d["crawl"]
 
@@ -261,6 +268,36 @@ class Memory:
                 self._remember(kind, d, state)
         return out
 
+    def covered(self) -> dict[str, list[tuple[str, str]]]:
+        """Per endpoint, the intervals its crawls read whole (their listings, their backfill's whole windows), as far
+        back as the backfill reaches: where it goes on from. Read from data/'s probe lines once (decoded, never expanded
+        into records: a quarter of a year of them), then kept up by note_coverage."""
+        if self.intervals is None:
+            self.intervals = {}
+            for n in range((BACKFILL_SPAN + timedelta(days=2)).days):
+                path = day_path(self.data_dir, "probes", (self.now - timedelta(days=n)).date())
+                if path.exists():
+                    for line in probe_lines(path, []):
+                        self._note_line(line)
+        return self.intervals
+
+    def _note_line(self, line: terse.Line) -> None:
+        assert self.intervals is not None
+        for call in line.calls:
+            if call.o != "ok":
+                continue
+            if call.m == "requests" and call.p in (1, None):
+                self.intervals.setdefault(line.endpoint, []).append((iso(_time(line.crawl) - REQUESTS_WINDOW), line.crawl))
+            elif call.m == "backfill" and call.e is None and call.g and "/" in call.g:
+                start, end = call.g.split("/", 1)
+                self.intervals.setdefault(line.endpoint, []).append((start, end))
+
+    def note_coverage(self, results: Iterable[EndpointResult]) -> None:
+        """Remember what a crawl's results read whole."""
+        self.covered()
+        for line in terse.pack([p.to_dict() for result in results for p in result.probes]):
+            self._note_line(terse.decode(json.dumps(line)))
+
     def panel(self, now: datetime) -> dict[str, Panel]:
         """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest
         first), and those closed or gone that are due a look RECHECK_DAYS after, the most overdue first."""
@@ -270,6 +307,8 @@ class Memory:
         for (endpoint, ticket), track in self.tracks.items():
             if track.state not in ("closed", "gone"):
                 open_.setdefault(endpoint, []).append((track.since, ticket))
+                continue
+            if track.from_history:
                 continue
             since, seen = _time(track.since), _time(track.seen)
             for days in RECHECK_DAYS:
@@ -300,6 +339,7 @@ class Track:
     state: str | None
     since: str
     seen: str
+    from_history: bool = False  # first seen closed by the backfill: not rechecked
 
 
 def _time(stamp: str) -> datetime:

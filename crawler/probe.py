@@ -18,6 +18,12 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
      crawl, in turn, so that every definition is seen within a day of CRAWLS_PER_DAY crawls).
   6. GET discovery, when the registry names a discovery_url.
   7. Once a day, GET services in the other format, so we know which formats work.
+  8. The backfill, with what budget is left (at most BACKFILL_CALLS): GET requests for the day
+     before the start of the endpoint's covered run (records/coverage.py), going back towards
+     BACKFILL_SPAN a window a call, resumed by the next crawl where this one stopped. An answer
+     that reaches the server's cap keeps its tickets but does not count as read whole: its window
+     is halved and asked for again. Recorded under their own method, "backfill", with the window
+     as the target, so no latency or uptime figure mixes with them.
 A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
 otherwise the endpoint is left alone for the rest of the crawl.
 
@@ -39,7 +45,8 @@ from crawler import __version__, parse
 from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
 from registry import Endpoint
-from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
+from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso, parse_moment as parse_stamp
+from records.coverage import covered_since
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
 REQUESTS_WINDOW = timedelta(hours=24)
@@ -51,6 +58,10 @@ FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows th
 RECHECKS_PER_CRAWL = 20  # of which at most this many rechecks of closed tickets
 CONFIRMS = 3  # panel tickets missing from that call, asked for alone
 LATER_CALLS = MAX_DEFINITIONS + 2  # calls the confirmations leave for definitions, discovery and the other format
+BACKFILL_SPAN = timedelta(days=90)  # the spec's default window of GET requests: the history a city keeps to hand
+BACKFILL_WINDOW = timedelta(days=1)  # a call's window; halved while answers reach the cap
+BACKFILL_CALLS = 4  # at most, per crawl: the ordinary calls come first, and the rest of the history waits a crawl
+SPEC_CAP = 1000  # the spec's cap on one answer
 UPDATED_WINDOW = timedelta(hours=6)  # updated_after reaches back this far: late or skipped crawls lose nothing
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
 FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
@@ -150,8 +161,10 @@ def drawn(items: list[str], count: int, seed: str) -> list[str]:
 class Probe:
     """The plan of calls to one endpoint in one crawl, within its budget (the module's docstring has the order)."""
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
-                 api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None):
+                 api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None,
+                 covered: list[tuple[str, str]] | None = None):
         self.endpoint = endpoint
+        self.covered = list(covered or [])  # what earlier crawls read whole: where the backfill goes on from
         mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
         # A lowered panel_rate drops tickets from the panel: they are followed no more.
         self.panel = Panel([i for i in panel.open if i in mine], [i for i in panel.due if i in mine]) if panel else Panel()
@@ -255,6 +268,7 @@ class Probe:
             self.discovery()
             if fmt == self.endpoint.format:
                 self.other_format()
+            self.backfill(fmt)
         if self.stopped and self.stopped != "budget spent":
             self.result.notes.append(self.stopped)
         elif self.stopped:
@@ -381,6 +395,32 @@ class Probe:
         if missing and self.lookup_works:
             self.result.events.append(replace(parse.gone_event(self.endpoint, ticket_id, stamp), via=via))
 
+    def backfill(self, fmt: str) -> None:
+        """Read the history before the covered run, a window a call, with the budget the plan left."""
+        if any(p.method == "requests" and p.page in (1, None) and p.outcome == "ok" for p in self.result.probes):
+            self.covered.append((iso(self.crawl_time - REQUESTS_WINDOW), iso(self.crawl_time)))
+        since = covered_since(self.covered)
+        if since is None:
+            return  # nothing has been listed yet: there is no run to extend
+        target, window, end = self.crawl_time - BACKFILL_SPAN, BACKFILL_WINDOW, parse_stamp(since)
+        for _ in range(BACKFILL_CALLS):
+            if end <= target or self.stopped or not self.budget.allows() or window < timedelta(minutes=1):
+                return
+            start = max(target, end - window)
+            params = {**self.base, **self.extensions, "start_date": iso(start), "end_date": iso(end)}
+            answer = self.call("backfill", fmt, self.url("requests", fmt), params, parse.requests, target=f"{iso(start)}/{iso(end)}")
+            if answer is None or not answer.ok:
+                return
+            stamp = iso(self.crawl_time)
+            self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, stamp))
+            self.result.events.extend(parse.to_events(answer.value, self.endpoint, stamp, "backfill"))
+            if full_page(self.endpoint, len(answer.value)) or len(answer.value) >= SPEC_CAP:
+                self.result.probes[-1] = replace(self.result.probes[-1], error=f"capped at {len(answer.value)}: the window is halved")
+                window /= 2
+                continue
+            self.covered.append((iso(start), iso(end)))
+            end = start
+
     def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
         """Two listed requests asked for alone, rotating: does GET requests/{id} answer, and with the same status?"""
         by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
@@ -446,7 +486,7 @@ def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str)
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
                    api_key: str | None = None, host_deadline: float | None = None,
-                   panel: Panel | None = None) -> EndpointResult:
+                   panel: Panel | None = None, covered: list[tuple[str, str]] | None = None) -> EndpointResult:
     """One endpoint's calls in one crawl, as records; a failing endpoint is data, never an exception."""
     started = client.clock() if crawl_started is None else crawl_started
-    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel).run()
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel, covered).run()

@@ -134,13 +134,18 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
     told = [c for c in closed if c[3] not in UNCLASSIFIED or c[0].events[c[1]].get("work_order") is not None]
     # Timed: closings with both times, in order (a closing before its request is a fault, counted in M11).
     timed = [(c, c[0].requested) for c in closed if c[0].requested and c[0].events[c[1]]["updated"] and c[2] >= c[0].requested]
-    looked_again = [c for c in closed if any(_time(e["crawl"]) - _time(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER  # type: ignore[operator]
-                                             for e in c[0].events[c[1] + 1:])]
+    # What needs a ticket followed over time counts only the tickets the panel met as they came, never those the
+    # backfill read from the history (first seen already closed, or long open): their past was not watched.
+    followed = {i: life for i, life in tickets.items() if life.events[0].get("via") != "backfill"}
+    looked_again = [c for c in closed if c[0].events[0].get("via") != "backfill"
+                    and any(_time(e["crawl"]) - _time(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER  # type: ignore[operator]
+                            for e in c[0].events[c[1] + 1:])]
     durations = sorted(at - requested for (_, _, at, _), requested in timed)
     p90 = durations[int(0.9 * (len(durations) - 1))] if durations else timedelta(0)
-    open_now, stale, never_updated, stale_after = _open_too_long(tickets, start, now, p90)
+    open_now, stale, never_updated, stale_after = _open_too_long(followed, start, now, p90)
     recent = [life for life in tickets.values() if start <= _time(life.events[0]["crawl"])]  # type: ignore[operator]
-    settled = [life for life in recent if now - _time(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
+    settled = [life for life in recent if life.events[0].get("via") != "backfill"
+               and now - _time(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
     bad = [life for life in recent if life.violations()]
 
     def work_order(c: tuple[Life, int, datetime, str]) -> bool:

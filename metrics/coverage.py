@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from records import iso
+from records.coverage import covered_since, covered_through
+
 REQUESTS_WINDOW = timedelta(hours=24)  # what each crawl's listing asks for (crawler/probe.py)
 
 
@@ -33,15 +36,13 @@ class Coverage:
 
 
 def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:
-    """The run of covered time of one endpoint's calls that ends with its latest full listing up to now."""
-    listed = calls[(calls["method"] == "requests") & (calls["outcome"] == "ok") & (calls["page"].isna() | (calls["page"] == 1))
-                   & (calls["crawl"] <= pd.Timestamp(now))]
-    crawls = sorted(set(listed["crawl"]), reverse=True)
-    if not crawls:
-        return Coverage(None, None)
-    since = crawls[0] - REQUESTS_WINDOW
-    for crawl in crawls[1:]:
-        if crawl < since:
-            break  # a gap: nothing before it is known to be whole
-        since = min(since, crawl - REQUESTS_WINDOW)
-    return Coverage(since, crawls[0])
+    """The run of covered time of one endpoint's calls (records/coverage.py) up to now: its crawls' full listings
+    and its backfill's whole windows."""
+    calls = calls[(calls["outcome"] == "ok") & (calls["crawl"] <= pd.Timestamp(now))]
+    listed = calls[(calls["method"] == "requests") & (calls["page"].isna() | (calls["page"] == 1))]
+    intervals = [(iso(c - REQUESTS_WINDOW), iso(c)) for c in set(listed["crawl"])]
+    windows = calls[(calls["method"] == "backfill") & calls["error"].isna()]
+    intervals += [tuple(str(t).split("/", 1)) for t in windows["target"] if "/" in str(t)]
+    since = covered_since(intervals)
+    through = covered_through(intervals)
+    return Coverage(pd.Timestamp(since) if since else None, pd.Timestamp(through) if through else None)

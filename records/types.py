@@ -71,7 +71,7 @@ class EventRecord:
     #                    "" when the field is there but empty, None when the API gave no such field
     updated: str | None  # updated_datetime in UTC
     expected: str | None  # expected_datetime in UTC
-    via: str  # list | updated | panel | recheck | lookup | confirm: which call saw it (data/README.md)
+    via: str  # list | updated | panel | recheck | lookup | confirm | backfill: which call saw it (data/README.md)
     # Added in crawler 0.3.0 (rechecks, disappearances, extensions); the reader gives older lines these defaults.
     requested: str | None = None  # requested_datetime in UTC
     service_code: str | None = None

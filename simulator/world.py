@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from simulator.scenario import OUTCOMES, City, Window, moment
 
 SLOT = timedelta(minutes=30)  # flapping is decided per slot of this length
-HISTORY_BEFORE = timedelta(days=14)  # tickets exist from this long before the span starts
+HISTORY_BEFORE = timedelta(days=91)  # tickets exist from this long before the span starts: the backfill reads 90 days
 REFERRALS = ["Water Department", "State Highway Authority", "Parks and Recreation", "a private owner"]
 
 

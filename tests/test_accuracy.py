@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.parse import in_panel
-from crawler.probe import REQUESTS_WINDOW
+from crawler.probe import BACKFILL_SPAN, REQUESTS_WINDOW
 from metrics import accuracy
 from metrics.accuracy import FAST_CLOSE, REOPEN_WITHIN, SEEN_AGAIN_AFTER, SETTLED
 from simulator import demo
@@ -46,9 +46,12 @@ def true_shares(tickets):
     def first_close(t):
         return next((w for w, s, _ in events(t) if s == "closed"), None)
 
-    mine = [t for t in tickets if START - REQUESTS_WINDOW <= _time(t["requested"]) <= END]  # the first crawl lists a day
-    closed = [t for t in mine if first_close(t)]
-    matured = [t for t in closed if first_close(t) <= END - SEEN_AGAIN_AFTER]
+    # The crawls list what was requested while they ran (the first one a day back); the backfill reads the 90 days
+    # before that, so every closing of those is seen too. What needs following counts the crawls' own only.
+    mine = [t for t in tickets if START - REQUESTS_WINDOW <= _time(t["requested"]) <= END]
+    read = [t for t in tickets if START - BACKFILL_SPAN <= _time(t["requested"]) <= END]
+    closed = [t for t in read if first_close(t)]
+    matured = [t for t in mine if first_close(t) and first_close(t) <= END - SEEN_AGAIN_AFTER and first_close(t) >= START]
     settled = [t for t in mine if _time(t["requested"]) <= END - SETTLED]
 
     def reopened(t):

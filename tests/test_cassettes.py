@@ -57,13 +57,16 @@ def test_the_request_shapes_of_one_probe(how):
     finally:
         if server:
             server.__exit__(None, None, None)
-    assert [p.outcome for p in result.probes] == ["ok", "ok", "ok", "ok"]
+    assert [p.outcome for p in result.probes] == ["ok"] * 8
     assert cassette.all_played or recording
     recorded = cassette_path.read_text()
     assert KEY not in recorded and ("[key]" in recorded or "%5Bkey%5D" in recorded)
     assert [(r.method, r.path) for r in cassette.requests] == [
         ("GET", "/open311/v2/services.json"), ("GET", "/open311/v2/requests.json"),
         ("GET", "/open311/v2/requests/A-1.json"), ("GET", "/open311/v2/services/001.json"),
+        *[("GET", "/open311/v2/requests.json")] * 4,  # the backfill: the four days before, a call each
     ]
+    assert [dict(r.query)["end_date"] for r in cassette.requests[4:]] == [
+        f"2026-11-{d:02d}T04:30:00Z" for d in (19, 18, 17, 16)]
     first_query = dict(cassette.requests[1].query)
     assert first_query["start_date"] == "2026-11-19T04:30:00Z" and first_query["jurisdiction_id"] == "springfield.gov"

@@ -18,6 +18,7 @@ from crawler.client import classify_exception, make_session
 from crawler.crawl import crawl, scheduled_slot
 from crawler.guard import GuardedAdapter, address_refusal
 from registry import load_registry
+from records import iso
 from simulator.hostile import Hostile
 from tests.conftest import FAST, NOW, ROOT, entry, fast_client, read_lines, record_validator
 
@@ -61,9 +62,13 @@ def test_a_crawl_of_loopback_servers_through_the_real_cli(fleet_registry, tmp_pa
         for record in read_lines(data, kind):
             validator.validate(record)
     tickets = read_lines(data, "tickets")
-    listed = sum(p["items"] for p in spring if p["method"] == "requests")
+    # The day's listing, and the backfill's older windows (each a day, going back from the listing's start).
+    listed = sum(p["items"] for p in spring if p["method"] in ("requests", "backfill"))
     assert sum(t["endpoint"] == "springfield" for t in tickets) == listed > 0
-    assert all("2026-11-19T12:00:00Z" <= t["requested"] < "2026-11-20T12:00:00Z" for t in tickets)
+    windows = [p["target"] for p in spring if p["method"] == "backfill"]
+    assert windows[0] == "2026-11-18T12:00:00Z/2026-11-19T12:00:00Z" and len(windows) >= 1
+    first = min(w.split("/")[0] for w in windows)
+    assert all(first <= t["requested"] < "2026-11-20T12:00:00Z" for t in tickets)
     [crawl_line] = read_lines(data, "crawls")
     assert crawl_line["scheduled"] == "2026-11-20T11:37:00Z" and crawl_line["endpoints"] == 2
     assert crawl_line["calls"] == sum(len(ps) for ps in probes.values())
@@ -365,9 +370,11 @@ def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path)
     validator = record_validator("events")
     for e in events:
         validator.validate(e)
-    assert any(e["notes"] for e in events) and all(e["via"] in ("list", "lookup") for e in events)
-    assert run_main(*args, "--now", NOW.isoformat())[0] == 0  # the same crawl again: nothing changed
-    assert len(read_lines(tmp_path / "data", "events")) == len(events)
+    assert any(e["notes"] for e in events) and all(e["via"] in ("list", "lookup", "backfill") for e in events)
+    assert run_main(*args, "--now", NOW.isoformat())[0] == 0  # the same crawl again: nothing changed but the backfill's progress
+    again = read_lines(tmp_path / "data", "events")[len(events):]
+    assert all(e["via"] == "backfill" for e in again)
+    events = read_lines(tmp_path / "data", "events")
     fleet.clock.set(NOW + timedelta(days=2))  # two days on, panel tickets closed: their new state only
     later = NOW + timedelta(hours=47)
     assert run_main(*args, "--now", later.isoformat())[0] == 0
@@ -377,9 +384,8 @@ def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path)
     followed = [e for e in new if e["via"] == "panel"]
     first_ids = {e["id"] for e in events}
     assert followed and {e["id"] for e in followed} <= first_ids
-    [panel_call] = [p for p in read_lines(tmp_path / "data", "probes") if p["method"] == "panel"]
-    open_ids = {e["id"] for e in events if e["status"] == "open"}
-    assert panel_call["outcome"] == "ok" and panel_call["items"] == min(50, len(open_ids))  # 50 a crawl at most
+    panel_call = [p for p in read_lines(tmp_path / "data", "probes") if p["method"] == "panel" and p["crawl"] == iso(later)][0]
+    assert panel_call["outcome"] == "ok" and 0 < panel_call["items"] <= 50  # 50 a crawl at most
 
 
 def test_the_user_agent_names_the_repository_the_crawl_runs_in(tmp_path):

@@ -39,10 +39,12 @@ def test_a_healthy_endpoint_gets_the_whole_plan():
     with Hostile("open311") as server:
         result = run(endpoint(server.base_url), now=definition_due())
     assert definition_due() == datetime(2026, 11, 20, 4, 30, tzinfo=timezone.utc)
+    # Then, with the budget left, the backfill: the days before the listing's, one a call, going back.
     assert [(p.method, p.target, p.outcome) for p in result.probes] == [
         ("services", None, "ok"), ("requests", None, "ok"), ("request", "A-1", "ok"), ("service_definition", "001", "ok"),
+        *[("backfill", f"2026-11-{d - 1:02d}T04:30:00Z/2026-11-{d:02d}T04:30:00Z", "ok") for d in (19, 18, 17, 16)],
     ]
-    assert [p.items for p in result.probes] == [2, 1, 1, 1]
+    assert [p.items for p in result.probes] == [2, 1, 1, 1, 1, 1, 1, 1]
     assert [t.id for t in result.tickets] == ["A-1"]
     assert status(result) == "up"
     requests = server.seen[1]
@@ -52,7 +54,7 @@ def test_a_healthy_endpoint_gets_the_whole_plan():
 def test_definitions_are_not_asked_for_at_every_crawl():
     with Hostile("open311") as server:
         result = run(endpoint(server.base_url), now=definition_due() + timedelta(minutes=30))
-    assert [p.method for p in result.probes] == ["services", "requests", "request"]
+    assert [p.method for p in result.probes if p.method != "backfill"] == ["services", "requests", "request"]
 
 
 def test_what_every_call_sends():
@@ -121,7 +123,7 @@ def test_calls_to_a_host_keep_the_minimum_interval_and_one_connection():
     with Hostile("open311") as server:
         run(endpoint(server.base_url), fast_client(interval=0.3), now=definition_due())
     gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
-    assert len(gaps) == 3 and min(gaps) >= 0.29
+    assert len(gaps) == 7 and min(gaps) >= 0.29  # the plan's 4 calls, then the backfill's 4: all paced alike
     assert server.most_connections == 1
 
 
@@ -151,7 +153,7 @@ def test_pages_are_followed_where_the_server_pages():
         result = run(endpoint(fleet.base_url("chicago_like")))
     pages = [(p.page, p.items) for p in result.probes if p.method == "requests"]
     assert pages == [(1, 50), (2, 50), (3, 50)]
-    assert len(result.tickets) == 150
+    assert len([t for t in result.tickets if t.requested >= "2026-11-19T12:00:00Z"]) == 150  # the day's listing
 
 
 def test_a_server_that_ignores_page_is_noted_once():
@@ -161,7 +163,11 @@ def test_a_server_that_ignores_page_is_noted_once():
     pages = [p for p in result.probes if p.method == "requests"]
     assert [(p.page, p.items) for p in pages] == [(1, 20), (2, 20)]
     assert pages[1].findings == {"paging_ignored": "page 2 repeated page 1"}
-    assert len(result.tickets) == 20
+    assert len([t for t in result.tickets if t.requested >= "2026-11-19T12:00:00Z"]) == 20  # the day's listing
+    # The backfill's windows reach the cap too: their tickets are kept, but none counts as read whole, and each
+    # window is half the one before.
+    windows = [p for p in result.probes if p.method == "backfill"]
+    assert windows and all(p.error and p.error.startswith("capped at 20") for p in windows)
 
 
 def test_lookups_compare_with_the_list():

@@ -1,0 +1,29 @@
+"""The unbroken run of time whose requests were all read: shared by the crawler (where its backfill goes
+on from) and the site (from when a figure may count), so both agree on what has been seen whole.
+
+Each interval is [start, end) as ISO times: a crawl's listing covers the 24 hours before it, a
+backfill window the dates it asked for. The run ends with the latest end and goes back while the
+intervals touch or overlap; a gap ends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def covered_since(intervals: Iterable[tuple[str, str]]) -> str | None:
+    """The start of the run of covered time that ends with the latest end; None without any interval."""
+    ordered = sorted(intervals, key=lambda i: i[1], reverse=True)
+    if not ordered:
+        return None
+    since = ordered[0][0]
+    for start, end in ordered[1:]:
+        if end < since:
+            break  # a gap: nothing before it is known to be whole
+        since = min(since, start)
+    return since
+
+
+def covered_through(intervals: Iterable[tuple[str, str]]) -> str | None:
+    """The end of that run: the latest end."""
+    return max((end for _, end in intervals), default=None)
