@@ -96,6 +96,7 @@ class HostCrawl:
     secrets: tuple[str, ...]  # every key in the environment: never written, wherever it turns up
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # Memory.covered
+    windows: dict[str, timedelta] = field(default_factory=dict)  # Memory.windows
 
     def host(self, group: list[Endpoint]) -> list[Outcome]:
         """One host's endpoints, one after another through one client, within the host's budget."""
@@ -121,7 +122,7 @@ class HostCrawl:
                 return endpoint, not_sent(endpoint, self.now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
                                                                          "and the endpoint requires one; not called"), None
             result = probe_endpoint(endpoint, client, self.now, client.clock(), key or None, host_deadline,
-                                    self.panel.get(endpoint.id), self.covered.get(endpoint.id, []))
+                                    self.panel.get(endpoint.id), self.covered.get(endpoint.id, []), self.windows.get(endpoint.id))
             if endpoint.api_key_env and not key:
                 result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
             return endpoint, result, None
@@ -167,7 +168,9 @@ def crawl(
     started = clock()
     memory = memory or Memory(data_dir, now)
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
-    run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, memory.covered())
+    covered = memory.covered()
+    run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
+                    {e: w for e, (_, w) in memory.windows.items()})
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result
@@ -229,6 +232,7 @@ class Memory:
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
         self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
         self.intervals: dict[str, list[tuple[str, str]]] | None = None  # what was read whole, per endpoint
+        self.windows: dict[str, tuple[str, timedelta]] = {}  # per endpoint: (crawl, the window its backfill goes on with)
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
@@ -286,11 +290,18 @@ class Memory:
         for call in line.calls:
             if call.o != "ok":
                 continue
-            if call.m == "requests" and call.p in (1, None):
+            if call.m == "requests" and call.p in (1, None) and call.e is None:
                 self.intervals.setdefault(line.endpoint, []).append((iso(_time(line.crawl) - REQUESTS_WINDOW), line.crawl))
-            elif call.m == "backfill" and call.e is None and call.g and "/" in call.g:
+            elif call.m == "backfill" and call.g and "/" in call.g:
                 start, end = call.g.split("/", 1)
-                self.intervals.setdefault(line.endpoint, []).append((start, end))
+                if call.e is None:
+                    self.intervals.setdefault(line.endpoint, []).append((start, end))
+                # The window to go on with: the last one's, halved when it reached the cap, so a busy city's
+                # backfill does not start again from a day every crawl and never get anywhere.
+                length = _time(end) - _time(start)
+                window = length / 2 if call.e else length
+                if line.endpoint not in self.windows or self.windows[line.endpoint][0] <= line.crawl:
+                    self.windows[line.endpoint] = (line.crawl, window)
 
     def note_coverage(self, results: Iterable[EndpointResult]) -> None:
         """Remember what a crawl's results read whole."""

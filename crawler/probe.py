@@ -162,8 +162,9 @@ class Probe:
     """The plan of calls to one endpoint in one crawl, within its budget (the module's docstring has the order)."""
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
                  api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None,
-                 covered: list[tuple[str, str]] | None = None):
+                 covered: list[tuple[str, str]] | None = None, window: timedelta | None = None):
         self.endpoint = endpoint
+        self.window = min(window or BACKFILL_WINDOW, BACKFILL_WINDOW)  # the backfill's window: halved while answers hit the cap
         self.covered = list(covered or [])  # what earlier crawls read whole: where the backfill goes on from
         mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
         # A lowered panel_rate drops tickets from the panel: they are followed no more.
@@ -320,6 +321,7 @@ class Probe:
         self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
+        first = first.record
         for page in range(2, most + 1):
             if not full_page(self.endpoint, last_count) or self.endpoint.pages is False:
                 break
@@ -340,6 +342,10 @@ class Probe:
             seen.update(str(i.get("service_request_id")) for i in fresh)
             listed += fresh
             last_count = len(answer.value)
+        if method == "requests" and (full_page(self.endpoint, last_count) or len(listed) >= SPEC_CAP):
+            # The listing may hold more than it gave (a cap, no paging, or pages left): not a day read whole.
+            index = self.result.probes.index(first)
+            self.result.probes[index] = replace(first, error=f"capped: {len(listed)} listed, maybe more")
         return listed
 
     def updated(self, fmt: str) -> list[dict[str, Any]] | None:
@@ -397,12 +403,11 @@ class Probe:
 
     def backfill(self, fmt: str) -> None:
         """Read the history before the covered run, a window a call, with the budget the plan left."""
-        if any(p.method == "requests" and p.page in (1, None) and p.outcome == "ok" for p in self.result.probes):
+        if any(p.method == "requests" and p.page in (1, None) and p.outcome == "ok" and p.error is None for p in self.result.probes):
             self.covered.append((iso(self.crawl_time - REQUESTS_WINDOW), iso(self.crawl_time)))
-        since = covered_since(self.covered)
-        if since is None:
-            return  # nothing has been listed yet: there is no run to extend
-        target, window, end = self.crawl_time - BACKFILL_SPAN, BACKFILL_WINDOW, parse_stamp(since)
+        # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
+        since = covered_since(self.covered) or iso(self.crawl_time)
+        target, window, end = self.crawl_time - BACKFILL_SPAN, self.window, parse_stamp(since)
         for _ in range(BACKFILL_CALLS):
             if end <= target or self.stopped or not self.budget.allows() or window < timedelta(minutes=1):
                 return
@@ -486,7 +491,8 @@ def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str)
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
                    api_key: str | None = None, host_deadline: float | None = None,
-                   panel: Panel | None = None, covered: list[tuple[str, str]] | None = None) -> EndpointResult:
+                   panel: Panel | None = None, covered: list[tuple[str, str]] | None = None,
+                   window: timedelta | None = None) -> EndpointResult:
     """One endpoint's calls in one crawl, as records; a failing endpoint is data, never an exception."""
     started = client.clock() if crawl_started is None else crawl_started
-    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel, covered).run()
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel, covered, window).run()

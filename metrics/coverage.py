@@ -39,7 +39,7 @@ def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:
     """The run of covered time of one endpoint's calls (records/coverage.py) up to now: its crawls' full listings
     and its backfill's whole windows."""
     calls = calls[(calls["outcome"] == "ok") & (calls["crawl"] <= pd.Timestamp(now))]
-    listed = calls[(calls["method"] == "requests") & (calls["page"].isna() | (calls["page"] == 1))]
+    listed = calls[(calls["method"] == "requests") & (calls["page"].isna() | (calls["page"] == 1)) & calls["error"].isna()]
     intervals = [(iso(c - REQUESTS_WINDOW), iso(c)) for c in set(listed["crawl"])]
     windows = calls[(calls["method"] == "backfill") & calls["error"].isna()]
     intervals += [tuple(str(t).split("/", 1)) for t in windows["target"] if "/" in str(t)]
