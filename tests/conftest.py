@@ -12,7 +12,7 @@ from crawler.client import Client, Limits, make_session
 from simulator.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
-REALWORLD = ROOT.parent / "shared" / "realworld"
+REALWORLD = ROOT / "tests" / "fixtures" / "realworld"  # answers captured from real city APIs (its README says whence)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 

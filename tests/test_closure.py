@@ -46,7 +46,6 @@ def test_clean_keeps_what_the_city_wrote():
     assert clean("Case Resolved   Pot hole <b>repaired</b>") == "Pot hole repaired"
 
 
-@pytest.mark.skipif(not REALWORLD.is_dir(), reason="../shared/realworld is not beside the checkout")
 def test_almost_every_real_koeln_note_gets_a_class():
     notes = [r.get("status_note") for r in json.loads((REALWORLD / "koeln-2024.requests.json").read_text())]
     classes = [classify(n) for n in notes]

@@ -1,4 +1,4 @@
-"""The tolerant parser against answers captured from real city APIs (../shared/realworld), quirks, and fuzz."""
+"""The tolerant parser against answers captured from real city APIs (tests/fixtures/realworld), quirks, and fuzz."""
 
 import json
 from zoneinfo import ZoneInfo
@@ -13,7 +13,6 @@ from crawler.parse import NotOpen311, ParseError, SchemaError, parse_time, to_ti
 from registry import Endpoint
 from tests.conftest import REALWORLD
 
-real = pytest.mark.skipif(not REALWORLD.is_dir(), reason="../shared/realworld is not beside the checkout")
 
 
 def body(name: str) -> bytes:
@@ -25,7 +24,6 @@ def read(reader, raw, fmt):
     return reader(raw, fmt, findings), findings.as_dict()
 
 
-@real
 @pytest.mark.parametrize("name, reader, fmt, count, findings", [
     ("san-francisco-2012.requests.xml", parse.requests, "xml", 56, {
         "date_not_w3c": "2012-05-22 23:57:23.97", "date_without_timezone": "2012-05-22 23:57:23.97", "status_case": "Open",
@@ -45,13 +43,11 @@ def test_real_lists_parse_with_their_findings(name, reader, fmt, count, findings
     assert found == findings
 
 
-@real
 def test_bloomington_has_eleven_services_with_definitions():
     items, _ = read(parse.services, body("bloomington-2012.services.json"), "json")
     assert sum(parse.is_true(i["metadata"]) for i in items) == 11
 
 
-@real
 def test_washington_dc_definition_s0301():
     definition, found = read(parse.definition, body("washington-dc-2012.service-definition-S0301.xml"), "xml")
     assert definition["service_code"] == "S0301"
@@ -61,7 +57,6 @@ def test_washington_dc_definition_s0301():
     assert all(isinstance(a["values"], list) and {"key", "name"} <= set(a["values"][0]) for a in listed)
 
 
-@real
 @pytest.mark.parametrize("name, fmt, endpoints, findings", [
     ("washington-dc-2012.discovery.xml", "xml", 2, {}),
     ("helsinki-2013.discovery.json", "json", 2, {"bom": "EF BB BF"}),
@@ -73,13 +68,11 @@ def test_discovery_documents(name, fmt, endpoints, findings):
     assert found == findings
 
 
-@real
 def test_an_error_document_is_not_a_list():
     with pytest.raises(SchemaError, match="an error answer: Service request not found with id or token not-an-id"):
         read(parse.requests, body("connected-bits.error-404.xml"), "xml")
 
 
-@real
 def test_sf_quirks_become_clean_tickets():
     sf = Endpoint(id="san_francisco", name="SF", country="USA", base_url="https://x.org/", format="xml",
                   platform="Connected Bits", timezone="America/Los_Angeles", notes="", source="")
