@@ -10,7 +10,6 @@ bug of ours, collected and reported after every other endpoint's records are wri
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -24,10 +23,11 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, REQUESTS_WINDOW, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
+from records.coverage import read_whole
 from records.layout import day_path
 from records.read import probe_lines, read_data
 
@@ -282,32 +282,29 @@ class Memory:
                 path = day_path(self.data_dir, "probes", (self.now - timedelta(days=n)).date())
                 if path.exists():
                     for line in probe_lines(path, []):
-                        self._note_line(line)
+                        for c in line.calls:
+                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g)
         return self.intervals
 
-    def _note_line(self, line: terse.Line) -> None:
+    def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,
+              target: str | None) -> None:
+        """Remember what one call read whole, and the window a backfill call leaves its endpoint to go on with."""
         assert self.intervals is not None
-        for call in line.calls:
-            if call.o != "ok":
-                continue
-            if call.m == "requests" and call.p in (1, None) and call.e is None:
-                self.intervals.setdefault(line.endpoint, []).append((iso(_time(line.crawl) - REQUESTS_WINDOW), line.crawl))
-            elif call.m == "backfill" and call.g and "/" in call.g:
-                start, end = call.g.split("/", 1)
-                if call.e is None:
-                    self.intervals.setdefault(line.endpoint, []).append((start, end))
-                # The window to go on with: the last one's, halved when it reached the cap, so a busy city's
-                # backfill does not start again from a day every crawl and never get anywhere.
-                length = _time(end) - _time(start)
-                window = length / 2 if call.e else length
-                if line.endpoint not in self.windows or self.windows[line.endpoint][0] <= line.crawl:
-                    self.windows[line.endpoint] = (line.crawl, window)
+        if interval := read_whole(crawl, method, page, outcome, error, target):
+            self.intervals.setdefault(endpoint, []).append(interval)
+        if method == "backfill" and outcome == "ok" and target and "/" in target:
+            # The last window's length, halved when it reached the cap, so a busy city's backfill does not
+            # start again from a day every crawl and never get anywhere.
+            start, end = target.split("/", 1)
+            length = _time(end) - _time(start)
+            if endpoint not in self.windows or self.windows[endpoint][0] <= crawl:
+                self.windows[endpoint] = (crawl, length / 2 if error else length)
 
     def note_coverage(self, results: Iterable[EndpointResult]) -> None:
         """Remember what a crawl's results read whole."""
         self.covered()
-        for line in terse.pack([p.to_dict() for result in results for p in result.probes]):
-            self._note_line(terse.decode(json.dumps(line)))
+        for p in (p for result in results for p in result.probes):
+            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target)
 
     def panel(self, now: datetime) -> dict[str, Panel]:
         """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest

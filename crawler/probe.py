@@ -46,10 +46,9 @@ from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
 from registry import Endpoint
 from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso, parse_moment as parse_stamp
-from records.coverage import covered_since
+from records.coverage import REQUESTS_WINDOW, covered_since, read_whole
 
 CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
-REQUESTS_WINDOW = timedelta(hours=24)
 PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # without a registry limit: a page of exactly this many is probably cut
 MAX_PAGES = 3
 LOOKUPS = 2
@@ -321,7 +320,7 @@ class Probe:
         self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
-        first = first.record
+        first_record = first.record
         for page in range(2, most + 1):
             if not full_page(self.endpoint, last_count) or self.endpoint.pages is False:
                 break
@@ -344,8 +343,8 @@ class Probe:
             last_count = len(answer.value)
         if method == "requests" and (full_page(self.endpoint, last_count) or len(listed) >= SPEC_CAP):
             # The listing may hold more than it gave (a cap, no paging, or pages left): not a day read whole.
-            index = self.result.probes.index(first)
-            self.result.probes[index] = replace(first, error=f"capped: {len(listed)} listed, maybe more")
+            index = self.result.probes.index(first_record)
+            self.result.probes[index] = replace(first_record, error=f"capped: {len(listed)} listed, maybe more")
         return listed
 
     def updated(self, fmt: str) -> list[dict[str, Any]] | None:
@@ -403,8 +402,8 @@ class Probe:
 
     def backfill(self, fmt: str) -> None:
         """Read the history before the covered run, a window a call, with the budget the plan left."""
-        if any(p.method == "requests" and p.page in (1, None) and p.outcome == "ok" and p.error is None for p in self.result.probes):
-            self.covered.append((iso(self.crawl_time - REQUESTS_WINDOW), iso(self.crawl_time)))
+        self.covered += [i for p in self.result.probes if p.method == "requests"
+                         and (i := read_whole(p.crawl, p.method, p.page, p.outcome, p.error, p.target))]
         # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
         since = covered_since(self.covered) or iso(self.crawl_time)
         target, window, end = self.crawl_time - BACKFILL_SPAN, self.window, parse_stamp(since)

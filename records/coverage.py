@@ -9,6 +9,25 @@ intervals touch or overlap; a gap ends it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+
+from records.layout import iso, parse_moment
+
+REQUESTS_WINDOW = timedelta(hours=24)  # what each crawl's listing asks for: the day before it
+
+
+def read_whole(crawl: str, method: str, page: int | None, outcome: str, error: str | None, target: str | None
+               ) -> tuple[str, str] | None:
+    """The interval one call read whole, or None: a crawl's first page of GET requests covers the day before the
+    crawl, a backfill call the window in its target; not when it failed, or was cut at the server's cap (error)."""
+    if outcome != "ok" or error is not None:
+        return None
+    if method == "requests" and page in (1, None):
+        return iso(parse_moment(crawl) - REQUESTS_WINDOW), crawl
+    if method == "backfill" and target and "/" in target:
+        start, end = target.split("/", 1)
+        return start, end
+    return None
 
 
 def covered_since(intervals: Iterable[tuple[str, str]]) -> str | None:
