@@ -295,3 +295,7 @@ def test_the_backfill_splits_windows_at_a_cap_and_misses_no_ticket(tmp_path):
     stored = {t["id"] for t in read_data(tmp_path / "data", kinds=("tickets",)).records["tickets"]}
     truth = {t.id for t in world.truth["capton"].tickets if since <= t.requested < end}
     assert truth <= stored, len(truth - stored)
+    # The site's columnar reading of the covered run is the crawler's call by call (records.coverage.read_whole).
+    from records.coverage import covered_since, read_whole
+    intervals = [i for p in probes if (i := read_whole(p["crawl"], p["method"], p["page"], p["outcome"], p["error"], p["target"]))]
+    assert covered_since(intervals) == entry["coverage"]["requests_since"]
