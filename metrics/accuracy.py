@@ -157,6 +157,8 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
         "gives": available,
         "tickets_seen": len(recent),
         "closed_n": len(closed),
+        "closed_from_history": sum(c[0].events[0].get("via") == "backfill" for c in closed),  # the rest followed as they came
+        "followed_n": len(followed),
         "explained": share(len(explained), len(closed), notes),  # M1
         "work_done": share(sum(c[3] in WORK_DONE for c in readable), len(readable), notes),  # M2
         "classes": dict(Counter(c[3] for c in closed)) if notes else {},  # M3

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from records import iso
 from records.coverage import REQUESTS_WINDOW, covered_since, covered_through
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -30,6 +32,15 @@ class Coverage:
             return None
         start, end = max(self.since, pd.Timestamp(now - span)), min(self.through, pd.Timestamp(now))
         return (start, end) if end > start else None
+
+    def window(self, now: datetime, span: timedelta) -> dict[str, str | float] | None:
+        """The covered part of the span before now as a page says it: {since, until, days, span_days}; None
+        when none of it is covered. A figure over the span counts only this part, and divides by its days."""
+        part = self.part_of(now, span)
+        if part is None:
+            return None
+        return {"since": iso(part[0]), "until": iso(part[1]), "days": round((part[1] - part[0]) / pd.Timedelta(days=1), 2),
+                "span_days": round(span / timedelta(days=1), 2)}
 
 
 def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:

@@ -15,7 +15,7 @@ from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
-from metrics.utilization import by_service, catalogue, freshness, weekday_pattern
+from metrics.utilization import FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, weekday_pattern
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -83,12 +83,30 @@ def requests_per_day(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -
     return round(recent["id"].nunique() / ((end - start) / pd.Timedelta(days=1)), 2)
 
 
-def daily_requests(tickets: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
-    """Requests per day of the 30 days before now, for the chart (distinct ids, by requested time)."""
-    start = pd.Timestamp(now - CHART_SPAN)
-    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < pd.Timestamp(now))].drop_duplicates("id")
+def daily_requests(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> list[dict[str, Any]]:
+    """Requests per UTC day of the 30 days before now, for the chart (distinct ids, by requested time), with the share
+    of each day that was covered: a day none of which was seen whole is left out, never shown as a day of none."""
+    part = coverage.part_of(now, CHART_SPAN)
+    if part is None:
+        return []
+    start, end = part
+    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)].drop_duplicates("id")
     counts = recent.groupby(recent["requested"].dt.normalize())["id"].count()
-    return [{"day": day.date().isoformat(), "requests": int(n)} for day, n in counts.items()]
+    out, day = [], start.normalize()
+    while day < end:
+        following = day + pd.Timedelta(days=1)
+        covered = (min(following, end) - max(day, start)) / pd.Timedelta(days=1)
+        out.append({"day": day.date().isoformat(), "requests": int(counts.get(day, 0)), "covered": round(covered, 2)})
+        day = following
+    return out
+
+
+def windows(coverage: Coverage, now: datetime) -> dict[str, Any]:
+    """For each windowed figure of the requests, the part of its window it was taken over (metrics.coverage.Coverage.window),
+    so that a page says when a figure rests on fewer days than its name."""
+    return {"requests_per_day": coverage.window(now, UTILIZATION_SPAN), "by_service": coverage.window(now, SERVICE_SPAN),
+            "weekday_pattern": coverage.window(now, PATTERN_SPAN), "freshness": coverage.window(now, FRESHNESS_SPAN),
+            "daily_requests": coverage.window(now, CHART_SPAN)}
 
 
 def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -159,10 +177,10 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     info = shared.meta.get(endpoint_id, {})
     figures = shared.crawled[endpoint_id]
     quality = conformance_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None
-    fresh = freshness(tickets, now)
+    covered = requests_coverage(calls, now)
+    fresh = freshness(tickets, covered, now)
     twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
     listed = service_count(calls)
-    covered = requests_coverage(calls, now)
     summary = {
         "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
         "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
@@ -175,7 +193,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
         "stale": fresh["stale"] if fresh else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         "twin": twin.api_entry(twin_detail),
     }
-    detail = _detail(info, calls, figures, tickets, now, {m: shared.latency.get((endpoint_id, m)) for m in ("services", "requests")},
+    detail = _detail(info, calls, figures, tickets, covered, now, {m: shared.latency.get((endpoint_id, m)) for m in ("services", "requests")},
                      shared.latency_daily.get(endpoint_id, []),
                      comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None)
     return summary, {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
@@ -183,7 +201,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
                      "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}
 
 
-def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, now: datetime,
+def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, covered: Coverage, now: datetime,
             by_method: dict[str, Any], daily: list[dict[str, Any]], implemented: dict[str, Any] | None) -> dict[str, Any]:
     recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
@@ -197,10 +215,11 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
         "latency_by_method": by_method,
         "latency_daily": daily,
         "comprehensiveness": implemented,
-        "by_service": by_service(tickets, now),
-        "weekday_pattern": weekday_pattern(tickets, now, info.get("timezone") or "UTC"),
+        "by_service": by_service(tickets, covered, now),
+        "weekday_pattern": weekday_pattern(tickets, covered, now, info.get("timezone") or "UTC"),
+        "windows": windows(covered, now),
         "outages": figures["outages"],
-        "daily_requests": daily_requests(tickets, now),
+        "daily_requests": daily_requests(tickets, covered, now),
         "failures": [
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,
              "http_status": None if pd.isna(r.http_status) else int(r.http_status),

@@ -23,11 +23,15 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
-    """Requests per day over 30 days; None without any."""
+    """Requests per day over the covered part of 30 days, a day only partly covered paler and saying how much of it
+    was; None without any request."""
     days = detail["daily_requests"]
-    if not days:
+    if not any(d["requests"] for d in days):
         return None
-    data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days]}]
+    data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days],
+             "marker": {"opacity": [1 if d["covered"] >= 1 else 0.4 for d in days]},
+             "hovertext": [f"{d['requests']} request{'' if d['requests'] == 1 else 's'}" + ("" if d["covered"] >= 1 else f", {d['covered']:.0%} of the day covered")
+                           for d in days], "hoverinfo": "x+text"}]
     return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "requests"}}}}
 
 

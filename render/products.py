@@ -105,12 +105,13 @@ REQUEST_FIELDS = [
     ("endpoint", "string", "Registry id."),
     ("day", "date", "UTC day the requests were made (requested_datetime)."),
     ("requests", "integer", "Distinct service requests seen with that requested day."),
+    ("covered", "number", "Share of that day whose requests were read whole (1 for a whole day; a day not covered at all is left out)."),
 ]
 
 
 def requests_csv(details: dict[str, dict[str, Any]]) -> str:
     """downloads/daily-requests.csv: requests per endpoint and day, for spreadsheets."""
-    return _csv(REQUEST_FIELDS, ([endpoint_id, d["day"], d["requests"]]
+    return _csv(REQUEST_FIELDS, ([endpoint_id, d["day"], d["requests"], d["covered"]]
                                  for endpoint_id in sorted(details) for d in details[endpoint_id]["daily_requests"]))
 
 

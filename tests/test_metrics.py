@@ -9,10 +9,12 @@ from metrics.quality import comprehensiveness, conformance
 from history.frames import crawl_statuses, probes_frame
 from metrics.status import outages, uptime, window_counts
 from metrics.summary import tickets_frame
+from metrics.coverage import Coverage
 from metrics.utilization import by_service, freshness, weekday_pattern
 from records import ProbeRecord
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+WHOLE = Coverage(pd.Timestamp(NOW - timedelta(days=90)), pd.Timestamp(NOW))  # every request of 90 days listed
 
 
 def probe(at, method="services", outcome="ok", ms=100, **kw):
@@ -105,18 +107,48 @@ def tickets(*rows):
 def test_utilization_by_service_and_weekday():
     frame = tickets(("1", "2026-11-19T10:00:00Z", "A"), ("1", "2026-11-19T10:00:00Z", "A"),  # listed twice, counted once
                     ("2", "2026-11-18T23:30:00Z", "A"), ("3", "2026-11-17T10:00:00Z", "B"), ("4", "2026-10-20T10:00:00Z", "B"))
-    assert by_service(frame, NOW) == [{"service_code": "A", "per_day": round(2 / 7, 2)}, {"service_code": "B", "per_day": round(1 / 7, 2)}]
-    pattern = {d["weekday"]: d["per_day"] for d in weekday_pattern(frame, NOW, "America/Chicago")}
+    assert by_service(frame, WHOLE, NOW) == [{"service_code": "A", "per_day": round(2 / 7, 2)}, {"service_code": "B", "per_day": round(1 / 7, 2)}]
+    pattern = {d["weekday"]: d["per_day"] for d in weekday_pattern(frame, WHOLE, NOW, "America/Chicago")}
     # 11-19 10:00Z is Thursday 04:00 in Chicago; 11-18 23:30Z is Wednesday 17:30; 11-17 10:00Z Tuesday; 10-20 is out of the 28 days.
     assert pattern == {"Mon": 0.0, "Tue": 0.25, "Wed": 0.25, "Thu": 0.25, "Fri": 0.0, "Sat": 0.0, "Sun": 0.0}
 
 
 def test_freshness_flags_an_api_that_stopped_publishing():
     steady = [(str(n), (NOW - timedelta(days=10) + timedelta(hours=2 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"), "A") for n in range(60)]
-    result = freshness(tickets(*steady), NOW)  # the last one 5 days and 2 hours ago, against a 2-hour rhythm
+    result = freshness(tickets(*steady), WHOLE, NOW)  # the last one 5 days and 2 hours ago, against a 2-hour rhythm
     assert result == {"newest": "2026-11-15T10:00:00Z", "age_hours": 122.0, "usual_gap_hours": 2.0, "stale": True}
     lively = steady + [("new", "2026-11-20T11:00:00Z", "A")]
-    assert freshness(tickets(*lively), NOW)["stale"] is False
+    assert freshness(tickets(*lively), WHOLE, NOW)["stale"] is False
     skewed = lively + [("future", "2026-11-20T12:10:00Z", "A")]  # the city's clock runs 10 minutes fast
-    assert freshness(tickets(*skewed), NOW)["newest"] == "2026-11-20T11:00:00Z"
-    assert freshness(tickets(*steady[:3]), NOW)["stale"] is None  # too few requests to know the rhythm
+    assert freshness(tickets(*skewed), WHOLE, NOW)["newest"] == "2026-11-20T11:00:00Z"
+    assert freshness(tickets(*steady[:3]), WHOLE, NOW)["stale"] is None  # too few requests to know the rhythm
+
+
+def test_windowed_figures_use_only_the_covered_part():
+    frame = tickets(("1", "2026-11-19T10:00:00Z", "A"), ("2", "2026-11-19T11:00:00Z", "A"), ("3", "2026-11-18T13:00:00Z", "B"),
+                    ("4", "2026-11-16T10:00:00Z", "B"))  # the last one before the covered part: seen in a listing cut at a cap
+    two_days = Coverage(pd.Timestamp(NOW - timedelta(days=2)), pd.Timestamp(NOW))
+    assert by_service(frame, two_days, NOW) == [{"service_code": "A", "per_day": 1.0}, {"service_code": "B", "per_day": 0.5}]
+    assert by_service(frame, Coverage(None, None), NOW) == []  # nothing seen whole: no rate, never a rate of 0
+    assert two_days.window(NOW, timedelta(days=7)) == {"since": "2026-11-18T12:00:00Z", "until": "2026-11-20T12:00:00Z",
+                                                       "days": 2.0, "span_days": 7.0}
+    # In UTC, 11-18 12:00 to 11-20 12:00 is half a Wednesday, a Thursday and half a Friday; the other weekdays have no rate.
+    pattern = {d["weekday"]: d["per_day"] for d in weekday_pattern(frame, two_days, NOW, "UTC")}
+    assert pattern == {"Mon": None, "Tue": None, "Wed": 2.0, "Thu": 2.0, "Fri": 0.0, "Sat": None, "Sun": None}
+
+
+def test_weekday_days_follow_the_citys_calendar_across_a_clock_change():
+    from zoneinfo import ZoneInfo
+
+    from metrics.utilization import weekday_days
+    # Chicago falls back on Sunday 2026-11-01: that day is 25 hours long and still one day.
+    days = weekday_days((pd.Timestamp("2026-10-26T05:00:00Z"), pd.Timestamp("2026-11-02T06:00:00Z")), ZoneInfo("America/Chicago"))
+    assert [round(d, 6) for d in days] == [1.0] * 7
+
+
+def test_an_api_we_could_not_read_is_not_called_stale_for_the_time_unseen():
+    steady = [(str(n), (NOW - timedelta(days=10) + timedelta(hours=2 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"), "A") for n in range(60)]
+    # The last whole listing was 5 days ago, an hour after the newest request: nothing says requests stopped.
+    unread = Coverage(pd.Timestamp(NOW - timedelta(days=40)), pd.Timestamp("2026-11-15T11:00:00Z"))
+    assert freshness(tickets(*steady), unread, NOW) == {"newest": "2026-11-15T10:00:00Z", "age_hours": 122.0,
+                                                        "usual_gap_hours": 2.0, "stale": False}
