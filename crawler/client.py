@@ -20,7 +20,8 @@ Outcome classes, one per call (probe records carry them; records/status.py reads
     no_key        the endpoint requires an API key and its secret is not set: nothing sent
 
 Politeness: one call at a time per host (the crawl gives each host one worker), at least the
-registry's min_interval_s between the starts of two calls, `Connection: close` so no socket
+registry's min_interval_s between the starts of two calls (and, once a host answers 429, no more
+calls a minute than it took before refusing: Pacer.refused), `Connection: close` so no socket
 idles on the server, and a User-Agent that says who we are.
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -90,13 +92,17 @@ class Budget:
         return self.calls > 0 and self.bytes > 0 and self.remaining_s() - wait_s >= self.min_call_s
 
 
+RATE_WINDOW_S = 60.0  # the window rate limits are counted over, when a host refuses a call
+
+
 class Pacer:
-    """One host's calls start at least `interval` seconds apart."""
+    """One host's calls start at least `interval` seconds apart; slower once the host refused one (refused)."""
 
     def __init__(self, interval: float, clock: Callable[[], float]):
         self.interval = interval
         self.clock = clock
         self.last_start: float | None = None
+        self.recent: deque[float] = deque()  # the starts of the last RATE_WINDOW_S
 
     def wait_s(self) -> float:
         """How long to wait before the next call, so a host never sees two calls closer than its interval."""
@@ -106,7 +112,20 @@ class Pacer:
 
     def started(self) -> None:
         """Note a call's start: the interval runs from starts, so a slow answer does not shorten the next wait."""
-        self.last_start = self.clock()
+        self.last_start = now = self.clock()
+        self.recent.append(now)
+        while self.recent[0] <= now - RATE_WINDOW_S:
+            self.recent.popleft()
+
+    def refused(self) -> None:
+        """The host answered 429 to the latest call: it allows fewer calls a minute than it took. The call is made
+        again when its Retry-After says; the rest of the crawl is paced at the calls a minute the host took before
+        refusing (limits are mostly counted over a rolling minute), so it is not refused again and again."""
+        now = self.clock()
+        before = [t for t in self.recent if t > now - RATE_WINDOW_S][:-1]  # the calls of the minute, not the refused one
+        if before:
+            self.interval = max(self.interval, RATE_WINDOW_S / len(before))
+        self.last_start = None  # the retry waits for Retry-After, not for the new pace
 
 
 @dataclass(frozen=True)

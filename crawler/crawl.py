@@ -16,14 +16,14 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
@@ -96,7 +96,7 @@ class HostCrawl:
     secrets: tuple[str, ...]  # every key in the environment: never written, wherever it turns up
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # Memory.covered
-    windows: dict[str, timedelta] = field(default_factory=dict)  # Memory.windows
+    backfilled: dict[str, BackfillState] = field(default_factory=dict)  # Memory.backfilled
 
     def host(self, group: list[Endpoint]) -> list[Outcome]:
         """One host's endpoints, one after another through one client, within the host's budget."""
@@ -122,7 +122,7 @@ class HostCrawl:
                 return endpoint, not_sent(endpoint, self.now, "no_key", f"needs a key: {endpoint.api_key_env} is not set, "
                                                                          "and the endpoint requires one; not called"), None
             result = probe_endpoint(endpoint, client, self.now, client.clock(), key or None, host_deadline,
-                                    self.panel.get(endpoint.id), self.covered.get(endpoint.id, []), self.windows.get(endpoint.id))
+                                    self.panel.get(endpoint.id), self.covered.get(endpoint.id, []), self.backfilled.get(endpoint.id))
             if endpoint.api_key_env and not key:
                 result.notes.append(f"{endpoint.api_key_env} is not set: crawled without a key")
             return endpoint, result, None
@@ -170,7 +170,7 @@ def crawl(
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
     covered = memory.covered()
     run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
-                    {e: w for e, (_, w) in memory.windows.items()})
+                    {e: state for e, (_, state) in memory.backfilled.items()})
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result
@@ -232,7 +232,8 @@ class Memory:
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
         self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
         self.intervals: dict[str, list[tuple[str, str]]] | None = None  # what was read whole, per endpoint
-        self.windows: dict[str, tuple[str, timedelta]] = {}  # per endpoint: (crawl, the window its backfill goes on with)
+        # Per endpoint, where its backfill stands after its latest call, and that call's crawl: what the next goes on with.
+        self.backfilled: dict[str, tuple[str, BackfillState]] = {}
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
@@ -283,28 +284,33 @@ class Memory:
                 if path.exists():
                     for line in probe_lines(path, []):
                         for c in line.calls:
-                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g)
+                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n)
         return self.intervals
 
     def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,
-              target: str | None) -> None:
+              target: str | None, items: int | None) -> None:
         """Remember what one call read whole, and the window a backfill call leaves its endpoint to go on with."""
         assert self.intervals is not None
         if interval := read_whole(crawl, method, page, outcome, error, target):
             self.intervals.setdefault(endpoint, []).append(interval)
-        if method == "backfill" and outcome == "ok" and target and "/" in target:
-            # The last window's length, halved when it reached the cap, so a busy city's backfill does not
-            # start again from a day every crawl and never get anywhere.
+        if method == "backfill" and target and "/" in target and outcome in ("ok", "http_4xx"):
+            # The next crawl goes on from the latest window (probe.next_window: halved at the cap, doubled when it held
+            # little), so a busy city's backfill does not start again from a day every crawl and never get anywhere;
+            # and never again further back than a window the server refused.
             start, end = target.split("/", 1)
-            length = _time(end) - _time(start)
-            if endpoint not in self.windows or self.windows[endpoint][0] <= crawl:
-                self.windows[endpoint] = (crawl, length / 2 if error else length)
+            crawled, state = self.backfilled.get(endpoint, ("", BackfillState()))
+            if crawled <= crawl:
+                if outcome == "ok":
+                    state = replace(state, length=_time(end) - _time(start), items=items or 0, capped=error is not None)
+                else:
+                    state = replace(state, floor=max(state.floor or end, end))
+                self.backfilled[endpoint] = (crawl, state)
 
     def note_coverage(self, results: Iterable[EndpointResult]) -> None:
         """Remember what a crawl's results read whole."""
         self.covered()
         for p in (p for result in results for p in result.probes):
-            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target)
+            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items)
 
     def panel(self, now: datetime) -> dict[str, Panel]:
         """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest

@@ -24,8 +24,9 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
      that reaches the server's cap keeps its tickets but does not count as read whole: its window
      is halved and asked for again. Recorded under their own method, "backfill", with the window
      as the target, so no latency or uptime figure mixes with them.
-A 429 is obeyed: the call is made again after its Retry-After when that fits the budget;
-otherwise the endpoint is left alone for the rest of the crawl.
+A 429 is obeyed: the call is made again after its Retry-After when that fits the budget, and the host is paced
+for the rest of the crawl at the calls a minute it took before refusing; otherwise the endpoint is left alone for
+the rest of the crawl.
 
 A retired endpoint (believed dead, replaced, or not a city) gets only 1 and the first page of 2,
 in one crawl a day (crawl.due_today): enough to see whether it answers again.
@@ -106,6 +107,34 @@ class Answer:
         return self.record.outcome == "ok"
 
 
+def backfill_span(endpoint: Endpoint) -> timedelta:
+    """How far back the backfill reads: the spec's 90 days, or a day short of the endpoint's documented shorter history
+    (a server may count its limit in whole days, or by a clock a little ahead of ours)."""
+    if not endpoint.history_days:
+        return BACKFILL_SPAN
+    return min(BACKFILL_SPAN, timedelta(days=endpoint.history_days - 1))
+
+
+@dataclass(frozen=True)
+class BackfillState:
+    """Where an endpoint's backfill stands after its latest call (crawl.Memory reads it from the probe lines)."""
+
+    length: timedelta = BACKFILL_WINDOW  # its latest window ...
+    items: int = 0  # ... the requests it held ...
+    capped: bool = False  # ... and whether it reached the cap
+    floor: str | None = None  # the end of the latest window the server refused (a 4xx): its history stops there
+
+
+def next_window(endpoint: Endpoint, length: timedelta, items: int, capped: bool) -> timedelta:
+    """The window the backfill goes on with after an answer of `items` requests over `length`: half when it reached
+    the cap; twice (up to BACKFILL_WINDOW) when it held less than half of what an answer can, so that one busy day
+    does not slow the rest of the history; else the same."""
+    if capped:
+        return length / 2
+    room = endpoint.limit or min(PAGE_SIZES)
+    return min(length * 2, BACKFILL_WINDOW) if items * 2 < room else min(length, BACKFILL_WINDOW)
+
+
 def full_page(endpoint: Endpoint, count: int) -> bool:
     """Whether an answer of count requests may have been cut: it holds the endpoint's limit (the registry's,
     or without one a common page size). Fewer than the limit is the whole answer."""
@@ -161,9 +190,12 @@ class Probe:
     """The plan of calls to one endpoint in one crawl, within its budget (the module's docstring has the order)."""
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
                  api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None,
-                 covered: list[tuple[str, str]] | None = None, window: timedelta | None = None):
+                 covered: list[tuple[str, str]] | None = None, backfilled: BackfillState | None = None):
         self.endpoint = endpoint
-        self.window = min(window or BACKFILL_WINDOW, BACKFILL_WINDOW)  # the backfill's window: halved while answers hit the cap
+        # The backfill's window, what the last one leaves (halved at the cap, doubled when it held little), and how far back.
+        state = backfilled or BackfillState()
+        self.window = next_window(endpoint, state.length, state.items, state.capped)
+        self.floor = parse_stamp(state.floor) if state.floor else None
         self.covered = list(covered or [])  # what earlier crawls read whole: where the backfill goes on from
         mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
         # A lowered panel_rate drops tickets from the panel: they are followed no more.
@@ -217,6 +249,7 @@ class Probe:
                    target: str | None, page: int | None, attempt: int, check: Any) -> Answer | None:
         wait = fetched.retry_after_s
         limits = self.client.limits
+        self.client.pacer.refused()
         if attempt == 1 and wait is not None and wait <= limits.max_retry_after_s and self.budget.allows(wait):
             self.client.sleep(wait)
             return self.call(method, fmt, url, params, parser, target=target, page=page, attempt=2, check=check)
@@ -406,7 +439,9 @@ class Probe:
                          and (i := read_whole(p.crawl, p.method, p.page, p.outcome, p.error, p.target))]
         # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
         since = covered_since(self.covered) or iso(self.crawl_time)
-        target, window, end = self.crawl_time - BACKFILL_SPAN, self.window, parse_stamp(since)
+        target, window, end = self.crawl_time - backfill_span(self.endpoint), self.window, parse_stamp(since)
+        if self.floor is not None:
+            target = max(target, self.floor)  # a window ending there was refused: the server keeps nothing older
         for _ in range(BACKFILL_CALLS):
             if end <= target or self.stopped or not self.budget.allows() or window < timedelta(minutes=1):
                 return
@@ -418,9 +453,10 @@ class Probe:
             stamp = iso(self.crawl_time)
             self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, stamp))
             self.result.events.extend(parse.to_events(answer.value, self.endpoint, stamp, "backfill"))
-            if full_page(self.endpoint, len(answer.value)) or len(answer.value) >= SPEC_CAP:
+            capped = full_page(self.endpoint, len(answer.value)) or len(answer.value) >= SPEC_CAP
+            window = next_window(self.endpoint, window, len(answer.value), capped)
+            if capped:
                 self.result.probes[-1] = replace(self.result.probes[-1], error=f"capped at {len(answer.value)}: the window is halved")
-                window /= 2
                 continue
             self.covered.append((iso(start), iso(end)))
             end = start
@@ -491,7 +527,7 @@ def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str)
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,
                    api_key: str | None = None, host_deadline: float | None = None,
                    panel: Panel | None = None, covered: list[tuple[str, str]] | None = None,
-                   window: timedelta | None = None) -> EndpointResult:
+                   backfilled: BackfillState | None = None) -> EndpointResult:
     """One endpoint's calls in one crawl, as records; a failing endpoint is data, never an exception."""
     started = client.clock() if crawl_started is None else crawl_started
-    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel, covered, window).run()
+    return Probe(endpoint, client, crawl_time, started, api_key, host_deadline, panel, covered, backfilled).run()

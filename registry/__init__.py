@@ -101,6 +101,7 @@ class Endpoint:
     docs: str | None = None
     limit: int | None = None  # the most requests one answer holds: a full page, or the cap
     pages: bool | None = None  # whether page=N is honoured; None: not known
+    history_days: int | None = None  # how far back it lists requests, when documented shorter than the spec's 90 days
     retired: Retired | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -45,6 +45,11 @@ def registry(cities: list[City], urls: dict[str, str], panel_rate: float = PANEL
             entry["jurisdiction_id"] = c.jurisdiction_id
         # A quarter of each city's tickets in the accuracy panel: enough to measure, and the month still crawls in minutes.
         entry["panel_rate"] = panel_rate
+        # What the contributor check would have found: the most one answer holds, and whether page=N works.
+        entry["limit"] = c.quirks["page_size"] or c.quirks["max_requests"]
+        entry["pages"] = bool(c.quirks["page_size"]) and not c.quirks["paging_ignored"]
+        if c.quirks["history_days"]:
+            entry["history_days"] = c.quirks["history_days"]  # documented, as a contributor would copy it from the city's docs
         supports = [name for name in ("extensions", "updated_after") if c.quirks[name]]
         if supports:
             entry["supports"] = supports
@@ -61,7 +66,7 @@ SHARDS = 2  # crawler processes: with the cities' process, they keep both cores 
 
 
 def run(cities: list[City], work: Path, start: datetime, end: datetime, every: timedelta, progress: bool = True,
-        shards: int = SHARDS, panel_rate: float = PANEL_RATE) -> World:
+        shards: int = SHARDS, panel_rate: float = PANEL_RATE, missed: tuple[tuple[datetime, datetime], ...] = ()) -> World:
     """Crawl the simulated world from start to end (inclusive) into work/data; return the world.
 
     The endpoints are split between `shards` crawler processes, each crawling its share at every
@@ -74,7 +79,8 @@ def run(cities: list[City], work: Path, start: datetime, end: datetime, every: t
     times = []
     moment = start
     while moment <= end:
-        times.append(moment)
+        if not any(a <= moment < b for a, b in missed):  # crawls that never ran, as when the scheduler skips
+            times.append(moment)
         moment += every
     with in_child_process(world) as urls:
         path = work / "endpoints.yaml"

@@ -115,7 +115,7 @@ class City:
 
 QUIRK_DEFAULTS = {
     "status_case": "lower", "dates": "w3c", "wrapper": "none", "notes": True, "page_size": None, "max_page_size": 500,
-    "max_requests": 1000, "paging_ignored": False, "extra_keys": False, "jurisdiction_required": False, "key_required": False,
+    "max_requests": 1000, "paging_ignored": False, "history_days": None, "extra_keys": False, "jurisdiction_required": False, "key_required": False,
     "post_returns": "id", "extensions": False, "updated_after": False,
 }
 

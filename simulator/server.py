@@ -63,18 +63,19 @@ class CityState:
         self.tokens: dict[str, str] = {}
         self.posted = 0
 
-    def limited(self, now: datetime) -> bool:
-        """Whether this call is over the city's rate limit (the calls of the last minute), as a throttling server counts."""
+    def limited(self, now: datetime) -> float | None:
+        """Whether this call is over the city's rate limit (the calls of the last minute), as a throttling server counts:
+        None if not, else its Retry-After, the scenario's or (if later) when the oldest call of the minute leaves it."""
         limit = self.city.rate_limit
         if not limit:
-            return False
+            return None
         with self.lock:
             while self.recent and self.recent[0] <= now - timedelta(minutes=1):
                 self.recent.popleft()
             if len(self.recent) >= limit["per_minute"]:
-                return True
+                return max(float(limit["retry_after_s"]), math.ceil((self.recent[0] + timedelta(minutes=1) - now).total_seconds()))
             self.recent.append(now)
-            return False
+            return None
 
     def latency_s(self, now: datetime, path: str) -> float:
         """How long this call takes: the city's median, spread lognormally, the same for the same moment and path."""
@@ -168,8 +169,8 @@ class CityHandler(BaseHTTPRequestHandler):
         if failure == "error":
             self.error(500, reply_fmt, "internal server error")
             return
-        if self.state.limited(now):
-            retry = str(self.city.rate_limit["retry_after_s"])  # type: ignore[index]
+        if (wait := self.state.limited(now)) is not None:
+            retry = f"{wait:g}"
             self.error(429, reply_fmt, "rate limit exceeded: 10 requests per minute", {"Retry-After": retry})
             return
         if fmt not in self.city.formats:
@@ -246,15 +247,19 @@ class CityHandler(BaseHTTPRequestHandler):
             changed = self.state.truth.changed(after, before, now)
             self.reply(fmt, "service_requests", "request", [self.item(t, now, params, fmt) for t in self.page(changed, params)])
             return
+        kept = timedelta(days=self.city.quirks["history_days"] or MAX_SPAN.days)  # how far back this city lists
         try:
             end = parse_time(params["end_date"]) if params.get("end_date") else now
-            start = parse_time(params["start_date"]) if params.get("start_date") else end - MAX_SPAN
+            start = parse_time(params["start_date"]) if params.get("start_date") else end - min(MAX_SPAN, kept)
             int(params.get("page") or 1), int(params.get("page_size") or 0)  # checked here, used by page()
         except ValueError:
             self.error(400, fmt, "start_date and end_date must be W3C date-times; page and page_size whole numbers")
             return
         if end - start > MAX_SPAN:
             self.error(400, fmt, "start_date and end_date may not span more than 90 days")
+            return
+        if start < now - kept:
+            self.error(400, fmt, f"start_date may not be more than {kept.days} days ago")
             return
         codes = set(params["service_code"].split(",")) if params.get("service_code") else None
         statuses = set(params["status"].lower().split(",")) if params.get("status") else None

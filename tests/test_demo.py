@@ -9,6 +9,11 @@ import requests
 from tests.conftest import ROOT
 
 
+def iso_days_before(stamp: str, days: int) -> str:
+    from datetime import datetime, timedelta
+    return (datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
     """A short run of what `make demo` does: the default dozen cities for a simulated day, every 3 hours."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -27,6 +32,13 @@ def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
     assert by_id["capitol"]["service_count"] == 5  # XML only, asked for XML
     assert by_id["molasses"]["latency_ms"]["p50"] > 1000  # the slow one, in simulated milliseconds
     assert by_id["lakeport"]["requests_per_day"] > 0
+    # Complete from the first day: the backfill has read every city's week (and more) before the end of it, the
+    # city that ignores paging and the one that keeps 30 days included, and never asked past the short history.
+    end = api["generated_at"]
+    for e in api["endpoints"]:
+        assert e["coverage"]["requests_since"] <= iso_days_before(end, 7), e["id"]
+    probes = [json.loads(line) for p in (tmp_path / "work" / "data" / "probes").rglob("*.jsonl") for line in p.read_text().splitlines()]
+    assert not [c for line in probes if line.get("endpoint") == "molasses" for c in line["calls"] if c.get("o") == "http_4xx"]
     # Lakeport and Golden Gate publish open data: a day of each was fetched, with types the API never shows;
     # their volunteers' audits were imported.
     for city in ("lakeport", "goldengate"):

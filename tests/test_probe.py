@@ -233,3 +233,31 @@ def test_a_retired_endpoint_gets_only_a_service_list_and_a_first_page():
                      now=definition_due("springfield"))
     assert [(p.method, p.page) for p in result.probes] == [("services", None), ("requests", 1)]
     assert status(result) == "up"
+
+
+def test_a_host_that_refuses_is_paced_at_what_it_took():
+    from crawler.client import Pacer
+    now = [0.0]
+    pacer = Pacer(6.0, lambda: now[0])
+    for t in (0.0, 6.0, 12.0, 18.0, 24.0):  # the fifth call of the minute is refused
+        now[0] = t
+        pacer.started()
+    pacer.refused()
+    assert pacer.wait_s() == 0.0  # the retry waits for Retry-After alone ...
+    assert pacer.interval == 15.0  # ... and the rest of the crawl goes at 4 a minute
+    now[0] = 60.0
+    pacer.started()
+    now[0] = 70.0
+    assert pacer.wait_s() == 5.0
+
+
+def test_the_backfill_window_halves_at_the_cap_and_grows_back_when_it_holds_little():
+    from crawler.probe import BACKFILL_WINDOW, next_window
+    paged = Endpoint(**{**entry(), "limit": 50})
+    day = timedelta(days=1)
+    assert next_window(paged, day, 50, capped=True) == day / 2
+    assert next_window(paged, day / 2, 30, capped=False) == day / 2  # more than half a page: keep
+    assert next_window(paged, day / 4, 20, capped=False) == day / 2  # less: twice as long ...
+    assert next_window(paged, day, 3, capped=False) == BACKFILL_WINDOW  # ... never more than a day
+    plain = Endpoint(**entry())  # no limit known: a common page size (10 the least) may be a cut answer
+    assert next_window(plain, day / 2, 4, capped=False) == day and next_window(plain, day / 2, 6, capped=False) == day / 2

@@ -279,3 +279,15 @@ def test_the_registry_says_which_keys_are_required_and_which_endpoints_are_retir
     for e in endpoints.values():
         if "r311" in e.source and "not in r311" not in (e.retired.reason if e.retired else ""):
             assert e.base_url.split("://", 1)[1] in r311, f"{e.id}: its source cites r311, which does not list it"
+
+
+def test_a_documented_shorter_history_is_checked_and_loaded(tmp_path):
+    from tests.conftest import entry
+    import yaml
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump([entry(history_days=120)]))
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    assert info.value.problems == [f"{path}:4: springfield: history_days: must be at most 90; got 120"]
+    path.write_text(yaml.safe_dump([entry(history_days=30)]))
+    assert load_registry(path)[0].history_days == 30
