@@ -4,6 +4,8 @@ crawl ratio: wall time of one crawl of N simulated endpoints, each on its own lo
 and answering every call in 200 ms, divided by the slowest endpoint's own chain of calls; 1.0 is
 perfect concurrency. The simulated cities run in a separate process, as real servers would.
 build: wall time of build.py over the history those crawls produced.
+backfill: the calls, bytes and crawls it takes to read the history of the registry's kinds of endpoint, and the git
+growth it adds once.
 """
 
 from __future__ import annotations
@@ -249,6 +251,85 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
     ]
 
 
+BACKFILL_RATES = (20, 100)  # requests a day of the simulated cities the registry's kinds of endpoint are tried at
+
+
+def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
+    """The backfill of the registry's watched endpoints. For each kind of endpoint the registry holds (its limit,
+    paging and history), a simulated city of that kind at each rate is crawled every 30 minutes until its history
+    is read: the backfill's calls, bytes and crawls, summed over the registry at that rate; and the git growth it
+    adds once, as the packed difference between those crawls committed with and without it."""
+    import subprocess
+
+    import crawler.probe
+    from crawler.crawl import Memory
+    from records.coverage import covered_since
+    from records.read import read_data
+    from simulator.demo import registry
+    from simulator.fleet import in_child_process
+    from simulator.scenario import city
+    from simulator.virtual import simulated_client
+    from simulator.world import World
+
+    watched = [e for e in load_registry(ROOT / "endpoints.yaml") if not e.retired]
+    kinds = collections.Counter((e.limit or 1000, bool(e.pages), e.history_days) for e in watched)
+    rows = []
+    for rate in BACKFILL_RATES:
+        made = [city({"id": f"kind_{n}", "host": f"127.0.9.{n + 2}", "requests_per_day": rate, "behaviour": {"latency_ms": 300},
+                      "quirks": {"page_size": limit, "max_page_size": limit} if pages else {"max_requests": limit},
+                      **({"history_days": days} if days else {})}) for n, (limit, pages, days) in enumerate(kinds)]
+        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        world = World(made, start, start + timedelta(days=10))
+        sizes, crawls_taken, stats = {}, 0, {}
+        with in_child_process(world) as urls:
+            (tmp / "endpoints.yaml").write_text(yaml.safe_dump(registry(made, urls)))
+            endpoints = load_registry(tmp / "endpoints.yaml")
+            for backfill in (True, False):
+                repo = tmp / f"backfill-{rate}-{backfill}"
+                (repo / "data").mkdir(parents=True)
+                for args in (["init", "-q"], ["config", "user.email", "bench@example.org"], ["config", "user.name", "bench"]):
+                    subprocess.run(["git", "-C", str(repo), *args], check=True)
+                saved, crawler.probe.BACKFILL_CALLS = crawler.probe.BACKFILL_CALLS, crawler.probe.BACKFILL_CALLS if backfill else 0
+                try:
+                    memory, moment, n, done_at = Memory(repo / "data", start), start, 0, {}
+                    while (backfill and len(done_at) < len(endpoints)) or (not backfill and n < crawls_taken):
+                        crawl(endpoints, repo / "data", moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
+                        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+                        subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}"], check=True)
+                        n += 1
+                        for e in endpoints:
+                            span = crawler.probe.backfill_span(e)
+                            since = covered_since(memory.covered().get(e.id, []))
+                            if e.id not in done_at and since and since <= (moment - span).strftime("%Y-%m-%dT%H:%M:%SZ"):
+                                done_at[e.id] = n
+                        moment += timedelta(minutes=30)
+                        if n >= 600:  # 12 days: a kind that never finishes is a finding, not a hang
+                            break
+                finally:
+                    crawler.probe.BACKFILL_CALLS = saved
+                crawls_taken = n if backfill else crawls_taken
+                subprocess.run(["git", "-C", str(repo), "gc", "-q"], check=True)
+                sizes[backfill] = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
+                if backfill:
+                    probes = [p for p in read_data(repo / "data", kinds=("probes",)).records["probes"] if p["method"] == "backfill"]
+                    for e, key in zip(endpoints, kinds):
+                        mine = [p for p in probes if p["endpoint"] == e.id]
+                        stats[key] = (len(mine), sum(p["bytes"] or 0 for p in mine), done_at.get(e.id))
+        calls = sum(stats[k][0] * count for k, count in kinds.items())
+        size = sum(stats[k][1] * count for k, count in kinds.items())
+        slowest = max((stats[k][2] or 10**6) for k in kinds)
+        rows.append((f"backfill of the registry's {len(watched)} watched endpoints at {rate} requests a day each",
+                     f"{calls:,} calls, {size / 1e6:.0f} MB",
+                     f"the slowest kind done in {slowest} crawls ({slowest / 48:.1f} days); by limit: "
+                     + ", ".join(f"{limit}{'' if pages else ' no paging'} × {count}: {stats[(limit, pages, days)][0]} calls, "
+                                 f"{stats[(limit, pages, days)][1] / 1e6:.1f} MB, {stats[(limit, pages, days)][2]} crawls"
+                                 for (limit, pages, days), count in sorted(kinds.items()))))
+        rows.append((f"git: the backfill's growth, once, per endpoint at {rate} requests a day",
+                     f"{(sizes[True] - sizes[False]) / len(endpoints) / 1e6:.2f} MB",
+                     f"packed, {len(endpoints)} kinds crawled {crawls_taken} times with and without it"))
+    return rows
+
+
 def packed_sizes(repo: Path, git: Callable[..., str]) -> tuple[collections.Counter[str], collections.Counter[str]]:
     """The packed bytes of a repository by object type (commit, tree, blob), and of its blobs by data/ kind."""
     by_type: collections.Counter[str] = collections.Counter()
@@ -298,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_storage(Path(tmp))
         rows += bench_panel_storage(Path(tmp))
         rows += bench_git_growth(Path(tmp))
+        rows += bench_backfill(Path(tmp))
     rows += bench_demo()
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")
     width = max(len(r[0]) for r in rows)

@@ -170,7 +170,7 @@ def crawl(
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
     covered = memory.covered()
     run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
-                    {e: state for e, (_, state) in memory.backfilled.items()})
+                    {e: state for e, (_, _, state) in memory.backfilled.items()})
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result
@@ -232,8 +232,9 @@ class Memory:
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
         self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
         self.intervals: dict[str, list[tuple[str, str]]] | None = None  # what was read whole, per endpoint
-        # Per endpoint, where its backfill stands after its latest call, and that call's crawl: what the next goes on with.
-        self.backfilled: dict[str, tuple[str, BackfillState]] = {}
+        # Per endpoint, where its backfill stands after its latest call, with that call's crawl and window: what the next
+        # crawl goes on with.
+        self.backfilled: dict[str, tuple[str, str, BackfillState]] = {}
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
@@ -296,15 +297,19 @@ class Memory:
         if method == "backfill" and target and "/" in target and outcome in ("ok", "http_4xx"):
             # The next crawl goes on from the latest window (probe.next_window: halved at the cap, doubled when it held
             # little), so a busy city's backfill does not start again from a day every crawl and never get anywhere;
-            # and never again further back than a window the server refused.
+            # and never again further back than a window the server refused. A window's first page says whether it
+            # was cut; its requests are those of all its pages.
             start, end = target.split("/", 1)
-            crawled, state = self.backfilled.get(endpoint, ("", BackfillState()))
-            if crawled <= crawl:
-                if outcome == "ok":
-                    state = replace(state, length=_time(end) - _time(start), items=items or 0, capped=error is not None)
-                else:
-                    state = replace(state, floor=max(state.floor or end, end))
-                self.backfilled[endpoint] = (crawl, state)
+            crawled, last, state = self.backfilled.get(endpoint, ("", "", BackfillState()))
+            if crawled > crawl:
+                return
+            if outcome == "http_4xx":
+                state = replace(state, floor=max(state.floor or end, end))
+            elif page in (1, None) or (crawled, last) != (crawl, target):
+                state = replace(state, length=_time(end) - _time(start), items=items or 0, capped=error is not None)
+            else:
+                state = replace(state, items=state.items + (items or 0))
+            self.backfilled[endpoint] = (crawl, target, state)
 
     def note_coverage(self, results: Iterable[EndpointResult]) -> None:
         """Remember what a crawl's results read whole."""

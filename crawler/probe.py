@@ -18,11 +18,11 @@ In order of what matters most, so that the budget (client.Limits) cuts only the 
      crawl, in turn, so that every definition is seen within a day of CRAWLS_PER_DAY crawls).
   6. GET discovery, when the registry names a discovery_url.
   7. Once a day, GET services in the other format, so we know which formats work.
-  8. The backfill, with what budget is left (at most BACKFILL_CALLS): GET requests for the day
-     before the start of the endpoint's covered run (records/coverage.py), going back towards
-     BACKFILL_SPAN a window a call, resumed by the next crawl where this one stopped. An answer
-     that reaches the server's cap keeps its tickets but does not count as read whole: its window
-     is halved and asked for again. Recorded under their own method, "backfill", with the window
+  8. The backfill, with what budget is left (at most BACKFILL_CALLS windows): GET requests for the
+     day before the start of the endpoint's covered run (records/coverage.py), its pages (up to
+     BACKFILL_PAGES) where the endpoint pages, going back towards backfill_span, resumed by the next
+     crawl where this one stopped. A window whose pages reach the server's cap keeps its tickets
+     but does not count as read whole: it is halved and asked for again (next_window). Recorded under their own method, "backfill", with the window
      as the target, so no latency or uptime figure mixes with them.
 A 429 is obeyed: the call is made again after its Retry-After when that fits the budget, and the host is paced
 for the rest of the crawl at the calls a minute it took before refusing; otherwise the endpoint is left alone for
@@ -60,7 +60,8 @@ CONFIRMS = 3  # panel tickets missing from that call, asked for alone
 LATER_CALLS = MAX_DEFINITIONS + 2  # calls the confirmations leave for definitions, discovery and the other format
 BACKFILL_SPAN = timedelta(days=90)  # the spec's default window of GET requests: the history a city keeps to hand
 BACKFILL_WINDOW = timedelta(days=1)  # a call's window; halved while answers reach the cap
-BACKFILL_CALLS = 4  # at most, per crawl: the ordinary calls come first, and the rest of the history waits a crawl
+BACKFILL_CALLS = 4  # windows at most, per crawl: the ordinary calls come first, and the rest of the history waits a crawl
+BACKFILL_PAGES = 5  # a window's pages at most (where the endpoint pages); a window fuller than that is halved
 SPEC_CAP = 1000  # the spec's cap on one answer
 UPDATED_WINDOW = timedelta(hours=6)  # updated_after reaches back this far: late or skipped crawls lose nothing
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
@@ -126,12 +127,12 @@ class BackfillState:
 
 
 def next_window(endpoint: Endpoint, length: timedelta, items: int, capped: bool) -> timedelta:
-    """The window the backfill goes on with after an answer of `items` requests over `length`: half when it reached
-    the cap; twice (up to BACKFILL_WINDOW) when it held less than half of what an answer can, so that one busy day
-    does not slow the rest of the history; else the same."""
+    """The window the backfill goes on with after reading `items` requests over `length`: half when they reached the
+    cap; twice (up to BACKFILL_WINDOW) when they were less than half of what a window's pages can hold, so that one
+    busy day does not slow the rest of the history; else the same."""
     if capped:
         return length / 2
-    room = endpoint.limit or min(PAGE_SIZES)
+    room = (endpoint.limit or min(PAGE_SIZES)) * (BACKFILL_PAGES if endpoint.pages else 1)
     return min(length * 2, BACKFILL_WINDOW) if items * 2 < room else min(length, BACKFILL_WINDOW)
 
 
@@ -192,6 +193,8 @@ class Probe:
                  api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None,
                  covered: list[tuple[str, str]] | None = None, backfilled: BackfillState | None = None):
         self.endpoint = endpoint
+        self.cut = False  # whether the latest listing (pages) may hold more than it gave
+        self.paging_ignored = False  # whether a page=2 repeated page 1 in this crawl
         # The backfill's window, what the last one leaves (halved at the cap, doubled when it held little), and how far back.
         state = backfilled or BackfillState()
         self.window = next_window(endpoint, state.length, state.items, state.capped)
@@ -340,22 +343,26 @@ class Probe:
                   "end_date": iso(self.crawl_time)}
         return self.pages("requests", fmt, params, "list", MAX_PAGES if not first_page_only else 1) or []
 
-    def pages(self, method: str, fmt: str, params: dict[str, str], via: str, most: int = MAX_PAGES) -> list[dict[str, Any]] | None:
-        """A listing of requests, its tickets and panel events stored; page=2 and 3 asked for while a
-        page is full (full_page) and the endpoint pages. None if the first page failed."""
-        first = self.call(method, fmt, self.url("requests", fmt), params, parse.requests, page=1)
+    def pages(self, method: str, fmt: str, params: dict[str, str], via: str, most: int = MAX_PAGES,
+              target: str | None = None) -> list[dict[str, Any]] | None:
+        """A listing of requests, its tickets and panel events stored; page=2, 3 ... asked for while a page is full
+        (full_page) and the endpoint pages. None if the first page failed. A listing of requests (or of a backfill
+        window) that may hold more than it gave is marked on its first page (self.cut says so): not read whole."""
+        self.cut = False
+        first = self.call(method, fmt, self.url("requests", fmt), params, parse.requests, page=1, target=target)
         if first is None or not first.ok:
             return None
         listed: list[dict[str, Any]] = list(first.value)
         stamp = iso(self.crawl_time)
-        if method == "requests":
+        stores = method in ("requests", "backfill")
+        if stores:
             self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, stamp))
         self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
         first_record = first.record
         for page in range(2, most + 1):
-            if not full_page(self.endpoint, last_count) or self.endpoint.pages is False:
+            if not full_page(self.endpoint, last_count) or self.endpoint.pages is False or self.paging_ignored:
                 break
             fresh: list[dict[str, Any]] = []
 
@@ -363,21 +370,24 @@ class Probe:
                 fresh.extend(i for i in items if str(i.get("service_request_id")) not in seen)
                 if items and not fresh:
                     findings.add("paging_ignored", f"page {page} repeated page {page - 1}")
+                    self.paging_ignored = True  # asked no more in this crawl
 
             answer = self.call(method, fmt, self.url("requests", fmt), {**params, "page": str(page)}, parse.requests,
-                               page=page, check=new_ones)
+                               page=page, check=new_ones, target=target)
             if answer is None or not answer.ok or not fresh:
                 break
-            if method == "requests":
+            if stores:
                 self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, stamp))
             self.result.events.extend(parse.to_events(fresh, self.endpoint, stamp, via))
             seen.update(str(i.get("service_request_id")) for i in fresh)
             listed += fresh
             last_count = len(answer.value)
-        if method == "requests" and (full_page(self.endpoint, last_count) or len(listed) >= SPEC_CAP):
+        if stores and (full_page(self.endpoint, last_count) or len(listed) >= SPEC_CAP):
             # The listing may hold more than it gave (a cap, no paging, or pages left): not a day read whole.
+            self.cut = True
             index = self.result.probes.index(first_record)
-            self.result.probes[index] = replace(first_record, error=f"capped: {len(listed)} listed, maybe more")
+            error = f"capped at {len(listed)}: the window is halved" if method == "backfill" else f"capped: {len(listed)} listed, maybe more"
+            self.result.probes[index] = replace(first_record, error=error)
         return listed
 
     def updated(self, fmt: str) -> list[dict[str, Any]] | None:
@@ -434,7 +444,8 @@ class Probe:
             self.result.events.append(replace(parse.gone_event(self.endpoint, ticket_id, stamp), via=via))
 
     def backfill(self, fmt: str) -> None:
-        """Read the history before the covered run, a window a call, with the budget the plan left."""
+        """Read the history before the covered run, a window at a time (its pages where the endpoint pages), with the
+        budget the plan left."""
         self.covered += [i for p in self.result.probes if p.method == "requests"
                          and (i := read_whole(p.crawl, p.method, p.page, p.outcome, p.error, p.target))]
         # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
@@ -447,16 +458,13 @@ class Probe:
                 return
             start = max(target, end - window)
             params = {**self.base, **self.extensions, "start_date": iso(start), "end_date": iso(end)}
-            answer = self.call("backfill", fmt, self.url("requests", fmt), params, parse.requests, target=f"{iso(start)}/{iso(end)}")
-            if answer is None or not answer.ok:
+            listed = self.pages("backfill", fmt, params, "backfill", BACKFILL_PAGES, target=f"{iso(start)}/{iso(end)}")
+            if listed is None:
                 return
-            stamp = iso(self.crawl_time)
-            self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, stamp))
-            self.result.events.extend(parse.to_events(answer.value, self.endpoint, stamp, "backfill"))
-            capped = full_page(self.endpoint, len(answer.value)) or len(answer.value) >= SPEC_CAP
-            window = next_window(self.endpoint, window, len(answer.value), capped)
-            if capped:
-                self.result.probes[-1] = replace(self.result.probes[-1], error=f"capped at {len(answer.value)}: the window is halved")
+            if self.cut and not self.budget.allows():
+                return  # pages left when the budget ran out: the same window again next crawl
+            window = next_window(self.endpoint, window, len(listed), self.cut)
+            if self.cut:
                 continue
             self.covered.append((iso(start), iso(end)))
             end = start

@@ -50,7 +50,8 @@ def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:
     ok = calls[(calls["outcome"] == "ok") & calls["error"].isna() & (calls["crawl"] <= pd.Timestamp(now))]
     listings = ok[(ok["method"] == "requests") & (ok["page"].isna() | (ok["page"] == 1))]
     ends = _ns(listings["crawl"].drop_duplicates())
-    targets = ok.loc[(ok["method"] == "backfill") & ok["target"].str.contains("/", na=False), "target"].str.split("/", n=1, expand=True)
+    backfill = (ok["method"] == "backfill") & (ok["page"].isna() | (ok["page"] == 1))
+    targets = ok.loc[backfill & ok["target"].str.contains("/", na=False), "target"].str.split("/", n=1, expand=True)
     intervals = list(zip((ends - REQUESTS_WINDOW // timedelta(microseconds=1) * 1000).tolist(), ends.tolist()))
     if len(targets):
         bounds = [_ns(pd.to_datetime(targets[n], utc=True)) for n in (0, 1)]

@@ -19,12 +19,13 @@ REQUESTS_WINDOW = timedelta(hours=24)  # what each crawl's listing asks for: the
 def read_whole(crawl: str, method: str, page: int | None, outcome: str, error: str | None, target: str | None
                ) -> tuple[str, str] | None:
     """The interval one call read whole, or None: a crawl's first page of GET requests covers the day before the
-    crawl, a backfill call the window in its target; not when it failed, or was cut at the server's cap (error)."""
+    crawl, a backfill call (its first page) the window in its target; not when it failed, or was cut at the server's
+    cap (error, on the first page)."""
     if outcome != "ok" or error is not None:
         return None
     if method == "requests" and page in (1, None):
         return iso(parse_moment(crawl) - REQUESTS_WINDOW), crawl
-    if method == "backfill" and target and "/" in target:
+    if method == "backfill" and page in (1, None) and target and "/" in target:  # its first page says for its window
         start, end = target.split("/", 1)
         return start, end
     return None

@@ -153,7 +153,12 @@ def test_pages_are_followed_where_the_server_pages():
         result = run(endpoint(fleet.base_url("chicago_like")))
     pages = [(p.page, p.items) for p in result.probes if p.method == "requests"]
     assert pages == [(1, 50), (2, 50), (3, 50)]
-    assert len([t for t in result.tickets if t.requested >= "2026-11-19T12:00:00Z"]) == 150  # the day's listing
+    assert len([t for t in result.tickets[:150] if t.requested >= "2026-11-19T12:00:00Z"]) == 150  # the day's listing
+    # The listing was cut after 3 pages, so nothing is read whole yet: the backfill reads the same day again, in
+    # windows it pages through too, and counts a window only once its last page holds fewer than 50.
+    backfill = [(p.target, p.page, p.items, p.error) for p in result.probes if p.method == "backfill"]
+    assert backfill[0][1:] == (1, 50, "capped at 250: the window is halved") and [b[1] for b in backfill[:5]] == [1, 2, 3, 4, 5]
+    assert backfill[5][0] == "2026-11-20T00:00:00Z/2026-11-20T12:00:00Z"  # half a day, from the crawl back
 
 
 def test_a_server_that_ignores_page_is_noted_once():
