@@ -274,21 +274,23 @@ def test_the_backfill_makes_a_new_city_right_from_its_first_crawls(tmp_path):
     assert summary["details"]["fastclose"]["accuracy_detail"]["reopen"]["value"] is None
 
 
-def test_the_backfill_splits_windows_at_a_cap_and_misses_no_ticket(tmp_path):
-    """A city that answers at most 50 requests and does not page: a day's window reaches the cap, so it is halved
-    (and the next crawl goes on with the half) until the windows hold less; every ticket of the covered run is read."""
+@pytest.mark.parametrize("per_day, cap, hours, reach", [(120, 50, 6, 2), (2400, 1000, 1, 1)])
+def test_the_backfill_splits_windows_at_a_cap_and_misses_no_ticket(tmp_path, per_day, cap, hours, reach):
+    """A city that answers at most `cap` requests (the spec's 1000, or 50) and does not page: a day's window reaches
+    the cap, so it is halved (and the next crawl goes on with the half) until the windows hold less; every ticket of
+    the covered run is read."""
     from history import load
     from metrics.summary import summarize
     from records.read import read_data
     from simulator.demo import run
 
     start = datetime(2026, 11, 10, tzinfo=timezone.utc)
-    end = start + timedelta(hours=6)
-    capped = sim("capton", "127.0.7.12", requests_per_day=120, quirks={"max_requests": 50})
+    end = start + timedelta(hours=hours)
+    capped = sim("capton", "127.0.7.12", requests_per_day=per_day, quirks={"max_requests": cap})
     world = run([city(capped)], tmp_path, start, end, timedelta(minutes=30), progress=False, shards=1)
     [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
     since = datetime.fromisoformat(entry["coverage"]["requests_since"].replace("Z", "+00:00"))
-    assert since <= start - timedelta(days=2)  # the listing's day and more than a day before it
+    assert since <= start - timedelta(days=reach)  # more than the listing's day: the days before it
     probes = read_data(tmp_path / "data", kinds=("probes",)).records["probes"]
     capped_calls = [p for p in probes if p["method"] == "backfill" and p["error"]]
     assert capped_calls and all(p["error"].startswith("capped at ") for p in capped_calls)
