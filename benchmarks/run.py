@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
 from crawler.crawl import crawl  # noqa: E402
-from crawler.client import Client, Limits, make_session  # noqa: E402
+from crawler.client import Client, Limits, Transport  # noqa: E402
 from registry import Endpoint, load_registry  # noqa: E402
 from simulator.fleet import Fleet  # noqa: E402
 import yaml  # noqa: E402
@@ -64,7 +64,7 @@ def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, fl
         for k in range(crawls):
             moment = now + timedelta(minutes=30 * k)
             started = time.monotonic()
-            report = crawl(endpoints, work, moment, lambda interval, host: Client(make_session(), interval, True, Limits()), env={})
+            report = crawl(endpoints, work, moment, lambda interval, host: Client(Transport(), interval, True, Limits()), env={})
             wall = time.monotonic() - started
             slowest = max(sum(p.elapsed_ms or 0 for p in r.probes) for r in report.results.values()) / 1000
             ratios.append(wall / slowest)

@@ -378,7 +378,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
             reports.append((endpoint.id, not_checked(endpoint, now)))
             continue
         client = factory(endpoint.interval, allow_loopback=args.allow_loopback, limits=LIMITS, host=endpoint.host)
-        with client.session:
+        with client:
             key = env.get(endpoint.api_key_env, "") if endpoint.api_key_env else ""
             reports.append((endpoint.id, check(endpoint, client, now, key or None)))
     if args.json:

@@ -21,27 +21,28 @@ Outcome classes, one per call (probe records carry them; records/status.py reads
 
 Politeness: one call at a time per host (the crawl gives each host one worker), at least the
 registry's min_interval_s between the starts of two calls (and, once a host answers 429, no more
-calls a minute than it took before refusing: Pacer.refused), `Connection: close` so no socket
-idles on the server, and a User-Agent that says who we are.
+calls a minute than it took before refusing: Pacer.refused), one connection per host, kept alive
+only for the host's part of a crawl (closed when its client is), and a User-Agent that says who we are.
 """
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
+import urllib3
 
 from crawler import PROJECT_URL, __version__
 from crawler.timing import HOST_S
-from crawler.guard import GuardedAdapter, RefusedAddress, Resolver, SocketDeadline, host_refusal, resolve
+from crawler.guard import GuardedPoolManager, RefusedAddress, Resolver, SocketDeadline, host_refusal, resolve
 
 OUTCOMES = (
     "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
@@ -155,19 +156,33 @@ def user_agent(env: Mapping[str, str]) -> str:
 def make_client(interval: float, allow_loopback: bool = False, limits: Limits | None = None, host: str = "",
                 agent: str = USER_AGENT) -> Client:
     """The production client for one host (the host is for factories that need it, such as the simulator's)."""
-    return Client(make_session(agent), interval, allow_loopback, limits or Limits())
+    return Client(Transport(agent), interval, allow_loopback, limits or Limits())
 
 
-def make_session(agent: str = USER_AGENT) -> requests.Session:
-    """A requests session as every call of the crawler is sent: ignoring the environment's proxies, saying who we are."""
-    return configure(requests.Session(), agent)
+class Transport:
+    """How a client's GETs go on the wire: urllib3 directly (requests' layers cost more CPU than the rest of a call),
+    through pools whose every socket is guarded (guard.GuardedPoolManager), kept alive where the server allows. The
+    environment's proxies are never read: one would bypass the address guard. The simulator's subclass tells each
+    city when it is (simulator/virtual.py)."""
 
+    def __init__(self, agent: str = USER_AGENT):
+        self.headers = {"User-Agent": agent, "Accept-Encoding": "gzip"}
+        self.pools: urllib3.PoolManager | None = None
 
-def configure(session: requests.Session, agent: str = USER_AGENT) -> requests.Session:
-    """What every session of the crawler sends, and the environment it ignores."""
-    session.trust_env = False  # a proxy from the environment would bypass the address guard
-    session.headers.update({"User-Agent": agent, "Accept-Encoding": "gzip", "Connection": "close"})
-    return session
+    def guard(self, allow_loopback: bool) -> None:
+        """Open the pools, each socket checked against the address guard."""
+        self.pools = GuardedPoolManager(allow_loopback)
+
+    def open(self, url: str, headers: dict[str, str], timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
+        """Send one GET and return as soon as the status and headers are in; the body is left to be read."""
+        assert self.pools is not None, "guard() first"
+        return self.pools.urlopen("GET", url, headers={**self.headers, **headers}, timeout=timeout, redirect=False,
+                                  retries=False, preload_content=False, decode_content=True)
+
+    def close(self) -> None:
+        """Close every kept-alive connection."""
+        if self.pools is not None:
+            self.pools.clear()
 
 
 class Client:
@@ -175,7 +190,7 @@ class Client:
 
     def __init__(
         self,
-        session: requests.Session,
+        transport: Transport,
         interval: float = 0.0,
         allow_loopback: bool = False,
         limits: Limits = Limits(),
@@ -183,16 +198,20 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         resolver: Resolver = resolve,
     ):
-        self.session = session
+        self.transport = transport
         self.allow_loopback = allow_loopback
         self.limits = limits
         self.clock = clock
         self.sleep = sleep
         self.resolver = resolver
         self.pacer = Pacer(interval, clock)
-        adapter = GuardedAdapter(allow_loopback, max_retries=0, pool_maxsize=1)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+        transport.guard(allow_loopback)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.transport.close()
 
     def get(
         self, url: str, params: dict[str, str], budget: Budget, headers: dict[str, str] | None = None,
@@ -230,44 +249,50 @@ class Client:
             left = start + seconds - self.clock()
             if left <= 0:
                 return Fetched("timeout", None, _ms(self.clock() - start), b"", f"no complete answer within {round(seconds, 1):g} s")
-            result = self._one(url, params, headers, start, left, cap, seconds)
+            result = self._one(with_query(url, params), headers, start, left, cap, seconds)
             if isinstance(result, Fetched):
                 return result
             url, params = result, None  # the next hop: the Location carries its own query
         return Fetched("not_open311", None, _ms(self.clock() - start), b"", f"more than {self.limits.max_redirects} redirects")
 
-    def _one(self, url: str, params: dict[str, str] | None, headers: dict[str, str], start: float, left: float, cap: int,
-             seconds: float) -> Fetched | str:
+    def _one(self, url: str, headers: dict[str, str], start: float, left: float, cap: int, seconds: float) -> Fetched | str:
         """One request on the wire: a Fetched, or the URL a redirect points to."""
         late = f"no complete answer within {round(seconds, 1):g} s"
         status: int | None = None
         content_type: str | None = None
-        with SocketDeadline(left) as deadline, _fresh_connections(self.session):
+        response: urllib3.BaseHTTPResponse | None = None
+        whole = False  # read to its end: its connection may serve the next call
+        with SocketDeadline(left) as deadline:
             try:
-                with self.session.get(url, params=params, headers=headers, stream=True, allow_redirects=False,
-                                      timeout=(min(self.limits.connect_s, left), left)) as response:
-                    status = response.status_code
-                    content_type = (response.headers.get("Content-Type") or "")[:100] or None
-                    location = response.headers.get("Location")
-                    if status in REDIRECTS and location:
-                        return urljoin(response.url, location)
-                    declared = response.headers.get("Content-Length", "")
-                    if declared.isdigit() and int(declared) > cap and not response.headers.get("Content-Encoding"):
-                        return Fetched("too_large", status, _ms(self.clock() - start), b"", f"Content-Length {declared} over {cap} bytes", content_type)
-                    chunks, size = [], 0
-                    for chunk in response.iter_content(64 * 1024):
-                        size += len(chunk)
-                        if size > cap:
-                            return Fetched("too_large", status, _ms(self.clock() - start), b"", f"body over {cap} bytes", content_type)
-                        chunks.append(chunk)
-                    body = b"".join(chunks)
-                    retry_after = retry_after_s(response.headers.get("Retry-After"), response.headers.get("Date"))
-            except requests.exceptions.RequestException as e:
+                response = self.transport.open(url, headers, urllib3.Timeout(connect=min(self.limits.connect_s, left), read=left))
+                status = response.status
+                content_type = (response.headers.get("Content-Type") or "")[:100] or None
+                location = response.headers.get("Location")
+                if status in REDIRECTS and location:
+                    return urljoin(url, location)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > cap and not response.headers.get("Content-Encoding"):
+                    return Fetched("too_large", status, _ms(self.clock() - start), b"", f"Content-Length {declared} over {cap} bytes", content_type)
+                chunks, size = [], 0
+                for chunk in response.stream(64 * 1024):
+                    size += len(chunk)
+                    if size > cap:
+                        return Fetched("too_large", status, _ms(self.clock() - start), b"", f"body over {cap} bytes", content_type)
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+                whole = True
+                retry_after = retry_after_s(response.headers.get("Retry-After"), response.headers.get("Date"))
+            except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as e:
                 # The read timeout and the deadline are the same length: whichever fires first, one message.
-                if deadline.expired or (isinstance(e, requests.exceptions.Timeout) and not isinstance(e, requests.exceptions.ConnectTimeout)):
+                if deadline.expired or isinstance(e, urllib3.exceptions.ReadTimeoutError):
                     return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
                 outcome, message = classify_exception(e)
                 return Fetched(outcome, status, _ms(self.clock() - start), b"", message, content_type)
+            finally:
+                if response is not None:
+                    if not whole or deadline.expired:
+                        response.close()  # a connection left mid-answer is never used again
+                    response.release_conn()
         if deadline.expired or self.clock() - start > seconds:  # cut off by the timer, or (on a simulated clock) late
             return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
         elapsed = _ms(self.clock() - start)
@@ -282,14 +307,11 @@ class Client:
         return Fetched("ok", status, elapsed, body, None, content_type)
 
 
-@contextmanager
-def _fresh_connections(session: requests.Session) -> Iterator[None]:
-    """Close the call's connection after it: we ask for Connection: close, but a server that does
-    not say so back leaves urllib3 pooling a socket the server is about to close."""
-    try:
-        yield
-    finally:
-        session.close()  # clears the pools; the adapters stay mounted
+def with_query(url: str, params: dict[str, str] | None) -> str:
+    """The URL with the parameters added to its query, encoded as a form is."""
+    if not params:
+        return url
+    return url + ("&" if urlsplit(url).query else "?") + urlencode(params)
 
 
 def retry_after_s(value: str | None, date: str | None) -> float | None:
@@ -336,21 +358,21 @@ def _causes(e: BaseException) -> Iterator[BaseException]:
                 stack.append(nxt)
 
 
-def classify_exception(e: requests.exceptions.RequestException) -> tuple[str, str]:
-    """The outcome class of an exception requests raised, and a short error: a failure is data, never a crash."""
+def classify_exception(e: BaseException) -> tuple[str, str]:
+    """The outcome class of an exception urllib3 raised, and a short error: a failure is data, never a crash."""
     causes = list(_causes(e))
     for cause in causes:
         if isinstance(cause, RefusedAddress):
             return "refused", str(cause)
-    if isinstance(e, requests.exceptions.SSLError):
+    if any(isinstance(c, (urllib3.exceptions.SSLError, ssl.SSLError, ssl.CertificateError)) for c in causes):
         return "tls", _short(e)
-    if isinstance(e, requests.exceptions.Timeout):
+    if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)):
         return "timeout", _short(e)
-    if isinstance(e, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+    if isinstance(e, (urllib3.exceptions.LocationValueError, urllib3.exceptions.URLSchemeUnknown)):
         return "refused", _short(e)
-    if isinstance(e, requests.exceptions.ContentDecodingError):
+    if isinstance(e, urllib3.exceptions.DecodeError):
         return "parse", _short(e)
-    if any(isinstance(c, socket.gaierror) or type(c).__name__ == "NameResolutionError" for c in causes):
+    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
         return "dns", _short(e)
     return "connect", _short(e)
 

@@ -107,7 +107,7 @@ class HostCrawl:
             return [(e, None, trace) for e in group]
         host_deadline = client.clock() + client.limits.host_s
         out = []
-        with client.session:
+        with client:
             for endpoint in group:
                 out.append(self.endpoint(endpoint, client, host_deadline))
                 if self.progress is not None:

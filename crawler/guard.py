@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -167,7 +166,8 @@ def _check_peer(conn: HTTPConnection, sock: socket.socket) -> None:
 
 class _PeerCheck:
     """Mixed into urllib3's connection classes: every new socket's peer is checked, before the TLS
-    handshake, so nothing is sent to a refused address."""
+    handshake, so nothing is sent to a refused address; and a kept-alive socket is watched by the
+    deadline of each call that uses it again."""
 
     _open311_allow_loopback = False
 
@@ -176,24 +176,25 @@ class _PeerCheck:
         _check_peer(self, sock)  # type: ignore[arg-type]
         return sock
 
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Before a request on a socket kept alive, put it under this call's deadline (a new one is, as it opens)."""
+        sock = getattr(self, "sock", None)
+        deadline = SocketDeadline.current()
+        if sock is not None and deadline is not None:
+            deadline.watch(sock)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
 
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose every socket is checked against address_refusal."""
 
-    def __init__(self, allow_loopback: bool, **kwargs):  # type: ignore[no-untyped-def]
-        self.allow_loopback = allow_loopback
-        super().__init__(**kwargs)
+class GuardedPoolManager(urllib3.PoolManager):
+    """urllib3's pools for one client, whose every socket is checked against address_refusal: one connection per
+    host, kept alive where the server allows, never retried or redirected by urllib3 (the client does both)."""
 
-    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """A pool whose every new socket is resolved, checked and watched: the guard cannot be bypassed by a redirect
-        or a reused name."""
-        super().init_poolmanager(*args, **kwargs)
-        allow = {"_open311_allow_loopback": self.allow_loopback}
-        # Built on the classes urllib3 is configured with when the adapter is made (vcrpy's
+    def __init__(self, allow_loopback: bool):
+        super().__init__(num_pools=4, maxsize=1, block=False, retries=False)
+        allow = {"_open311_allow_loopback": allow_loopback}
+        # Built on the classes urllib3 is configured with when the client is made (vcrpy's
         # recorder swaps them in tests; then its stubs make the connections).
         http_conn = type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow)
         https_conn = type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)
-        http_pool = type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
-        https_pool = type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
-        pm: urllib3.PoolManager = self.poolmanager
-        pm.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+        self.pool_classes_by_scheme = {"http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+                                       "https": type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})}

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
@@ -344,22 +345,35 @@ def check_time(value: Any, findings: Findings) -> datetime | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
+    moment, departures = _read_time(text)
+    for code in departures:
+        findings.add(code, text)
+    return moment
+
+
+@lru_cache(maxsize=1 << 16)
+def _read_time(text: str) -> tuple[datetime | None, tuple[str, ...]]:
+    """A date-time and how it departs from the W3C form, once per text: a crawl lists the same tickets again and again."""
     moment = _fromiso(text)
     if moment is None:
-        findings.add("date_unreadable", text)
-        return None
+        return None, ("date_unreadable",)
     if W3C.fullmatch(text):
-        return moment
-    if moment.tzinfo is None:
-        findings.add("date_without_timezone", text)
-    if not W3C_LOCAL.fullmatch(text):
-        findings.add("date_not_w3c", text)
-    return moment
+        return moment, ()
+    departures = ("date_without_timezone",) if moment.tzinfo is None else ()
+    return moment, departures + (() if W3C_LOCAL.fullmatch(text) else ("date_not_w3c",))
 
 
 def parse_time(value: Any, tz: ZoneInfo) -> str | None:
     """An Open311 date-time as UTC ISO; one without an offset is read in the city's zone."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return None
+    return _utc(value, tz)
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc(value: str, tz: ZoneInfo) -> str | None:
+    """parse_time's reading, once per text and zone."""
+    if not value.strip():
         return None
     moment = _fromiso(value.strip())
     if moment is None:
@@ -395,8 +409,13 @@ NOTES_MAX_CHARS = 1000
 def in_panel(endpoint_id: str, ticket_id: str, rate: float) -> bool:
     """Whether a ticket is in the endpoint's accuracy panel: a fixed draw per ticket, so a ticket
     once followed is always followed, and the panel's size is rate times the tickets."""
-    draw = int.from_bytes(hashlib.sha256(f"{endpoint_id}|{ticket_id}".encode()).digest()[:8], "big") / 2**64
-    return draw < rate
+    return _draw(endpoint_id, ticket_id) < rate
+
+
+@lru_cache(maxsize=1 << 16)
+def _draw(endpoint_id: str, ticket_id: str) -> float:
+    """A ticket's fixed draw in [0, 1), once per ticket: a crawl lists the same tickets again and again."""
+    return int.from_bytes(hashlib.sha256(f"{endpoint_id}|{ticket_id}".encode()).digest()[:8], "big") / 2**64
 
 
 def to_events(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str, via: str) -> list[EventRecord]:

@@ -38,9 +38,10 @@ def append(
 ) -> list[Path]:
     """Append records to their day files; return the files written. durable=False skips fsync (scratch data)."""
     data_dir = Path(data_dir)
-    by_file: dict[Path, list[str]] = defaultdict(list)
+    by_day: dict[date, list[str]] = defaultdict(list)
     for record in records:
-        by_file[day_path(data_dir, kind, day_of(record))].append(dumps(record))
+        by_day[day_of(record)].append(dumps(record))
+    by_file = {day_path(data_dir, kind, day): lines for day, lines in by_day.items()}  # a path per day, not per record
     if not by_file:
         return []
     with locked(data_dir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from records.layout import LAYOUT_VERSION
@@ -215,7 +215,7 @@ class CrawlRecord:
 def _plain(record: Any) -> dict[str, Any]:
     """The record as a dict. Shallow (dataclasses.asdict deep-copies, which costs a crawl of a
     month of simulated tickets more than its parsing); only findings is nested, and it is copied."""
-    out = {f.name: getattr(record, f.name) for f in fields(record)}
+    out = dict(record.__dict__)  # the fields, in their order (no slots): dataclasses.fields() per record cost a crawl 10 %
     if "findings" in out:
         out["findings"] = dict(out["findings"])
     return out

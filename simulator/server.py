@@ -98,7 +98,8 @@ class CityHandler(BaseHTTPRequestHandler):
     """
 
     state: CityState  # set by handler_for
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # connections kept alive, as most real servers do
+    disable_nagle_algorithm = True  # as real servers do: else a kept-alive answer's second write waits for a delayed ACK
     server_version = "Open311Simulator/1"
 
     def log_message(self, format: str, *args: Any) -> None:

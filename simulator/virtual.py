@@ -12,9 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
-
-from crawler.client import Client, Limits, configure
+from crawler.client import Client, Limits, Transport
 from records import iso
 
 
@@ -32,20 +30,18 @@ class VirtualClock:
         self.t += max(0.0, seconds)
 
 
-class SimulatedSession(requests.Session):
-    """A requests session that tells the city when it is, and takes its latency as elapsed time."""
+class SimulatedTransport(Transport):
+    """The crawler's transport, telling the city when it is, and taking its latency as elapsed time."""
 
     def __init__(self, clock: VirtualClock, now: datetime):
         super().__init__()
-        configure(self)
         self.clock = clock
         self.now = now
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def open(self, url: str, headers: dict[str, str], timeout: Any) -> Any:
         """Send the simulated moment with the call, and move the clock by the latency the city says it took."""
-        headers = dict(kwargs.pop("headers", None) or {})
-        headers["X-Simulated-Now"] = iso(self.now + timedelta(seconds=self.clock.t))
-        response = super().request(method, url, *args, headers=headers, **kwargs)
+        headers = {**headers, "X-Simulated-Now": iso(self.now + timedelta(seconds=self.clock.t))}
+        response = super().open(url, headers, timeout)
         self.clock.sleep(float(response.headers.get("X-Simulated-Latency-Ms", 0)) / 1000)
         return response
 
@@ -55,7 +51,6 @@ def simulated_client(now: datetime, limits: Limits = Limits()):  # type: ignore[
 
     def factory(interval: float, allow_loopback: bool = True, host: str = "", **_: Any) -> Client:
         clock = VirtualClock()
-        session = SimulatedSession(clock, now)
-        return Client(session, interval, allow_loopback, limits, clock=clock.monotonic, sleep=clock.sleep)
+        return Client(SimulatedTransport(clock, now), interval, allow_loopback, limits, clock=clock.monotonic, sleep=clock.sleep)
 
     return factory

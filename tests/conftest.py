@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from crawler.client import Client, Limits, make_session
+from crawler.client import Client, Limits, Transport
 from simulator.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ FAST = Limits(connect_s=1.0, call_s=1.0, endpoint_s=20.0, call_bytes=1024 * 1024
 
 
 def fast_client(interval: float = 0.0, allow_loopback: bool = True, limits: Limits = FAST, host: str = "", **kw) -> Client:
-    return Client(make_session(), interval, allow_loopback, limits, **kw)
+    return Client(Transport(), interval, allow_loopback, limits, **kw)
 
 
 def entry(**overrides: str) -> dict[str, str]:

@@ -347,7 +347,7 @@ def fetch_one(endpoint: Endpoint, data_dir: str | Path, now: datetime, client_fa
     """Fetch one twin and append its records; a line saying what came."""
     assert endpoint.open_data is not None
     client = client_factory(1.0, limits=limits, host=urlsplit(endpoint.open_data.url).hostname or "")
-    with client.session:
+    with client:
         result = fetch(endpoint, client, now, still_open(data_dir, endpoint, now))
     for problem in result.problems:
         log(f"  {problem}", file=sys.stderr)
