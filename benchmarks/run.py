@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import multiprocessing
+import os
 import platform
 import resource
 import sys
@@ -262,6 +263,39 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
     ]
 
 
+def bench_crawler_cpu(tmp: Path) -> list[tuple[str, str, str]]:
+    """The crawler's CPU per HTTP call (issue 17: at most 1 ms): the demo's cities, served from their own process, crawled
+    every 30 minutes on simulated time by the real crawler; its process's CPU time over the calls it made, for the
+    first day (each city's 90 days of history backfilled, a day's listing per call) and for the day after (the steady
+    state: the day's listing, the panel, lookups, definitions)."""
+    from crawler.crawl import Memory
+    from simulator.demo import DEFAULT_SCENARIO, registry
+    from simulator.fleet import in_child_process
+    from simulator.scenario import load
+    from simulator.virtual import simulated_client
+    from simulator.world import World
+
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    cities = load(DEFAULT_SCENARIO)
+    rows = []
+    with in_child_process(World(cities, start, start + timedelta(days=2))) as urls:
+        (tmp / "cpu.yaml").write_text(yaml.safe_dump(registry(cities, urls)))
+        endpoints = load_registry(tmp / "cpu.yaml")
+        memory = Memory(tmp / "cpu-data", start)
+        for label in ("the first day, backfilling", "the day after"):
+            cpu, calls, items = time.process_time(), 0, 0
+            for k in range(48):
+                moment = start + timedelta(minutes=30 * k) + (timedelta(days=1) if label == "the day after" else timedelta(0))
+                report = crawl(endpoints, tmp / "cpu-data", moment, simulated_client(moment), env={}, scheduled=moment,
+                               memory=memory, durable=False)
+                calls += sum(len(r.probes) for r in report.results.values())
+                items += sum(p.items or 0 for r in report.results.values() for p in r.probes)
+            cpu = time.process_time() - cpu
+            rows.append((f"crawler CPU per call, {label} ({len(endpoints)} demo cities, 48 crawls)", f"{cpu / calls * 1000:.2f} ms",
+                         f"{calls} calls, {items / calls:.0f} items a call, {cpu:.1f} s of CPU; {os.cpu_count()} cores"))
+    return rows
+
+
 BACKFILL_RATES = (20, 100)  # requests a day of the simulated cities the registry's kinds of endpoint are tried at
 
 
@@ -391,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_panel_storage(Path(tmp))
         rows += bench_git_growth(Path(tmp))
         rows += bench_backfill(Path(tmp))
+        rows += bench_crawler_cpu(Path(tmp))
     rows += bench_demo()
     print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}")
     width = max(len(r[0]) for r in rows)

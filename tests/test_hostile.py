@@ -124,3 +124,30 @@ def test_the_endpoint_byte_budget_holds_across_calls():
         second = client.get(server.base_url + "services.json", {}, budget)
     assert first.outcome == "ok" and len(first.body) == 309
     assert (second.outcome, second.error) == ("too_large", "Content-Length 309 over 191 bytes")
+
+
+def test_a_kept_alive_connection_serves_a_hosts_calls_and_stays_under_each_calls_deadline(monkeypatch):
+    """A city that keeps connections alive: one socket (its peer checked once, as it opened) carries a host's calls;
+    when the city then hangs on that same socket, the call's deadline still ends the call in its time."""
+    import crawler.guard
+    from datetime import timedelta
+
+    from simulator.fleet import Fleet
+    from tests.conftest import NOW, sim
+
+    opened = []
+    check = crawler.guard._check_peer
+    monkeypatch.setattr(crawler.guard, "_check_peer", lambda conn, sock: (opened.append(sock), check(conn, sock)))
+    city = sim("keepalive", "127.0.0.31", behaviour={"outages": [{"start": "day 1 00:00", "hours": 2, "kind": "timeout"}]})
+    with Fleet.of([city], NOW) as fleet:
+        client = fast_client()
+        with client:
+            url = fleet.base_url("keepalive") + "services.json"
+            first = [client.get(url, {}, Budget(FAST, client.clock)) for _ in range(3)]
+            [outage] = fleet.world.truth["keepalive"].windows
+            fleet.clock.set(outage.start + timedelta(hours=1))
+            started = time.monotonic()
+            hung = client.get(url, {}, Budget(FAST, client.clock))
+            took = time.monotonic() - started
+    assert [f.outcome for f in first] == ["ok"] * 3 and len(opened) == 1  # the hung call too went on that socket
+    assert hung.outcome == "timeout" and took < FAST.call_s + 0.5
