@@ -39,10 +39,12 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection
+from urllib3.util.connection import is_connection_dropped
 
 from crawler import PROJECT_URL, __version__
 from crawler.timing import HOST_S
-from crawler.guard import GuardedPoolManager, RefusedAddress, Resolver, SocketDeadline, host_refusal, resolve
+from crawler.guard import RefusedAddress, Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
 
 OUTCOMES = (
     "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
@@ -160,29 +162,65 @@ def make_client(interval: float, allow_loopback: bool = False, limits: Limits | 
 
 
 class Transport:
-    """How a client's GETs go on the wire: urllib3 directly (requests' layers cost more CPU than the rest of a call),
-    through pools whose every socket is guarded (guard.GuardedPoolManager), kept alive where the server allows. The
-    environment's proxies are never read: one would bypass the address guard. The simulator's subclass tells each
-    city when it is (simulator/virtual.py)."""
+    """How a client's GETs go on the wire: urllib3's connections directly (requests' layers, and urllib3's pools and
+    URL parsing, cost more CPU than the rest of a call), whose every socket is guarded (guard.guarded_connections):
+    one per host, kept alive while the server allows, closed with the client. The environment's proxies are never
+    read: one would bypass the address guard. The simulator's subclass tells each city when it is
+    (simulator/virtual.py)."""
 
     def __init__(self, agent: str = USER_AGENT):
         self.headers = {"User-Agent": agent, "Accept-Encoding": "gzip"}
-        self.pools: urllib3.PoolManager | None = None
+        self.classes: dict[str, type[HTTPConnection]] = {}
+        self.idle: dict[tuple[str, str, int], HTTPConnection] = {}  # kept alive, ready for the next call
+        self.busy: dict[int, tuple[tuple[str, str, int], HTTPConnection]] = {}  # by id of the answer it carries
 
     def guard(self, allow_loopback: bool) -> None:
-        """Open the pools, each socket checked against the address guard."""
-        self.pools = GuardedPoolManager(allow_loopback)
+        """Make connections whose every socket is checked against the address guard."""
+        self.classes = guarded_connections(allow_loopback)
 
     def open(self, url: str, headers: dict[str, str], timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
-        """Send one GET and return as soon as the status and headers are in; the body is left to be read."""
-        assert self.pools is not None, "guard() first"
-        return self.pools.urlopen("GET", url, headers={**self.headers, **headers}, timeout=timeout, redirect=False,
-                                  retries=False, preload_content=False, decode_content=True)
+        """Send one GET and return as soon as the status and headers are in; the body is left to be read, and the
+        answer handed back with done()."""
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname or ""
+        key = (scheme, host, parts.port or (443 if scheme == "https" else 80))
+        conn = self.idle.pop(key, None)
+        if conn is not None and is_connection_dropped(conn):
+            conn.close()
+            conn = None
+        if conn is None:
+            conn = self.classes[scheme](host, key[2], timeout=timeout.connect_timeout)
+        conn.timeout = timeout.connect_timeout
+        if conn.is_closed:
+            conn.connect()
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                     headers={**self.headers, **headers}, preload_content=False, decode_content=True)
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout.read_timeout)
+        try:
+            response = conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
+        self.busy[id(response)] = (key, conn)
+        return response
+
+    def done(self, response: urllib3.BaseHTTPResponse, whole: bool) -> None:
+        """An answer is finished with: its connection kept for the next call when it was read whole and the server
+        keeps it open; else closed, never used again mid-answer."""
+        key, conn = self.busy.pop(id(response))
+        original = getattr(response, "_original_response", None)
+        if whole and not getattr(original, "will_close", True):  # unknown (a test double): not kept
+            self.idle[key] = conn
+        else:
+            response.close()
+            conn.close()
 
     def close(self) -> None:
         """Close every kept-alive connection."""
-        if self.pools is not None:
-            self.pools.clear()
+        for conn in self.idle.values():
+            conn.close()
+        self.idle.clear()
 
 
 class Client:
@@ -284,15 +322,14 @@ class Client:
                 retry_after = retry_after_s(response.headers.get("Retry-After"), response.headers.get("Date"))
             except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as e:
                 # The read timeout and the deadline are the same length: whichever fires first, one message.
-                if deadline.expired or isinstance(e, urllib3.exceptions.ReadTimeoutError):
+                if deadline.expired or isinstance(e, (urllib3.exceptions.ReadTimeoutError, TimeoutError)) and \
+                        not isinstance(e, urllib3.exceptions.ConnectTimeoutError):
                     return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
                 outcome, message = classify_exception(e)
                 return Fetched(outcome, status, _ms(self.clock() - start), b"", message, content_type)
             finally:
                 if response is not None:
-                    if not whole or deadline.expired:
-                        response.close()  # a connection left mid-answer is never used again
-                    response.release_conn()
+                    self.transport.done(response, whole and not deadline.expired)
         if deadline.expired or self.clock() - start > seconds:  # cut off by the timer, or (on a simulated clock) late
             return Fetched("timeout", status, _ms(self.clock() - start), b"", late, content_type)
         elapsed = _ms(self.clock() - start)

@@ -185,16 +185,21 @@ class _PeerCheck:
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
+def guarded_connections(allow_loopback: bool) -> dict[str, type[HTTPConnection]]:
+    """urllib3's connection classes, by scheme, whose every socket is checked against address_refusal (and put under
+    the call's deadline). Built on the classes urllib3 is configured with when a client is made (vcrpy's recorder
+    swaps them in tests; then its stubs make the connections)."""
+    allow = {"_open311_allow_loopback": allow_loopback}
+    return {"http": type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow),
+            "https": type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)}
+
+
 class GuardedPoolManager(urllib3.PoolManager):
-    """urllib3's pools for one client, whose every socket is checked against address_refusal: one connection per
-    host, kept alive where the server allows, never retried or redirected by urllib3 (the client does both)."""
+    """urllib3's pools whose every socket is checked against address_refusal: for code that wants urllib3's whole
+    stack (the crawler's client uses the connections alone)."""
 
     def __init__(self, allow_loopback: bool):
         super().__init__(num_pools=4, maxsize=1, block=False, retries=False)
-        allow = {"_open311_allow_loopback": allow_loopback}
-        # Built on the classes urllib3 is configured with when the client is made (vcrpy's
-        # recorder swaps them in tests; then its stubs make the connections).
-        http_conn = type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow)
-        https_conn = type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)
-        self.pool_classes_by_scheme = {"http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-                                       "https": type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})}
+        conns = guarded_connections(allow_loopback)
+        self.pool_classes_by_scheme = {"http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": conns["http"]}),
+                                       "https": type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": conns["https"]})}

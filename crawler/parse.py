@@ -195,6 +195,8 @@ def _list(data: Any, findings: Findings, method: str) -> list[Any]:
 
 def _unwrap_values(item: dict[str, Any], findings: Findings) -> dict[str, Any]:
     """Zürich's FixMyStreet sends single values as one-element lists."""
+    if not any(type(v) is list for v in item.values()):
+        return item  # the common case: nothing to unwrap, nothing to copy
     out = {}
     for k, v in item.items():
         if isinstance(v, list) and len(v) == 1 and not isinstance(v[0], (list, dict)) and k not in ("notes", "attributes"):
@@ -226,7 +228,7 @@ def _extra_keys(items: list[dict[str, Any]], known: set[str], findings: Findings
 def _html(item: dict[str, Any], fields: tuple[str, ...], findings: Findings) -> None:
     for name in fields:
         value = item.get(name)
-        tag = HTML_TAG.search(value) if isinstance(value, str) else None
+        tag = HTML_TAG.search(value) if isinstance(value, str) and "<" in value else None  # most texts have no "<" at all
         if tag:
             findings.add("html_in_text", f"{name}: {tag.group(0)}")
 

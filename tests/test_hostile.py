@@ -20,7 +20,7 @@ def get(server, path="services.json", limits=FAST, **kw):
 
 @pytest.mark.parametrize("behaviour, outcome, error", [
     ("hang", "timeout", "no complete answer within 1 s"),
-    ("reset", "connect", "ProtocolError: ('Connection aborted.', ConnectionResetError"),
+    ("reset", "connect", "ConnectionResetError"),
     ("unavailable", "http_5xx", "HTTP 503"),
     ("cut_off", "connect", "ProtocolError: ('Connection broken: IncompleteRead"),
     ("gzip_bomb", "too_large", "body over 1048576 bytes"),
@@ -29,7 +29,7 @@ def get(server, path="services.json", limits=FAST, **kw):
     ("redirect_loop", "not_open311", "more than 3 redirects"),
     ("drip", "timeout", "no complete answer within 1 s"),
     ("drip_headers", "timeout", "no complete answer within 1 s"),
-    ("tls", "tls", "SSLError"),
+    ("tls", "tls", "SSLCertVerificationError"),
 ])
 def test_each_failure_is_classified_within_its_budget(behaviour, outcome, error):
     with Hostile(behaviour) as server:
