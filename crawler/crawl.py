@@ -27,10 +27,11 @@ from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, BackfillState, Endpoint
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
-from records.coverage import read_whole
+from records.coverage import merged, read_whole
 from records.layout import day_path
 from records.read import probe_lines, read_data
 
+MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
 RECHECK_GRACE = timedelta(days=7)  # a recheck not made within this of its time is given up
@@ -265,10 +266,17 @@ class Memory:
         says to store anyway); remembered."""
         latest = self._load(kind)
         out = []
+        fields, forgets = STATE[kind], kind in ("tickets", "events")
+        cutoffs: dict[str, str] = {}  # per crawl: a record last stored before this day is stored again
         for d in new:
-            state = tuple(d[k] for k in STATE[kind])
+            state = tuple(d[k] for k in fields)
             seen = latest.get(_key(d))
-            stale = kind in ("tickets", "events") and seen is not None and _day(seen[1]) < _day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)
+            stale = False
+            if forgets and seen is not None:
+                cutoff = cutoffs.get(d["crawl"])
+                if cutoff is None:
+                    cutoff = cutoffs[d["crawl"]] = (_day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)).isoformat()
+                stale = seen[1] < cutoff  # ISO times compare as their days do
             if seen is None or seen[0] != state or stale or (keep is not None and keep(d)):
                 out.append(d)
                 self._remember(kind, d, state)
@@ -293,7 +301,10 @@ class Memory:
         """Remember what one call read whole, and the window a backfill call leaves its endpoint to go on with."""
         assert self.intervals is not None
         if interval := read_whole(crawl, method, page, outcome, error, target):
-            self.intervals.setdefault(endpoint, []).append(interval)
+            mine = self.intervals.setdefault(endpoint, [])
+            mine.append(interval)
+            if len(mine) > MERGE_AT:
+                self.intervals[endpoint] = merged(mine)  # a month of crawls is a few runs, not 1,440 intervals
         if method == "backfill" and target and "/" in target and outcome in ("ok", "http_4xx"):
             # The next crawl goes on from the latest window (probe.next_window: halved at the cap, doubled when it held
             # little), so a busy city's backfill does not start again from a day every crawl and never get anywhere;
@@ -323,11 +334,12 @@ class Memory:
         self._load("events")
         open_: dict[str, list[tuple[str, str]]] = {}
         due: dict[str, list[tuple[datetime, str]]] = {}
+        past = iso(now - timedelta(days=max(RECHECK_DAYS)) - RECHECK_GRACE)  # closed before this: every recheck is over
         for (endpoint, ticket), track in self.tracks.items():
             if track.state not in ("closed", "gone"):
                 open_.setdefault(endpoint, []).append((track.since, ticket))
                 continue
-            if track.from_history:
+            if track.from_history or track.since < past:
                 continue
             since, seen = _time(track.since), _time(track.seen)
             for days in RECHECK_DAYS:

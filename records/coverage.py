@@ -47,3 +47,15 @@ def covered_since(intervals: Iterable[tuple[str, str]]) -> str | None:
 def covered_through(intervals: Iterable[tuple[str, str]]) -> str | None:
     """The end of that run: the latest end."""
     return max((end for _, end in intervals), default=None)
+
+
+def merged(intervals: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The same covered time as fewer intervals: those that touch or overlap made one. covered_since and covered_through
+    answer the same of both; a crawler that notes an interval every crawl keeps its list short this way."""
+    out: list[tuple[str, str]] = []
+    for start, end in sorted(intervals):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out

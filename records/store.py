@@ -2,7 +2,7 @@
 
 A day file only ever grows: the new file is the old bytes followed by the new lines, written
 to a temporary file and renamed over the old one, so a reader (or a crash) never sees half a
-line of ours. A lock serialises two writers on one machine; two crawls on different machines
+line of ours (scratch data, durable=False, is appended in place instead). A lock serialises two writers on one machine; two crawls on different machines
 merge through git's union driver (.gitattributes).
 """
 
@@ -52,6 +52,15 @@ def append(
 
 def _append_lines(path: Path, lines: list[str], durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not durable:  # scratch data (the demo, tests): appended in place, a day file no longer copied every crawl
+        with open(path, "ab+") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")  # a truncated last line stays as it is (the reader reports it); ours start clean
+            f.write(("\n".join(lines) + "\n").encode("utf-8"))
+        return
     old = path.read_bytes() if path.exists() else b""
     if old and not old.endswith(b"\n"):
         old += b"\n"  # a truncated last line stays as it is (the reader reports it); ours start clean

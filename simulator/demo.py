@@ -62,7 +62,7 @@ def registry(cities: list[City], urls: dict[str, str], panel_rate: float = PANEL
     return out
 
 
-SHARDS = 2  # crawler processes: with the cities' process, they keep both cores of a small machine busy
+SHARDS = 3  # crawler processes: with the cities' process, they keep both cores of a small machine busy
 
 
 def run(cities: list[City], work: Path, start: datetime, end: datetime, every: timedelta, progress: bool = True,

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -62,6 +63,7 @@ class CityState:
         self.recent: deque[datetime] = deque()
         self.tokens: dict[str, str] = {}
         self.posted = 0
+        self.items: dict[tuple[str, datetime, str], dict[str, Any]] = {}  # CityHandler.item, per state of a ticket
 
     def limited(self, now: datetime) -> float | None:
         """Whether this call is over the city's rate limit (the calls of the last minute), as a throttling server counts:
@@ -126,8 +128,8 @@ class CityHandler(BaseHTTPRequestHandler):
             self.send_header("X-Simulated-Latency-Ms", f"{self.latency * 1000:.1f}")
         for k, v in (extra or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        self._headers_buffer.extend((b"\r\n", body))  # headers and body in one write, as a buffering server sends them
+        self.flush_headers()
 
     def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
         """An error in the spec's shape (a list of code and description), in the format asked for."""
@@ -283,9 +285,14 @@ class CityHandler(BaseHTTPRequestHandler):
         return listed
 
     def item(self, ticket: Ticket, now: datetime, params: dict[str, str] | None = None, fmt: str = "json") -> dict[str, Any]:
-        """A ticket as the city's API shows it at a moment, with the city's quirks."""
+        """A ticket as the city's API shows it at a moment, with the city's quirks: made once per state of the ticket
+        (a listing shows the same tickets crawl after crawl), except with the notes history, which is of the moment."""
         when, status, notes = ticket.state(now) or ticket.events[0]
         q = self.city.quirks
+        history = bool(q["extensions"] and params and params.get("extensions") == "true" and fmt == "json")
+        key = (ticket.id, when, status)
+        if not history and (made := self.state.items.get(key)) is not None:
+            return made
         out: dict[str, Any] = {"service_request_id": ticket.id, "status": status.capitalize() if q["status_case"] == "capitalised" else status}
         if q["notes"]:
             out["status_notes"] = notes
@@ -298,20 +305,16 @@ class CityHandler(BaseHTTPRequestHandler):
         if q["extra_keys"]:
             out.update({"title": ticket.service_name, "address_string": ticket.address,
                         "status_note": f"<p>{escape(notes)}</p>" if notes else None})
-        if q["extensions"] and params and params.get("extensions") == "true" and fmt == "json":
+        if history:
             out["notes"] = [{"datetime": self.date(when), "type": kind, "summary": text, "description": text}
                             for when, kind, text in ticket.history(now)]
+        else:
+            self.state.items[key] = out
         return out
 
     def date(self, moment: datetime) -> str:
         """A time in the city's date style (W3C, without a zone, or SF's spaced one)."""
-        local = moment.astimezone(self.tz)
-        style = self.city.quirks["dates"]
-        if style == "no_timezone":
-            return local.strftime("%Y-%m-%dT%H:%M:%S")
-        if style == "space":
-            return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 10000:02d}"
-        return local.replace(microsecond=0).isoformat()
+        return city_date(moment, self.city.timezone, self.city.quirks["dates"])
 
     def definition(self, fmt: str, service: Any) -> None:
         """GET services/{code}: a service's attributes."""
@@ -386,6 +389,17 @@ class CityHandler(BaseHTTPRequestHandler):
     def tz(self) -> ZoneInfo:
         """The city's time zone, for its local dates."""
         return ZoneInfo(self.state.city.timezone)
+
+
+@lru_cache(maxsize=1 << 17)
+def city_date(moment: datetime, zone: str, style: str) -> str:
+    """A time in a city's date style, once per moment: a listing shows the same tickets crawl after crawl."""
+    local = moment.astimezone(ZoneInfo(zone))
+    if style == "no_timezone":
+        return local.strftime("%Y-%m-%dT%H:%M:%S")
+    if style == "space":
+        return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 10000:02d}"
+    return local.replace(microsecond=0).isoformat()
 
 
 def handler_for(state: CityState) -> type[CityHandler]:

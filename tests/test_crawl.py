@@ -460,3 +460,15 @@ def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
     assert outs[1].startswith("peoria: up: services ok")
     assert {p["crawl"] for p in read_lines(tmp_path / "data", "probes")} == {when.isoformat().replace("+00:00", "Z")}
     assert [(s.path.rsplit("/", 1)[-1]) for s in server.seen] == ["services.json", "requests.json"]
+
+
+def test_merged_intervals_cover_the_same_time():
+    from records.coverage import covered_since, covered_through, merged
+    raw = [("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"), ("2026-11-01T12:00:00Z", "2026-11-02T12:00:00Z"),
+           ("2026-11-02T12:00:00Z", "2026-11-03T00:00:00Z"), ("2026-11-05T00:00:00Z", "2026-11-06T00:00:00Z"),
+           ("2026-10-20T00:00:00Z", "2026-10-21T00:00:00Z")]
+    assert merged(raw) == [("2026-10-20T00:00:00Z", "2026-10-21T00:00:00Z"), ("2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z"),
+                           ("2026-11-05T00:00:00Z", "2026-11-06T00:00:00Z")]
+    for cut in range(len(raw)):
+        part = raw[:cut + 1]
+        assert (covered_since(merged(part)), covered_through(merged(part))) == (covered_since(part), covered_through(part))

@@ -2,6 +2,7 @@ import json
 import multiprocessing
 
 import jsonschema
+import pytest
 import shutil
 import subprocess
 from datetime import date
@@ -49,10 +50,11 @@ def test_records_are_split_by_day_one_sorted_compact_line_each(tmp_path):
     assert list(json.loads(line)) == sorted(json.loads(line))
 
 
-def test_a_truncated_last_line_is_kept_and_new_records_start_on_their_own_line(tmp_path):
-    [path] = append(tmp_path, "probes", [probe(1)], by_probed_at)
+@pytest.mark.parametrize("durable", [True, False])  # renamed over, or (scratch data) appended in place
+def test_a_truncated_last_line_is_kept_and_new_records_start_on_their_own_line(tmp_path, durable):
+    [path] = append(tmp_path, "probes", [probe(1)], by_probed_at, durable=durable)
     path.write_bytes(path.read_bytes() + b'{"bytes":1,"cra')  # a crash mid-line, by someone else
-    append(tmp_path, "probes", [probe(2)], by_probed_at)
+    append(tmp_path, "probes", [probe(2)], by_probed_at, durable=durable)
     lines = path.read_text().splitlines()
     assert lines[1] == '{"bytes":1,"cra'
     loaded = read_data(tmp_path)
