@@ -1,8 +1,8 @@
 """make bench: figures printed as one table (not asserted anywhere: these machines are noisy).
 
 crawl ratio: wall time of one crawl of N simulated endpoints, each on its own loopback address
-and answering every call in 200 ms, divided by the slowest endpoint's own chain of calls; 1.0 is
-perfect concurrency. The simulated cities run in a separate process, as real servers would.
+and answering every call in 200 ms, divided by the fastest endpoint's own chain of calls (what a
+city costs when nothing delays it); 1.0 is perfect concurrency. The simulated cities run in a separate process, as real servers would.
 build: wall time of build.py over the history those crawls produced.
 backfill: the calls, bytes and crawls it takes to read the history of the registry's kinds of endpoint, and the git
 growth it adds once.
@@ -50,8 +50,8 @@ def serve(n: int, now: datetime, conn) -> None:  # type: ignore[no-untyped-def]
 
 
 def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, float]:
-    """Crawls of n simulated cities at 200 ms a call: the ratio of each crawl's wall time to its slowest chain says
-    how much the crawler itself costs."""
+    """Crawls of n simulated cities at 200 ms a call: the ratio of each crawl's wall time to the fastest city's chain
+    says how much the crawler itself costs."""
     now = datetime(2026, 11, 20, tzinfo=timezone.utc)
     parent, child = multiprocessing.get_context("fork").Pipe()
     server = multiprocessing.get_context("fork").Process(target=serve, args=(n, now, child), daemon=True)
@@ -60,15 +60,18 @@ def bench_crawl(n: int, crawls: int, work: Path) -> tuple[list[float], float, fl
     ratios: list[float] = []
     calls = 0.0
     try:
+        # The cities keep 3 days of requests and say so (history_days): their backfill is done within the first crawl,
+        # so the crawls measured are the steady state (a backfill's own cost is bench_backfill's).
         endpoints = [Endpoint(id=key, name=key, country="USA", base_url=url, format="json", platform="in-house",
-                              timezone="UTC", notes="", source="bench", min_interval_s=0) for key, url in urls.items()]
+                              timezone="UTC", notes="", source="bench", min_interval_s=0, history_days=3) for key, url in urls.items()]
         for k in range(crawls):
             moment = now + timedelta(minutes=30 * k)
             started = time.monotonic()
             report = crawl(endpoints, work, moment, lambda interval, host: Client(Transport(), interval, True, Limits()), env={})
             wall = time.monotonic() - started
-            slowest = max(sum(p.elapsed_ms or 0 for p in r.probes) for r in report.results.values()) / 1000
-            ratios.append(wall / slowest)
+            # What a city costs when nothing delays it: the fastest city's own chain of calls (issue 17).
+            fastest = min(sum(p.elapsed_ms or 0 for p in r.probes) for r in report.results.values()) / 1000
+            ratios.append(wall / fastest)
             calls = sum(len(r.probes) for r in report.results.values()) / len(endpoints)
     finally:
         parent.send("stop")
@@ -410,16 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "data"
-        for n in (10, 200, 1000):
+        for n in (10, 300, 1000):
             ratios, wall, calls = bench_crawl(n, 3, work / str(n))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the crawls so far; the servers are a child
-            rows.append((f"crawl of {n} endpoints at 200 ms a call", f"{ratios[1]:.2f} × slowest chain",
+            rows.append((f"crawl of {n} endpoints at 200 ms a call", f"{ratios[1]:.2f} × fastest chain",
                          f"median of 3 (all: {', '.join(f'{r:.2f}' for r in ratios)}); last {wall:.2f} s; "
                          f"{calls:.1f} requests per endpoint; crawler peak {peak:.0f} MB"))
         started = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
-            build.main(["--data", str(work / "200"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
-        rows.append(("build of 200 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
+            build.main(["--data", str(work / "300"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
+        rows.append(("build of 300 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
         rows += bench_year_build(Path(tmp))
         rows += bench_storage(Path(tmp))
         rows += bench_panel_storage(Path(tmp))
