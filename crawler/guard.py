@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -192,14 +191,3 @@ def guarded_connections(allow_loopback: bool) -> dict[str, type[HTTPConnection]]
     allow = {"_open311_allow_loopback": allow_loopback}
     return {"http": type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow),
             "https": type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)}
-
-
-class GuardedPoolManager(urllib3.PoolManager):
-    """urllib3's pools whose every socket is checked against address_refusal: for code that wants urllib3's whole
-    stack (the crawler's client uses the connections alone)."""
-
-    def __init__(self, allow_loopback: bool):
-        super().__init__(num_pools=4, maxsize=1, block=False, retries=False)
-        conns = guarded_connections(allow_loopback)
-        self.pool_classes_by_scheme = {"http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": conns["http"]}),
-                                       "https": type("TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": conns["https"]})}

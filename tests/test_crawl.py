@@ -15,9 +15,9 @@ import yaml
 
 from crawler.__main__ import main
 from crawler import __version__
-from crawler.client import classify_exception
+from crawler.client import Transport, classify_exception
 from crawler.crawl import crawl, scheduled_slot
-from crawler.guard import GuardedPoolManager, address_refusal
+from crawler.guard import RefusedAddress, address_refusal
 from registry import load_registry
 from records import iso
 from simulator.hostile import Hostile
@@ -256,9 +256,11 @@ def test_allow_loopback_permits_only_loopback():
 
 def test_the_socket_guard_refuses_what_slips_past_the_name_check(fleet):
     """A connection actually opened to a refused peer (DNS that changed its answer) is closed before any byte is sent."""
-    pools = GuardedPoolManager(allow_loopback=False)
-    with pools, pytest.raises(urllib3.exceptions.HTTPError) as info:
-        pools.urlopen("GET", fleet.base_url("springfield") + "services.json", timeout=5, retries=False)
+    transport = Transport()
+    transport.guard(allow_loopback=False)
+    with pytest.raises(RefusedAddress) as info:
+        transport.open(fleet.base_url("springfield") + "services.json", {}, urllib3.Timeout(5))
+    transport.close()
     assert classify_exception(info.value) == (
         "refused", "refused loopback address 127.0.0.2 (--allow-loopback permits 127.0.0.0/8 and ::1)")
 
