@@ -461,8 +461,6 @@ class Probe:
             listed = self.pages("backfill", fmt, params, "backfill", BACKFILL_PAGES, target=f"{iso(start)}/{iso(end)}")
             if listed is None:
                 return
-            if self.cut and not self.budget.allows():
-                return  # pages left when the budget ran out: the same window again next crawl
             window = next_window(self.endpoint, window, len(listed), self.cut)
             if self.cut:
                 continue
