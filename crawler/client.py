@@ -191,13 +191,13 @@ class Transport:
         if conn is None:
             conn = self.classes[scheme](host, key[2], timeout=timeout.connect_timeout)
         conn.timeout = timeout.connect_timeout
-        if conn.is_closed:
-            conn.connect()
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                     headers={**self.headers, **headers}, preload_content=False, decode_content=True)
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout.read_timeout)
-        try:
+        try:  # a connection that failed anywhere on the way is closed, never kept
+            if conn.is_closed:
+                conn.connect()
+            conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                         headers={**self.headers, **headers}, preload_content=False, decode_content=True)
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout.read_timeout)
             response = conn.getresponse()
         except BaseException:
             conn.close()
