@@ -15,7 +15,8 @@ from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
-from metrics.utilization import FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, weekday_pattern
+from metrics.utilization import (FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, requested_within,
+                                 weekday_pattern)
 from records import iso
 
 LATENCY_SPAN = timedelta(days=7)
@@ -79,8 +80,7 @@ def requests_per_day(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -
     if part is None:
         return None
     start, end = part
-    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)]
-    return round(recent["id"].nunique() / ((end - start) / pd.Timedelta(days=1)), 2)
+    return round(len(requested_within(tickets, part)) / ((end - start) / pd.Timedelta(days=1)), 2)
 
 
 def daily_requests(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ def daily_requests(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> 
     if part is None:
         return []
     start, end = part
-    recent = tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)].drop_duplicates("id")
+    recent = requested_within(tickets, part)
     counts = recent.groupby(recent["requested"].dt.normalize())["id"].count()
     out, day = [], start.normalize()
     while day < end:

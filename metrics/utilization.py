@@ -20,8 +20,8 @@ MIN_WEEKDAY_DAYS = 0.25  # a weekday covered less than this (six hours in all) h
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _within(tickets: pd.DataFrame, part: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
-    """The distinct tickets requested in the part [start, end)."""
+def requested_within(tickets: pd.DataFrame, part: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
+    """The distinct tickets requested in the part [start, end): what every windowed figure of the requests counts."""
     start, end = part
     return tickets[(tickets["requested"] >= start) & (tickets["requested"] < end)].drop_duplicates("id")
 
@@ -32,7 +32,7 @@ def by_service(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> list
     part = coverage.part_of(now, SERVICE_SPAN)
     if part is None:
         return []
-    counts = _within(tickets, part)["service_code"].fillna("(none)").value_counts()
+    counts = requested_within(tickets, part)["service_code"].fillna("(none)").value_counts()
     days = (part[1] - part[0]) / pd.Timedelta(days=1)
     return sorted(({"service_code": str(code), "per_day": round(n / days, 2)} for code, n in counts.items()),
                   key=lambda d: (-d["per_day"], d["service_code"]))
@@ -45,7 +45,7 @@ def weekday_pattern(tickets: pd.DataFrame, coverage: Coverage, now: datetime, ti
     part = coverage.part_of(now, PATTERN_SPAN)
     if part is None:
         return None
-    recent = _within(tickets, part)
+    recent = requested_within(tickets, part)
     if recent.empty:
         return None
     zone = ZoneInfo(timezone)
@@ -81,7 +81,7 @@ def freshness(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> dict[
     newest = known["requested"].max()
     age = pd.Timestamp(now) - newest
     part = coverage.part_of(now, FRESHNESS_SPAN)
-    gaps = _within(known, part)["requested"].sort_values().diff().dropna() if part else pd.Series([], dtype="timedelta64[ns]")
+    gaps = requested_within(known, part)["requested"].sort_values().diff().dropna() if part else pd.Series([], dtype="timedelta64[ns]")
     usual = gaps.quantile(0.95) if len(gaps) >= 5 else None
     seen_age = None if coverage.through is None else coverage.through - newest
     stale = None if usual is None or seen_age is None else bool(seen_age > max(usual * STALE_FACTOR, pd.Timedelta(STALE_MIN)))
