@@ -7,7 +7,6 @@ import selectors
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 
 from datetime import datetime, timedelta
 from functools import partial
@@ -15,7 +14,7 @@ from typing import Any
 
 from simulator.opendata import Portal
 from simulator.scenario import City, city
-from simulator.server import CityState, Clock, handler_for
+from simulator.server import CityState, Clock, LoopbackHTTPServer, handler_for
 from simulator.world import World
 
 
@@ -32,26 +31,27 @@ def host_of(world: World, city_id: str) -> str:
 
 
 class Fleet:
-    """One ThreadingHTTPServer per city, in this process. `with Fleet(world, clock) as fleet: fleet.base_url(id)`."""
+    """One HTTP server per city, in this process. `with Fleet(world, clock) as fleet: fleet.base_url(id)`."""
 
     def __init__(self, world: World, clock: Clock | None = None):
         self.world = world
         self.clock = clock or Clock()
-        self.servers: dict[str, ThreadingHTTPServer] = {}
+        self.servers: dict[str, LoopbackHTTPServer] = {}
         self.states: dict[str, CityState] = {}
         self.portals: dict[str, Portal] = {}  # the cities that publish open data
 
     @classmethod
-    def of(cls, cities: list[dict[str, Any] | City], now: datetime, days: float = 3) -> Fleet:
-        """A fleet of these cities (scenario dicts or Cities), its clock at now, its history `days` long."""
+    def of(cls, cities: list[dict[str, Any] | City], now: datetime, days: float = 3, before: timedelta | None = None) -> Fleet:
+        """A fleet of these cities (scenario dicts or Cities), its clock at now, its history `days` long (and
+        tickets from `before` that, by default the 91 days the backfill may read)."""
         made = [c if isinstance(c, City) else city(c) for c in cities]
-        return cls(World(made, now - timedelta(days=days), now + timedelta(days=1)), Clock(now))
+        span = {} if before is None else {"before": before}
+        return cls(World(made, now - timedelta(days=days), now + timedelta(days=1), **span), Clock(now))
 
     def __enter__(self) -> Fleet:
         for city_id, truth in self.world.truth.items():
             state = CityState(truth, self.clock)
-            server = ThreadingHTTPServer((host_of(self.world, city_id), 0), handler_for(state))
-            server.daemon_threads = True
+            server = LoopbackHTTPServer((host_of(self.world, city_id), 0), handler_for(state))
             server.timeout = 0.5  # handle_request() is only called once a connection waits; never block long on a stray wakeup
             self.servers[city_id], self.states[city_id] = server, state
             if self.world.cities[city_id].open_data:
@@ -85,7 +85,7 @@ class Fleet:
         return urls
 
 
-def _accept(servers: list[ThreadingHTTPServer], stop: threading.Event) -> None:
+def _accept(servers: list[LoopbackHTTPServer], stop: threading.Event) -> None:
     """One thread accepts the connections of every city (each answered in a thread of its own): a
     thread per city polling its socket ten times a second cost a thousand cities most of a core."""
     with selectors.DefaultSelector() as selector:

@@ -17,9 +17,11 @@ import re
 import threading
 from datetime import datetime
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from simulator.server import LoopbackHTTPServer
 
 CONDITION = re.compile(r"""\s*"?(\w+)"?\s*(>=|<|=|\bin\b|\bIN\b)\s*(\((?:\s*'(?:[^']|'')*'\s*,?)*\)|'(?:[^']|'')*')\s*""")
 SQL = re.compile(r"""SELECT (?P<cols>.+?) FROM "(?P<table>[^"]+)"(?: WHERE (?P<where>.+?))?(?: ORDER BY "(?P<order>\w+)")?"""
@@ -132,7 +134,7 @@ class Portal:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = LoopbackHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://{host}:{self.server.server_address[1]}/"
 

@@ -20,7 +20,8 @@ import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler
+import socketserver
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -32,6 +33,18 @@ from simulator.world import CityTruth, Ticket, lifecycle, rng
 MAX_SPAN = timedelta(days=90)
 MAINTENANCE_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>Down for maintenance</h1></body></html>"
 HANG_S = 60.0  # a "timeout" failure answers this late
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that does not look its own name up: http.server's bind asks the resolver for the
+    address's name (socket.getfqdn), 50 ms a server here, most of the start of a fleet of a thousand cities."""
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        """Bind, naming the server by its address."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
 
 class Clock:
