@@ -129,12 +129,13 @@ class CityTruth:
 
 
 class World:
-    """Every city of a scenario over a span of time, made once from its seeds."""
-    def __init__(self, cities: list[City], start: datetime, end: datetime):
+    """Every city of a scenario over a span of time, made once from its seeds. Tickets exist from `before` the
+    start (a benchmark of a thousand cities that keep a few days makes only those)."""
+    def __init__(self, cities: list[City], start: datetime, end: datetime, before: timedelta = HISTORY_BEFORE):
         self.start, self.end = start, end
         self.cities = {c.id: c for c in cities}
-        self.truth = {c.id: CityTruth(c, make_tickets(c, start - HISTORY_BEFORE, end), make_windows(c, start, end)) for c in cities}
-        self.hidden = {c.id: make_hidden(c, start - HISTORY_BEFORE, end) for c in cities if c.open_data}
+        self.truth = {c.id: CityTruth(c, make_tickets(c, start - before, end), make_windows(c, start, end)) for c in cities}
+        self.hidden = {c.id: make_hidden(c, start - before, end) for c in cities if c.open_data}
 
     def twin_rows(self, city_id: str, now: datetime) -> list[dict[str, Any]]:
         """The city's open dataset as it stands at now: every API ticket (a vanished one as cancelled), and
