@@ -11,7 +11,7 @@ demo: $(STAMP)
 	$(VENV)/bin/open311-status demo --work .demo --out site
 
 test: $(STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 serve: $(STAMP)
 	$(VENV)/bin/open311-status serve --directory site --port 8000
