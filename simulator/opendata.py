@@ -17,6 +17,7 @@ import re
 import threading
 from datetime import datetime
 from collections.abc import Callable
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +34,7 @@ class Unreadable(ValueError):
     pass
 
 
+@lru_cache(maxsize=1 << 16)
 def _value(text: str) -> Any:
     try:
         return datetime.fromisoformat(text.replace("Z", "").replace(" ", "T")[:19])
@@ -44,28 +46,33 @@ def _literals(text: str) -> list[str]:
     return [m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", text)]
 
 
-def matches(row: dict[str, Any], where: str | None) -> bool:
-    """Whether a row meets a SoQL or SQL condition of the few forms the twins fetch uses."""
-    if not where:
-        return True
-    for part in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
+def condition(where: str | None) -> Callable[[dict[str, Any]], bool]:
+    """A SoQL or SQL condition of the few forms the twins fetch uses, read once: whether a row meets it."""
+    tests: list[tuple[str, str, Any, str]] = []  # column, operator, the literal as read (a time where it is one), as text
+    for part in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE) if where else []:
         m = CONDITION.fullmatch(part)
         if not m:
             raise Unreadable(f"cannot read the condition {part!r}")
-        column, op, literal = m.group(1), m.group(2).lower(), m.group(3)
-        cell = row.get(column)
-        if op == "in":
-            if str(cell) not in _literals(literal):
+        column, op, literals = m.group(1), m.group(2).lower(), _literals(m.group(3))
+        tests.append((column, op, set(literals) if op == "in" else _value(literals[0]), "" if op == "in" else literals[0]))
+
+    def meets(row: dict[str, Any]) -> bool:
+        for column, op, right, text in tests:
+            cell = row.get(column)
+            if op == "in":
+                if str(cell) not in right:
+                    return False
+                continue
+            if cell in (None, ""):
                 return False
-            continue
-        if cell in (None, ""):
-            return False
-        left, right = _value(str(cell)), _value(_literals(literal)[0])
-        if type(left) is not type(right):
-            left, right = str(cell), _literals(literal)[0]
-        if not {">=": left >= right, "<": left < right, "=": left == right}[op]:
-            return False
-    return True
+            left, against = _value(str(cell)), right
+            if type(left) is not type(against):
+                left, against = str(cell), text
+            if not (left >= against if op == ">=" else left < against if op == "<" else left == against):
+                return False
+        return True
+
+    return meets
 
 
 def select(rows: list[dict[str, Any]], columns: list[str], where: str | None, order: str | None, limit: int, offset: int
@@ -75,7 +82,8 @@ def select(rows: list[dict[str, Any]], columns: list[str], where: str | None, or
     for c in columns + ([order] if order else []) + re.findall(r'"?(\w+)"?\s*(?:>=|<|=|\bin\b|\bIN\b)', where or ""):
         if c not in known:
             raise Unreadable(f"no such column: {c}")
-    found = [r for r in rows if matches(r, where)]
+    meets = condition(where)
+    found = [r for r in rows if meets(r)]
     if order:
         found.sort(key=lambda r: str(r.get(order, "")))
     return [{c: r[c] for c in columns if r.get(c) not in (None, "")} for r in found[offset:offset + limit]]

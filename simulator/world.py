@@ -16,6 +16,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,15 @@ def rng(*parts: Any) -> random.Random:
 def unit(*parts: Any) -> float:
     """A deterministic number in [0, 1) for these parts."""
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big") / 2**64
+
+
+draw_of = lru_cache(maxsize=1 << 17)(unit)  # unit, once per ticket: the open dataset is made again at every fetch
+
+
+@lru_cache(maxsize=1 << 17)
+def socrata_time(moment: datetime, zone: str) -> str:
+    """A time as a Socrata dataset shows it: local, without an offset."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S.000")
 
 
 @dataclass
@@ -141,15 +151,14 @@ class World:
         """The city's open dataset as it stands at now: every API ticket (a vanished one as cancelled), and
         the tickets of types the API does not offer. Socrata-style: local times without an offset."""
         c = self.cities[city_id]
-        tz = ZoneInfo(c.timezone)
         share = float((c.open_data or {}).get("open311_share", 0.3))
 
         def local(moment: datetime | None) -> str | None:
-            return None if moment is None else moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M:%S.000")
+            return None if moment is None else socrata_time(moment, c.timezone)
 
         rows = []
         for t in self.truth[city_id].between(self.start - HISTORY_BEFORE, now):
-            draw = unit(c.seed, "channel", t.id)
+            draw = draw_of(c.seed, "channel", t.id)
             channel = "Mobile/Open311" if draw < share else "Phone" if draw < share + (1 - share) * 0.7 else "Web"
             closed, reason = None, None
             if t.vanished is not None and t.vanished <= now:

@@ -2,7 +2,9 @@
 crawl + build reproducing its ground truth."""
 
 import json
+import socket
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -75,6 +77,26 @@ def test_paging_and_lookups(busy):
     assert missing.status_code == 404 and missing.json()[0]["code"] == 404
 
 
+def test_a_listing_is_exactly_the_json_of_its_items_each_time(busy):
+    """The server joins each item's JSON made once (simulator/server.py Listed): the bytes are json.dumps' own."""
+    first, again = get(busy, "requests.json").content, get(busy, "requests.json").content
+    assert first == again == json.dumps(json.loads(first)).encode() and len(json.loads(first)) == 50
+    one = get(busy, f"requests/{json.loads(first)[0]['service_request_id']}.json").content
+    assert one == json.dumps(json.loads(one)).encode()
+
+
+def test_headers_are_read_whatever_their_case(busy):
+    address = urlsplit(busy.base_url("busytown"))
+    with socket.create_connection((address.hostname, address.port), timeout=5) as s:
+        path = urlsplit(busy.base_url("busytown")).path + "services.json"
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nx-simulated-now: {NOW.isoformat()}\r\nCONNECTION: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := s.recv(65536):  # the server closes when done, as asked
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith("HTTP/1.1 200") and "X-Simulated-Latency-Ms" in head
+
+
 def test_services_definitions_discovery_through_our_parser(busy):
     for fmt in ("json", "xml"):
         services = parse.services(get(busy, f"services.{fmt}").content, fmt, Findings())
@@ -121,6 +143,7 @@ def test_quirks_and_simulated_time():
         url = fleet.base_url("quirky") + "requests.json"
         assert requests.get(url, timeout=5).json() == [{"code": 400, "description": "jurisdiction_id was not provided"}]
         raw = requests.get(url, params={"jurisdiction_id": "q.example"}, timeout=5)
+        assert raw.content == json.dumps(raw.json()).encode()  # the wrapper around the items' own JSON
         findings = Findings()
         items = parse.requests(raw.content, "json", findings)
         assert {"json_wrapper", "status_case", "date_not_w3c", "date_without_timezone"} <= set(findings.as_dict())
