@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +374,9 @@ class Track:
     from_history: bool = False  # first seen closed by the backfill: not rechecked
 
 
+@lru_cache(maxsize=1 << 14)
 def _time(stamp: str) -> datetime:
+    """A stored time, read once: the panel's tickets were seen in a few thousand crawls, and the panel is asked every crawl."""
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -23,8 +24,9 @@ class RefusedAddress(OSError):
     """The crawler will not talk to this address."""
 
 
+@lru_cache(maxsize=1 << 12)
 def address_refusal(address: str, allow_loopback: bool) -> str | None:
-    """Why this IP address is off limits, or None when it may be crawled."""
+    """Why this IP address is off limits, or None when it may be crawled (read once per address: twice a call)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -40,8 +42,20 @@ def address_refusal(address: str, allow_loopback: bool) -> str | None:
 Resolver = Callable[[str, int], list[str]]
 
 
+@lru_cache(maxsize=1 << 12)
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(host: str, port: int) -> list[str]:
-    """The addresses a host name resolves to. Raises socket.gaierror."""
+    """The addresses a host name resolves to. Raises socket.gaierror. An address is itself, without asking the
+    resolver (a call into it lets every other crawling thread take the interpreter, and then waits to get it back)."""
+    if _literal(host):
+        return [host]
     return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 

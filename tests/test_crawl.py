@@ -17,7 +17,7 @@ from crawler.__main__ import main
 from crawler import __version__
 from crawler.client import Transport, classify_exception
 from crawler.crawl import crawl, scheduled_slot
-from crawler.guard import RefusedAddress, address_refusal
+from crawler.guard import RefusedAddress, address_refusal, host_refusal, resolve
 from registry import load_registry
 from records import iso
 from simulator.hostile import Hostile
@@ -252,6 +252,13 @@ def test_allow_loopback_permits_only_loopback():
     assert address_refusal("127.0.0.9", allow_loopback=True) is None
     assert address_refusal("::1", allow_loopback=True) is None
     assert address_refusal("10.0.0.1", allow_loopback=True) == "refused private address 10.0.0.1"
+
+
+def test_an_address_in_a_url_is_checked_as_itself_and_a_name_as_what_it_resolves_to():
+    assert resolve("169.254.169.254", 80) == ["169.254.169.254"] and resolve("::1", 443) == ["::1"]
+    assert host_refusal("169.254.169.254", 80, allow_loopback=True) == "refused link-local address 169.254.169.254"
+    assert "127.0.0.1" in resolve("localhost", 80)  # a name still goes to the resolver
+    assert host_refusal("localhost", 80, allow_loopback=False).startswith("refused loopback address")
 
 
 def test_the_socket_guard_refuses_what_slips_past_the_name_check(fleet):
