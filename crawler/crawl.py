@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +245,9 @@ class Memory:
             since = (self.now - timedelta(days=days)).date() if days else None
             stored = read_data(self.data_dir, since=since, kinds=(kind,)).records[kind]
             self.latest[kind] = {}
+            state_of = _state_of(kind)
             for r in sorted(stored, key=lambda r: r["crawl"]):
-                self._remember(kind, r, tuple(r.get(k) for k in STATE[kind]))
+                self._remember(kind, r, state_of(r))
         return self.latest[kind]
 
     def _remember(self, kind: str, d: dict[str, Any], state: tuple[Any, ...]) -> None:
@@ -267,10 +269,10 @@ class Memory:
         says to store anyway); remembered."""
         latest = self._load(kind)
         out = []
-        fields, forgets = STATE[kind], kind in ("tickets", "events")
+        state_of, forgets = _state_of(kind), kind in ("tickets", "events")
         cutoffs: dict[str, str] = {}  # per crawl: a record last stored before this day is stored again
         for d in new:
-            state = tuple(d[k] for k in fields)
+            state = state_of(d)
             seen = latest.get(_key(d))
             stale = False
             if forgets and seen is not None:
@@ -378,6 +380,15 @@ class Track:
 def _time(stamp: str) -> datetime:
     """A stored time, read once: the panel's tickets were seen in a few thousand crawls, and the panel is asked every crawl."""
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+@lru_cache(maxsize=None)
+def _state_of(kind: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """What of a record of this kind is its state, as a tuple (in C: a crawl of a thousand endpoints compares a month of tickets)."""
+    fields = STATE[kind]
+    if len(fields) == 1:
+        return lambda d: (d[fields[0]],)
+    return itemgetter(*fields)  # type: ignore[return-value]
 
 
 def _key(d: dict[str, Any]) -> tuple[str, str]:
