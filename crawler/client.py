@@ -190,14 +190,15 @@ class Transport:
             conn = None
         if conn is None:
             conn = self.classes[scheme](host, key[2], timeout=timeout.connect_timeout)
-        conn.timeout = timeout.connect_timeout
         try:  # a connection that failed anywhere on the way is closed, never kept
             if conn.is_closed:
+                conn.timeout = timeout.connect_timeout
                 conn.connect()
+            # urllib3 puts conn.timeout on the socket as it sends and again as it awaits the answer: from here on, the
+            # read timeout (the connect timeout left there held a server's first byte to 5 s, not the call's 20)
+            conn.timeout = timeout.read_timeout
             conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
                          headers={**self.headers, **headers}, preload_content=False, decode_content=True)
-            if conn.sock is not None:
-                conn.sock.settimeout(timeout.read_timeout)
             response = conn.getresponse()
         except BaseException:
             conn.close()

@@ -126,6 +126,22 @@ def test_the_endpoint_byte_budget_holds_across_calls():
     assert (second.outcome, second.error) == ("too_large", "Content-Length 309 over 191 bytes")
 
 
+def test_a_server_slower_to_answer_than_to_connect_to_is_waited_for_until_the_calls_time():
+    """The connect timeout bounds connecting only: a city that takes 1.5 s to answer, called with 0.5 s to connect and
+    5 s for the call, answers, on a new socket and on a kept-alive one."""
+    from simulator.fleet import Fleet
+    from tests.conftest import NOW, sim
+
+    limits = Limits(connect_s=0.5, call_s=5.0, endpoint_s=20.0, retry_pause_s=0.05, min_call_s=0.2)
+    slow = sim("slowpoke", "127.0.0.32", behaviour={"latency_ms": 1500, "latency_spread": 0, "requests_latency_factor": 1})
+    with Fleet.of([slow], NOW) as fleet:
+        client = fast_client(limits=limits)
+        with client:
+            url = fleet.base_url("slowpoke") + "services.json"
+            fetched = [client.get(url, {}, Budget(limits, client.clock)) for _ in range(2)]
+    assert [(f.outcome, f.elapsed_ms >= 1500) for f in fetched] == [("ok", True)] * 2
+
+
 def test_a_kept_alive_connection_serves_a_hosts_calls_and_stays_under_each_calls_deadline(monkeypatch):
     """A city that keeps connections alive: one socket (its peer checked once, as it opened) carries a host's calls;
     when the city then hangs on that same socket, the call's deadline still ends the call in its time."""
