@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import socketserver
+import sys
 import threading
 import time
 from collections import deque
@@ -44,6 +45,12 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     address's name (socket.getfqdn), 50 ms a server here, most of the start of a fleet of a thousand cities."""
 
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-call (the crawler cutting an answer at its cap or its deadline) is no error of the server's:
+        not a traceback on the terminal. Anything else is."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         """Bind, naming the server by its address."""
