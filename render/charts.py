@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+# Plotly's partial bundles (render/plotly/): the traces each draws. A page's charts all take one bundle.
+BUNDLES = {"basic": {"scatter", "bar", "pie"}, "geo": {"scatter", "scattergeo", "choropleth"}}
+
+
+def bundle(*figures: dict[str, Any] | None) -> str:
+    """The smallest of Plotly's bundles that draws all these figures (a page's: it loads one)."""
+    kinds = {trace["type"] for figure in figures if figure for trace in figure["data"]}
+    return next(name for name, draws in BUNDLES.items() if kinds <= draws)
 
 LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
           "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
@@ -36,22 +46,34 @@ def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One strip per figure, a dot per endpoint, so a reader sees where each city sits."""
+    """One strip per figure, a dot per endpoint, so a reader sees where each city sits. Scatter, not box: the index's
+    map needs the geo bundle, which has no box, and a page loads one bundle. Each dot is spread up or down by a fixed
+    draw from its name, so the same data always gives the same chart."""
     figures = [("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
                ("p50 GET services (ms)", lambda e: e["latency_ms"]["p50"] if e["latency_ms"] else None),
                ("Conformance", lambda e: e["conformance"])]
     data = []
-    for n, (label, read) in enumerate(figures, start=1):
+    for label, read in figures:
         known = [(e["name"], read(e)) for e in endpoints if read(e) is not None]
         if known:
-            data.append({"type": "box", "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "name": label,
-                         "x": [v for _, v in known], "text": [name for name, _ in known], "hoverinfo": "x+text",
-                         "xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False})
+            n = len(data) + 1
+            data.append({"type": "scatter", "mode": "markers", "name": label, "x": [v for _, v in known],
+                         "y": [_jitter(name) for name, _ in known], "text": [name for name, _ in known], "hoverinfo": "x+text",
+                         "xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False, "marker": {"size": 8, "opacity": 0.8}})
     if not data:
         return None
-    layout = {**LAYOUT, "grid": {"rows": len(data), "columns": 1, "pattern": "independent"}, "height": 140 * len(data),
-              "margin": {**LAYOUT["margin"], "l": 150}}
+    layout: dict[str, Any] = {**LAYOUT, "grid": {"rows": len(data), "columns": 1, "pattern": "independent"},
+                              "height": 140 * len(data), "margin": {**LAYOUT["margin"], "l": 150}}
+    for n, trace in enumerate(data, start=1):
+        suffix = "" if n == 1 else str(n)
+        layout[f"yaxis{suffix}"] = {"range": [-1, 1], "tickvals": [0], "ticktext": [trace["name"]], "showgrid": False,
+                                    "zeroline": False, "fixedrange": True}
     return {"data": data, "layout": layout}
+
+
+def _jitter(name: str) -> float:
+    """A dot's fixed offset from its strip's line, in [-0.4, 0.4)."""
+    return round(int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") / 2**32 * 0.8 - 0.4, 3)
 
 
 STATUS_COLORS = {"up": "#2e7d32", "degraded": "#9a6700", "down": "#c62828", "unknown": "#6e7781"}

@@ -6,19 +6,19 @@ template never shows an empty hole where a figure should be.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import plotly
 
 from metrics import accuracy, closure
 from records.status import STATUSES
 from render import charts
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY = Path(__file__).resolve().parent / "plotly"  # Plotly's partial bundles (their README says whence)
 
 
 def environment() -> jinja2.Environment:
@@ -31,27 +31,37 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
     """index.html, the other top pages and endpoints/<id>.html, with the assets they use; returns the
     league's count of endpoints per status (the retired are listed apart, out of the league)."""
     env = environment()
+    bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     watched = [e for e in site["endpoints"] if not e["retired"]]
     counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
+    spread, where = charts.spread_figure(watched), charts.map_figure(watched, site["details"])
     write(out / "index.html", env.get_template("index.html").render(
         site=site, root="", statuses=STATUSES, counts=counts, watched=watched,
         retired=[e for e in site["endpoints"] if e["retired"]],
         countries=sorted({e["country"] for e in watched if e["country"]}),
         platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
-        spread_figure=charts.spread_figure(watched), map_figure=charts.map_figure(watched, site["details"])))
+        spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)]))
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
             site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS))
     page = env.get_template("endpoint.html")
     for endpoint_id, detail in site["details"].items():
+        figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
+                   "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
         write(out / "endpoints" / f"{endpoint_id}.html", page.render(
-            site=site, root="../", e=detail, latency_figure=charts.latency_figure(detail),
-            requests_figure=charts.requests_figure(detail), classes_figure=charts.classes_figure(detail),
-            closing_figure=charts.closing_figure(detail)))
+            site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], **figures))
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
-    shutil.copyfile(PLOTLY_JS, out / "assets" / "plotly.min.js")
     return counts
+
+
+def hashed(source: Path, folder: Path) -> str:
+    """Copy a file into folder under a name with its content's hash (plotly-geo.3da0a26e92.min.js), so that a browser
+    may keep it for good; its name."""
+    name = source.name.replace(".min.js", f".{hashlib.sha256(source.read_bytes()).hexdigest()[:10]}.min.js")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, folder / name)
+    return name
 
 
 def write(path: Path, text: str) -> None:

@@ -11,8 +11,10 @@ alpha's open-data twin: one day (11-19) of 10 tickets, the panel rows of A1, A2 
 """
 
 import filecmp
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,12 +118,20 @@ def test_strings_from_the_data_are_escaped(built):
     assert "Info call &lt;b&gt;x&lt;/b&gt;" in page  # a ticket type from the city's dataset
 
 
-def test_plotly_is_a_local_asset(built):
+def test_plotly_is_a_local_partial_bundle_named_by_its_content_and_loaded_by_no_script_tag(built):
+    """Each page names its one bundle for site.js to fetch when a chart comes into view (no <script> of Plotly's
+    blocks the page); the bundles are the ones render/plotly/README.md lists, by hash, under their content's hash."""
     out, _ = built
-    html = (out / "endpoints" / "alpha.html").read_text()
-    assert '<script src="../assets/plotly.min.js"></script>' in html
-    assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
-    assert "cdn" not in html.lower()
+    readme = (ROOT / "render" / "plotly" / "README.md").read_text()
+    for page, kind in (("endpoints/alpha.html", "basic"), ("index.html", "geo")):
+        html = (out / page).read_text()
+        [name] = set(re.findall(r'data-bundle="([^"]+)"', html))
+        bundle = (out / "assets" / name).read_bytes()
+        digest = hashlib.sha256(bundle).hexdigest()
+        assert name == f"plotly-{kind}.{digest[:10]}.min.js" and f"`{digest}`" in readme
+        assert 1_000_000 < len(bundle) < 1_500_000  # a partial bundle, not the full 4.6 MB
+        assert "plotly" not in "".join(re.findall(r"<script[^>]*src=[^>]*>", html)) and "cdn" not in html.lower()
+        assert re.findall(r"<script[^>]*src=[^>]*>", html) == [f'<script src="{"../" if "/" in page else ""}assets/site.js" defer>']
 
 
 def test_the_site_matches_the_golden_copy(built):
@@ -173,8 +183,8 @@ def test_the_output_is_reproducible_for_a_fixed_now(built, tmp_path):
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert all(filecmp.cmp(out / f, again / f, shallow=False) for f in files)
-    # One shared Plotly bundle, never a copy per page.
-    assert [p.relative_to(out).as_posix() for p in out.rglob("plotly*.js")] == ["assets/plotly.min.js"]
+    # Plotly's two partial bundles, shared by every page, never a copy per page.
+    assert sorted(p.relative_to(out).as_posix().split(".")[0] for p in out.rglob("plotly*.js")) == ["assets/plotly-basic", "assets/plotly-geo"]
     assert all("Content-Security-Policy" in p.read_text() for p in out.rglob("*.html"))
 
 

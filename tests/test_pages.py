@@ -50,8 +50,10 @@ def open_page(browser, url, javascript=True):
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("dialog", lambda d: (problems.append(f"a dialog opened: {d.message}"), d.dismiss()))
     page.goto(url, wait_until="load")
-    if javascript and page.locator("script.plot").count():
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20000)
+    if javascript:
+        for target in page.eval_on_selector_all("script.plot", "els => els.map(e => e.dataset.target)"):
+            page.locator(f"#{target}").scroll_into_view_if_needed()  # a chart is drawn as it comes into view
+            page.wait_for_selector(f"#{target} .main-svg", timeout=20000)
     return page, problems
 
 
@@ -89,6 +91,22 @@ def test_the_endpoint_page_draws_its_charts_and_runs_nothing_hostile(served, bro
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
     assert not [h for h in hrefs if h.strip().lower().startswith("javascript:")]
     assert problems == []
+
+
+def test_plotly_loads_only_when_a_chart_comes_into_view_and_only_once(served, browser):
+    """Nothing of Plotly is fetched with the page; scrolling to the charts fetches the page's one bundle once."""
+    context = browser.new_context(viewport={"width": 390, "height": 700})
+    page = context.new_page()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url.rsplit("/", 1)[-1]) if "plotly" in r.url else None)
+    page.goto(served + "/endpoints/alpha.html", wait_until="load")
+    page.wait_for_timeout(300)
+    assert fetched == [] and page.locator(".main-svg").count() == 0  # the charts are below the first view
+    for target in ("latency", "requests", "classes", "closing"):
+        page.locator(f"#{target}").scroll_into_view_if_needed()
+        page.wait_for_selector(f"#{target} .main-svg", timeout=20000)
+    assert len(fetched) == 1 and fetched[0].startswith("plotly-basic.") and fetched[0].endswith(".min.js")
+    context.close()
 
 
 def test_the_accuracy_league_sorts_and_says_what_it_does_not_tell(served, browser):

@@ -1,13 +1,49 @@
 // Progressive enhancement only: every page reads fine without this file.
-// Draw every chart whose figure the build embedded as JSON (never executed, only parsed).
-if (window.Plotly) {
-  document.querySelectorAll("script.plot").forEach(function (node) {
-    var figure = JSON.parse(node.textContent);
-    var target = document.getElementById(node.dataset.target);
-    // topojsonURL: the site's own folder; the map draws no coastlines, so nothing is fetched.
-    Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true, topojsonURL: "assets/" });
+// Draw each chart whose figure the build embedded as JSON (never executed, only parsed) once it comes into view,
+// with the Plotly bundle its data-bundle names: fetched then, once a page (and, by its hashed name, once a browser).
+(function () {
+  var plots = document.querySelectorAll("script.plot");
+  if (!plots.length) { return; }
+  var assets = document.currentScript.src.replace(/[^/]*$/, "");  // this file's folder: the bundles sit beside it
+  var loading = {};
+  var plotly = function (name) {
+    if (!loading[name]) {
+      loading[name] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = assets + name;
+        script.onload = function () { resolve(window.Plotly); };
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
+    }
+    return loading[name];
+  };
+  var draw = function (node) {
+    plotly(node.dataset.bundle).then(function (Plotly) {
+      var figure = JSON.parse(node.textContent);
+      var target = document.getElementById(node.dataset.target);
+      // topojsonURL: the site's own folder; the map draws no coastlines, so nothing is fetched.
+      Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true, topojsonURL: assets });
+    });
+  };
+  if (!("IntersectionObserver" in window)) {
+    plots.forEach(draw);
+    return;
+  }
+  var byTarget = {};
+  var seen = new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.isIntersecting) {
+        seen.unobserve(entry.target);
+        draw(byTarget[entry.target.id]);
+      }
+    });
+  }, { rootMargin: "200px" });
+  plots.forEach(function (node) {
+    byTarget[node.dataset.target] = node;
+    seen.observe(document.getElementById(node.dataset.target));
   });
-}
+})();
 
 // The league table: sort by a column heading, filter by country and platform.
 var table = document.getElementById("league");
