@@ -80,8 +80,9 @@ STATUS_COLORS = {"up": "#2e7d32", "degraded": "#9a6700", "down": "#c62828", "unk
 
 
 def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """Where the cities are, coloured by status. No coastlines: Plotly would fetch them from a CDN,
-    which the pages' Content-Security-Policy (and an offline build) rule out; a graticule places the dots."""
+    """Where the cities are, coloured by status, on land, coastlines, countries and (in the United States) states:
+    Natural Earth's, from the site's own assets (render/plotly/world_110m.json; Plotly would fetch them from a CDN,
+    which the pages' Content-Security-Policy and an offline build rule out)."""
     placed = [(e, details[e["id"]]["location"]) for e in endpoints if details.get(e["id"], {}).get("location")]
     if not placed:
         return None
@@ -92,10 +93,23 @@ def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any
             data.append({"type": "scattergeo", "mode": "markers", "name": status, "marker": {"color": color, "size": 9},
                          "lat": [loc[0] for _, loc in group], "lon": [loc[1] for _, loc in group],
                          "text": [e["name"] for e, _ in group], "hoverinfo": "text"})
-    geo = {"showland": False, "showcoastlines": False, "showcountries": False, "showocean": False, "showlakes": False,
-           "showframe": True, "projection": {"type": "natural earth"}, "bgcolor": "rgba(0,0,0,0)",
-           "lataxis": {"showgrid": True, "dtick": 15}, "lonaxis": {"showgrid": True, "dtick": 30}}
+    geo = {"resolution": 110, "showland": True, "landcolor": "#dcdcd6", "showcoastlines": True, "coastlinecolor": "#8c8c8c",
+           "showcountries": True, "countrycolor": "#a0a0a0", "showsubunits": True, "subunitcolor": "#bcbcbc",
+           "showocean": False, "showlakes": False, "showframe": False, "projection": {"type": "natural earth"},
+           "bgcolor": "rgba(0,0,0,0)", "fitbounds": False,
+           "lataxis": {"range": _span([loc[0] for _, loc in placed], 12, 30, (-60, 85))},
+           "lonaxis": {"range": _span([loc[1] for _, loc in placed], 20, 60, (-180, 180))}}
     return {"data": data, "layout": {**LAYOUT, "geo": geo, "height": 420}}
+
+
+def _span(values: list[float], margin: float, least: float, limits: tuple[float, float]) -> list[float]:
+    """The range of a map's axis around these values: a margin each side, at least `least` wide, within the limits
+    (one city alone still shows its country and neighbours)."""
+    low, high = min(values) - margin, max(values) + margin
+    if high - low < least:
+        middle = (low + high) / 2
+        low, high = middle - least / 2, middle + least / 2
+    return [round(max(limits[0], low), 2), round(min(limits[1], high), 2)]
 
 
 # One colour per closing class, kept across cities and months so the bars read alike everywhere.

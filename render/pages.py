@@ -32,6 +32,11 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
     league's count of endpoints per status (the retired are listed apart, out of the league)."""
     env = environment()
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
+    # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
+    land = PLOTLY / "world_110m.json"
+    topojson = f"topojson.{hashlib.sha256(land.read_bytes()).hexdigest()[:10]}/"
+    (out / "assets" / topojson).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(land, out / "assets" / topojson / land.name)
     watched = [e for e in site["endpoints"] if not e["retired"]]
     counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
     spread, where = charts.spread_figure(watched), charts.map_figure(watched, site["details"])
@@ -40,7 +45,7 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
         retired=[e for e in site["endpoints"] if e["retired"]],
         countries=sorted({e["country"] for e in watched if e["country"]}),
         platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
-        spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)]))
+        spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)], topojson=topojson))
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
@@ -50,7 +55,7 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
         figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
                    "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
         write(out / "endpoints" / f"{endpoint_id}.html", page.render(
-            site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], **figures))
+            site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], topojson=topojson, **figures))
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     return counts
 

@@ -66,6 +66,10 @@ def test_the_index_renders_sorts_and_filters(served, browser):
     assert names(page) == ["Alpha <script>alert(1)</script> & Co", "Beta", "Gamma"]
     assert page.locator("#spread .main-svg").count() >= 1  # the distributions chart was drawn
     assert page.locator("#map .main-svg").count() >= 1  # and the map, with nothing fetched from elsewhere
+    page.wait_for_selector("#map .land path", timeout=20000)  # its land, from the site's own topojson
+    drawn = page.eval_on_selector_all("#map .land path, #map .countries path, #map .coastlines path",
+                                      "els => els.map(e => e.parentNode.getAttribute('class') + ' ' + (e.getAttribute('d') || '').length)")
+    assert {d.split()[1] for d in drawn} == {"land", "countries", "coastlines"} and all(int(d.split()[2]) > 1000 for d in drawn)
     # Conformance: only Alpha has a score. Whichever way it sorts, a figure not measured never comes above it.
     page.click("#league thead th:nth-child(10) button")
     assert names(page)[0] == "Alpha <script>alert(1)</script> & Co"

@@ -22,8 +22,9 @@
     plotly(node.dataset.bundle).then(function (Plotly) {
       var figure = JSON.parse(node.textContent);
       var target = document.getElementById(node.dataset.target);
-      // topojsonURL: the site's own folder; the map draws no coastlines, so nothing is fetched.
-      Plotly.newPlot(target, figure.data, figure.layout, { displaylogo: false, responsive: true, topojsonURL: assets });
+      // topojsonURL: the map's land, from the site's own assets (Plotly's default is a CDN).
+      Plotly.newPlot(target, figure.data, figure.layout,
+        { displaylogo: false, responsive: true, topojsonURL: assets + node.dataset.topojson });
     });
   };
   if (!("IntersectionObserver" in window)) {
