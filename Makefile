@@ -4,13 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LIGHTHOUSE := tools/lighthouse/node_modules/.bin/lighthouse
 
 .PHONY: demo test serve validate crawl build bench browser lock clean
 
 demo: $(STAMP)
 	$(VENV)/bin/open311-status demo --work .demo --out site
 
-test: $(STAMP) browser
+test: $(STAMP) browser $(LIGHTHOUSE)
 	$(PY) -m pytest -n auto --dist loadfile
 
 serve: $(STAMP)
@@ -48,6 +49,16 @@ lock:
 	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in $(LOCK) -o requirements/run.txt
 	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in --extra test $(LOCK) -o requirements/test.txt
 
+# Lighthouse for the page budget test (tests/test_lighthouse.py): exactly the versions and hashes of its
+# package-lock.json, with Debian's nodejs and npm when there is no npm.
+$(LIGHTHOUSE): tools/lighthouse/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	    echo "installing Debian's nodejs and npm for the Lighthouse test"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tools/lighthouse && npm ci --silent --no-audit --no-fund
+	touch $(LIGHTHOUSE)
+
 # Debian's chromium for the page tests, when no Chromium or Chrome is installed.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
@@ -57,4 +68,4 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 clean:
-	rm -rf $(VENV) .demo site .pytest_cache
+	rm -rf $(VENV) .demo site .pytest_cache tools/lighthouse/node_modules

@@ -15,7 +15,7 @@ import jinja2
 
 from metrics import accuracy, closure
 from records.status import STATUSES
-from render import charts
+from render import charts, svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PLOTLY = Path(__file__).resolve().parent / "plotly"  # Plotly's partial bundles (their README says whence)
@@ -31,6 +31,7 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
     """index.html, the other top pages and endpoints/<id>.html, with the assets they use; returns the
     league's count of endpoints per status (the retired are listed apart, out of the league)."""
     env = environment()
+    env.globals["static"] = svg.static  # a chart's form before (and without) any script
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
     land = PLOTLY / "world_110m.json"

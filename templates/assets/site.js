@@ -1,6 +1,8 @@
 // Progressive enhancement only: every page reads fine without this file.
-// Draw each chart whose figure the build embedded as JSON (never executed, only parsed) once it comes into view,
-// with the Plotly bundle its data-bundle names: fetched then, once a page (and, by its hashed name, once a browser).
+// Each chart's figure is embedded as JSON (never executed, only parsed), and its static form, an SVG drawn at build
+// time, stands in its box. Plotly, the bundle its data-bundle names, replaces it once the visitor has scrolled or
+// touched the page and the chart is in view: fetched then, once a page (and, by its hashed name, once a browser).
+// Not before: on a phone, a megabyte of script run while the page loads holds everything else up.
 (function () {
   var plots = document.querySelectorAll("script.plot");
   if (!plots.length) { return; }
@@ -22,27 +24,34 @@
     plotly(node.dataset.bundle).then(function (Plotly) {
       var figure = JSON.parse(node.textContent);
       var target = document.getElementById(node.dataset.target);
+      target.textContent = "";  // the static form gives way
       // topojsonURL: the map's land, from the site's own assets (Plotly's default is a CDN).
       Plotly.newPlot(target, figure.data, figure.layout,
         { displaylogo: false, responsive: true, topojsonURL: assets + node.dataset.topojson });
     });
   };
-  if (!("IntersectionObserver" in window)) {
-    plots.forEach(draw);
-    return;
-  }
-  var byTarget = {};
-  var seen = new IntersectionObserver(function (entries) {
-    entries.forEach(function (entry) {
-      if (entry.isIntersecting) {
-        seen.unobserve(entry.target);
-        draw(byTarget[entry.target.id]);
-      }
+  var watch = function () {
+    ["scroll", "pointerdown", "keydown", "touchstart"].forEach(function (kind) { window.removeEventListener(kind, watch); });
+    if (!("IntersectionObserver" in window)) {
+      plots.forEach(draw);
+      return;
+    }
+    var byTarget = {};
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) {
+          seen.unobserve(entry.target);
+          draw(byTarget[entry.target.id]);
+        }
+      });
+    }, { rootMargin: "200px" });
+    plots.forEach(function (node) {
+      byTarget[node.dataset.target] = node;
+      seen.observe(document.getElementById(node.dataset.target));
     });
-  }, { rootMargin: "200px" });
-  plots.forEach(function (node) {
-    byTarget[node.dataset.target] = node;
-    seen.observe(document.getElementById(node.dataset.target));
+  };
+  ["scroll", "pointerdown", "keydown", "touchstart"].forEach(function (kind) {
+    window.addEventListener(kind, watch, { passive: true });
   });
 })();
 

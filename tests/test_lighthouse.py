@@ -1,0 +1,84 @@
+"""The page budget (issue 18), kept by Lighthouse 12 with its mobile profile (a mid-range phone on slow 4G,
+its CPU 4 times slower, simulated): the fixture site built, served with gzip as GitHub Pages serves it, and
+four pages scored. Lighthouse is pinned in tools/lighthouse/ and installed by make test, as Chromium is."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import io
+import json
+import os
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_build import build
+from tests.test_pages import BROWSER
+
+LIGHTHOUSE = ROOT / "tools" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+PAGES = ["index.html", "endpoints/alpha.html", "accuracy.html", "platforms.html"]
+COMPRESSED = {"text/html", "text/css", "text/javascript", "application/javascript", "application/json", "image/svg+xml"}
+
+
+class Gzipped(SimpleHTTPRequestHandler):
+    """A static file, gzipped when the browser accepts it (as GitHub Pages serves the site)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return None
+        body, ctype = path.read_bytes(), self.guess_type(str(path))
+        self.send_response(200)
+        if "gzip" in self.headers.get("Accept-Encoding", "") and ctype.split(";")[0] in COMPRESSED:
+            body = gzip.compress(body, 6)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    out = tmp_path_factory.mktemp("budget") / "site"
+    assert build(out).returncode == 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Gzipped, directory=str(out)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def lighthouse(url: str) -> dict:
+    """Lighthouse's report of one page, mobile profile (its default), performance and accessibility."""
+    assert LIGHTHOUSE.exists() and BROWSER, "make test installs Lighthouse (tools/lighthouse) and Debian's chromium"
+    result = subprocess.run(
+        [str(LIGHTHOUSE), url, "--quiet", "--output=json", "--output-path=stdout", "--only-categories=performance,accessibility",
+         "--chrome-flags=--headless=new --no-sandbox --disable-gpu"],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "CHROME_PATH": BROWSER})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_is_fast_and_accessible_on_a_phone(served, page):
+    report = lighthouse(f"{served}/{page}")
+    scores = {name: round(category["score"] * 100) for name, category in report["categories"].items()}
+    audits = report["audits"]
+    failed = [audit["id"] for audit in audits.values()
+              if audit.get("scoreDisplayMode") == "binary" and audit.get("score") == 0]
+    assert scores["performance"] >= 95 and scores["accessibility"] == 100, (scores, failed)
+    assert audits["total-blocking-time"]["numericValue"] <= 200
+    # (No script holds the first paint back: test_build checks that the only script a page names is site.js, deferred.)
+    if page == "index.html":  # the first view: what a visitor's phone fetches before scrolling
+        assert audits["total-byte-weight"]["numericValue"] <= 150_000
