@@ -134,6 +134,21 @@ def test_plotly_is_a_local_partial_bundle_named_by_its_content_and_loaded_by_no_
         assert re.findall(r"<script[^>]*src=[^>]*>", html) == [f'<script src="{"../" if "/" in page else ""}assets/site.js" defer>']
 
 
+def test_every_page_says_what_it_is_to_search_engines_and_link_previews(built):
+    """A meta description, Open Graph and Twitter card tags on every page; an endpoint's says its status and uptime,
+    its name escaped like every string from an endpoint."""
+    out, _ = built
+    for page in out.rglob("*.html"):
+        html = page.read_text()
+        tags = dict(re.findall(r'<meta (?:name|property)="((?:description|og:[a-z_]+|twitter:[a-z]+))" content="([^"]*)">', html))
+        assert {"description", "og:title", "og:description", "og:type", "og:site_name", "twitter:card", "twitter:title",
+                "twitter:description"} <= set(tags), page
+        assert 50 <= len(tags["description"]) <= 300 and tags["og:description"] == tags["description"], page
+    alpha = (out / "endpoints" / "alpha.html").read_text()
+    assert ('<meta name="description" content="Alpha &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co' "'s Open311 API is degraded "
+            'at its latest check, up 60.0 % of crawls over 30 days') in alpha
+
+
 def test_the_site_matches_the_golden_copy(built):
     """Rebuild from the fixture and compare with tests/golden/site (UPDATE_GOLDEN=1 rewrites it)."""
     out, _ = built

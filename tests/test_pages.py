@@ -122,6 +122,21 @@ def test_plotly_loads_only_when_a_chart_comes_into_view_and_only_once(served, br
     context.close()
 
 
+@pytest.mark.parametrize("path", ["/index.html", "/accuracy.html"])
+def test_on_a_phone_the_league_scrolls_sideways_and_its_names_stay_in_view(served, browser, path):
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(served + path, wait_until="load")
+    box = page.locator(".scroll").first
+    assert page.evaluate("el => el.scrollWidth > el.clientWidth", box.element_handle())  # wider than the phone
+    name, last = page.locator("#league tbody th[scope=row]").first, page.locator("#league tbody tr:has(th a) td").last
+    before = (name.bounding_box()["x"], last.bounding_box()["x"])
+    page.evaluate("el => { el.scrollLeft = 300; }", box.element_handle())
+    after = (name.bounding_box()["x"], last.bounding_box()["x"])
+    assert after[0] == before[0] and after[1] < before[1] - 250  # the cells moved; the name did not
+    context.close()
+
+
 def test_the_accuracy_league_sorts_and_says_what_it_does_not_tell(served, browser):
     page, problems = open_page(browser, served + "/accuracy.html")
     assert names(page) == ["Alpha <script>alert(1)</script> & Co", "Beta", "Gamma"]
