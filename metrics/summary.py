@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from metrics import accuracy, twin
-from metrics.compare import percentiles, platforms
+from metrics.compare import percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from history import History
@@ -138,7 +138,7 @@ class Shared:
 
 def summarize(history: History, now: datetime) -> dict[str, Any]:
     """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls",
-    "platforms"}, every window ending at now."""
+    "platforms", "state"}, every window ending at now."""
     shared = share_out(history, now)
     pairs = [endpoint_figures(endpoint_id, shared) for endpoint_id in shared.ids]
     endpoints = sorted((summary for summary, _ in pairs), key=lambda e: (e["name"].casefold(), e["id"]))
@@ -149,6 +149,7 @@ def summarize(history: History, now: datetime) -> dict[str, Any]:
         detail["compare"] = ranks.get(endpoint_id, {})
     crawls = list(history.records["crawls"])
     return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
+            "state": state_of(watched),
             "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
 
 

@@ -152,3 +152,17 @@ def test_an_api_we_could_not_read_is_not_called_stale_for_the_time_unseen():
     unread = Coverage(pd.Timestamp(NOW - timedelta(days=40)), pd.Timestamp("2026-11-15T11:00:00Z"))
     assert freshness(tickets(*steady), unread, NOW) == {"newest": "2026-11-15T10:00:00Z", "age_hours": 122.0,
                                                         "usual_gap_hours": 2.0, "stale": False}
+
+
+def test_the_state_of_open311_counts_and_names_the_best_and_worst():
+    from metrics.compare import state_of
+
+    def summary(id, status, uptime, stale, risk):
+        return {"id": id, "name": id.title(), "status": status, "uptime": {"30d": uptime}, "stale": stale, "accuracy": {"risk": risk}}
+
+    state = state_of([summary("a", "up", 0.99, False, 0.2), summary("b", "degraded", 0.90, True, None),
+                      summary("c", "down", 0.50, None, 0.7), summary("d", "unknown", None, None, 0.1), summary("e", "up", 0.99, False, None)])
+    assert {k: state[k] for k in ("watched", "answering", "down", "stale")} == {"watched": 5, "answering": 3, "down": 1, "stale": 1}
+    assert [state[k]["id"] for k in ("best_uptime", "worst_uptime", "best_accuracy", "worst_accuracy")] == ["a", "c", "d", "c"]
+    alone = state_of([summary("a", "up", 0.99, False, 0.2)])
+    assert alone["best_uptime"] is None and alone["worst_accuracy"] is None  # no best without another to beat
