@@ -4,21 +4,19 @@ four pages scored. Lighthouse is pinned in tools/lighthouse/ and installed by ma
 
 from __future__ import annotations
 
-import functools
 import gzip
 import io
 import json
 import os
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.test_build import build
-from tests.test_pages import BROWSER
+from tests.test_pages import BROWSER, serving
 
 LIGHTHOUSE = ROOT / "tools" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
 PAGES = ["index.html", "endpoints/alpha.html", "accuracy.html", "platforms.html"]
@@ -51,12 +49,8 @@ class Gzipped(SimpleHTTPRequestHandler):
 def served(tmp_path_factory):
     out = tmp_path_factory.mktemp("budget") / "site"
     assert build(out).returncode == 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Gzipped, directory=str(out)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(out, Gzipped) as url:
+        yield url
 
 
 def lighthouse(url: str) -> dict:

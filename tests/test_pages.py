@@ -5,7 +5,9 @@ pages read without JavaScript, and hostile strings from endpoints never run."""
 import functools
 import shutil
 import threading
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -21,17 +23,26 @@ class Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(folder: Path, handler: type[SimpleHTTPRequestHandler] = Quiet):
+    """A built site served on loopback, as GitHub Pages would: its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     assert BROWSER, "make test installs Debian's chromium"
     out = tmp_path_factory.mktemp("pages") / "site"
     assert build(out).returncode == 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(out)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(out) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
