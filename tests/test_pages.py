@@ -82,6 +82,11 @@ def test_the_index_renders_sorts_and_filters(served, browser):
     drawn = page.eval_on_selector_all("#map .land path, #map .countries path, #map .coastlines path",
                                       "els => els.map(e => e.parentNode.getAttribute('class') + ' ' + (e.getAttribute('d') || '').length)")
     assert {d.split()[1] for d in drawn} == {"land", "countries", "coastlines"} and all(int(d.split()[2]) > 1000 for d in drawn)
+    dot = page.locator("#map .scattergeo .point").first  # each dot reachable by keyboard, named, its tooltip shown on focus
+    assert dot.get_attribute("tabindex") == "0" and dot.get_attribute("aria-label") == "Alpha <script>alert(1)</script> & Co: degraded"
+    dot.focus()
+    page.wait_for_selector("#map .hoverlayer .hovertext", timeout=5000)
+    assert page.locator("#map .hoverlayer .hovertext").text_content().startswith("Alpha <script>alert(1)</script> & Co")
     # Conformance: only Alpha has a score. Whichever way it sorts, a figure not measured never comes above it.
     page.click("#league thead th:nth-child(10) button")
     assert names(page)[0] == "Alpha <script>alert(1)</script> & Co"

@@ -27,7 +27,26 @@
       target.textContent = "";  // the static form gives way
       // topojsonURL: the map's land, from the site's own assets (Plotly's default is a CDN).
       Plotly.newPlot(target, figure.data, figure.layout,
-        { displaylogo: false, responsive: true, topojsonURL: assets + node.dataset.topojson });
+        { displaylogo: false, responsive: true, topojsonURL: assets + node.dataset.topojson }).then(function () {
+        if (figure.data.some(function (trace) { return trace.type === "scattergeo"; })) { focusable(Plotly, target, figure); }
+      });
+    });
+  };
+  // The map's dots, reachable by keyboard: each named (city and status) and, focused, showing the tooltip a
+  // pointer would. The box becomes a group of named dots rather than one picture.
+  var focusable = function (Plotly, target, figure) {
+    target.setAttribute("role", "group");
+    target.querySelectorAll(".scattergeo").forEach(function (group, curve) {
+      group.querySelectorAll(".point").forEach(function (dot, point) {
+        var trace = figure.data[curve];
+        dot.setAttribute("tabindex", "0");
+        dot.setAttribute("role", "img");
+        dot.setAttribute("aria-label", trace.text[point] + ": " + trace.name);  // an attribute: never read as markup
+        dot.addEventListener("focus", function () {
+          Plotly.Fx.hover(target, [{ curveNumber: curve, pointNumber: point }], "geo");
+        });
+        dot.addEventListener("blur", function () { Plotly.Fx.unhover(target); });
+      });
     });
   };
   var watch = function () {
