@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     empty_out(out)
-    counts = write_pages(out, site)
+    counts = write_pages(out, site, args.site_url)
     write_products(out, site)
     publish_sqlite(sqlite_writer, staged, out)
     watched = sum(counts.values())
@@ -72,7 +72,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--now", type=parse_now, metavar="ISO8601", help="the moment every window ends (default: now)")
     p.add_argument("--json", action="store_true", help="print the computed figures as JSON instead of writing the site")
     p.add_argument("--cache", metavar="DIR", help="keep each day of probes read here between builds (history/cache.py)")
+    p.add_argument("--site-url", type=parse_site_url, metavar="URL",
+                   help="where the site is published (https://OWNER.github.io/REPOSITORY/): the sharing tags' links and images")
     return p
+
+
+def parse_site_url(text: str) -> str:
+    """--site-url as an http(s) URL ending in /, or argparse's own error naming the bad value."""
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?", text):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL of a site: {text!r}")
+    return text if text.endswith("/") else text + "/"
 
 
 def parse_now(text: str) -> datetime:

@@ -15,7 +15,7 @@ import jinja2
 
 from metrics import accuracy, closure
 from records.status import STATUSES
-from render import charts, svg
+from render import charts, social, svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PLOTLY = Path(__file__).resolve().parent / "plotly"  # Plotly's partial bundles (their README says whence)
@@ -27,10 +27,12 @@ def environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
-    """index.html, the other top pages and endpoints/<id>.html, with the assets they use; returns the
-    league's count of endpoints per status (the retired are listed apart, out of the league)."""
+def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) -> dict[str, int]:
+    """index.html, the other top pages and endpoints/<id>.html, with the assets they use and each endpoint's social
+    image; returns the league's count of endpoints per status (the retired are listed apart, out of the league).
+    site_url, where the site is published, makes the sharing tags' links absolute, as Open Graph needs."""
     env = environment()
+    env.globals["site_url"] = site_url
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
@@ -46,17 +48,23 @@ def write_pages(out: Path, site: dict[str, Any]) -> dict[str, int]:
         retired=[e for e in site["endpoints"] if e["retired"]],
         countries=sorted({e["country"] for e in watched if e["country"]}),
         platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
-        spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)], topojson=topojson))
+        spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)], topojson=topojson,
+        path="index.html", image=None))
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
-            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS))
+            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS, path=f"{name}.html", image=None))
     page = env.get_template("endpoint.html")
+    ranks = social.uptime_ranks(watched)
     for endpoint_id, detail in site["details"].items():
+        image = f"social/{endpoint_id}.png"
+        (out / "social").mkdir(parents=True, exist_ok=True)
+        (out / image).write_bytes(social.card(detail["name"], detail["status"], detail["uptime"]["30d"], ranks.get(endpoint_id)))
         figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
                    "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
         write(out / "endpoints" / f"{endpoint_id}.html", page.render(
-            site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], topojson=topojson, **figures))
+            site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], topojson=topojson,
+            path=f"endpoints/{endpoint_id}.html", image=image, **figures))
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     return counts
 

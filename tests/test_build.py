@@ -149,6 +149,28 @@ def test_every_page_says_what_it_is_to_search_engines_and_link_previews(built):
             'at its latest check, up 60.0 % of crawls over 30 days') in alpha
 
 
+def test_each_endpoint_has_its_social_image_and_the_sharing_tags_link_it_where_the_site_is_published(tmp_path):
+    from PIL import Image
+
+    from render.social import uptime_ranks
+
+    out = tmp_path / "site"
+    assert build(out, "--site-url", "https://example.github.io/open311-status").returncode == 0
+    html = (out / "endpoints" / "alpha.html").read_text()
+    assert '<meta property="og:image" content="https://example.github.io/open311-status/social/alpha.png">' in html
+    assert '<meta property="og:url" content="https://example.github.io/open311-status/endpoints/alpha.html">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    for endpoint_id in ("alpha", "beta", "gamma"):
+        with Image.open(out / "social" / f"{endpoint_id}.png") as image:
+            assert (image.format, image.size) == ("PNG", (600, 315))
+    index = (out / "index.html").read_text()
+    assert "og:image" not in index and '<meta property="og:url" content="https://example.github.io/open311-status/index.html">' in index
+    bad = build(tmp_path / "bad", "--site-url", "javascript:alert(1)")
+    assert bad.returncode == 2 and "not an http(s) URL of a site: 'javascript:alert(1)'" in bad.stderr
+    summaries = [{"id": i, "uptime": {"30d": u}} for i, u in (("a", 0.9), ("b", 0.99), ("c", None), ("d", 0.9))]
+    assert uptime_ranks(summaries) == {"b": (1, 3), "a": (2, 3), "d": (2, 3)}  # ties share a rank; no figure, no rank
+
+
 def test_the_site_matches_the_golden_copy(built):
     """Rebuild from the fixture and compare with tests/golden/site (UPDATE_GOLDEN=1 rewrites it)."""
     out, _ = built

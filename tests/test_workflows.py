@@ -77,7 +77,9 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     assert any("open311-status shards merge --data data shards/shard-*" in s for s in runs)
     assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     assert crawl["jobs"]["merge"]["needs"] == "crawl" and crawl["jobs"]["build"]["needs"] == "merge"
-    assert any("python build.py --data data --out site --cache .build-cache" in s for s in runs)
+    assert any('python build.py --data data --out site --cache .build-cache --site-url "$SITE_URL"' in s for s in runs)
+    [built] = [s for _, s in steps(crawl) if "python build.py" in s.get("run", "")]
+    assert built["env"]["SITE_URL"].startswith("${{ vars.SITE_URL || format('https://{0}.github.io/{1}/'")
     assert any(s.startswith("actions/upload-pages-artifact@") for s in runs)
     assert any(s.startswith("actions/deploy-pages@") for s in runs)
     ci_runs = [s.get("run", "") for _, s in steps(load("ci.yml"))]
