@@ -17,10 +17,22 @@ def sorted_records(records):
 
 
 def test_packing_gives_back_every_record_exactly():
+    """Exactly, elapsed_ms and bytes included: the fixture's are already kept to two significant digits."""
     probes = read_data(HISTORY, kinds=("probes",)).records["probes"]
     lines = terse.pack(probes)
     assert len(lines) < len(probes)
     assert sorted_records(c for line in lines for c in terse.expand(line)) == sorted_records(probes)
+
+
+def test_elapsed_ms_and_bytes_are_kept_to_two_significant_digits_within_five_percent():
+    cases = {7: 7, 99: 99, 640: 640, 649: 650, 1234: 1200, 12717: 13000, 48211: 48000, 1_234_567: 1_200_000}
+    assert {value: terse.two_digits(value) for value in cases} == cases
+    assert all(abs(terse.two_digits(v) - v) <= 0.05 * v for v in range(1, 200_000, 7))
+    probe = {**read_data(HISTORY, kinds=("probes",)).records["probes"][0], "elapsed_ms": 1234, "bytes": 48211, "items": 42}
+    [line] = terse.pack([probe])
+    [back] = terse.expand(line)
+    assert (back["elapsed_ms"], back["bytes"], back["items"]) == (1200, 48000, 42)  # items are counts: kept whole
+    assert terse.pack([{**probe, "elapsed_ms": None}])[0]["calls"][0].get("ms") is None  # null stays null
 
 
 def test_a_crawl_writes_lines_that_match_their_schema(fleet_registry, tmp_path):
