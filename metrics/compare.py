@@ -71,3 +71,10 @@ def state_of(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
     return {"watched": len(endpoints), "answering": sum(1 for e in endpoints if e["status"] in ("up", "degraded")),
             "down": sum(1 for e in endpoints if e["status"] == "down"), "stale": sum(1 for e in endpoints if e["stale"]),
             "best_uptime": uptime[0], "worst_uptime": uptime[1], "best_accuracy": risk[0], "worst_accuracy": risk[1]}
+
+
+def uptime_ranks(endpoints: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per endpoint with a 30-day uptime, its rank among those that have one (1 is the best; ties share a rank) and
+    how many they are: what each endpoint's social image says."""
+    known = {e["id"]: e["uptime"]["30d"] for e in endpoints if e["uptime"]["30d"] is not None}
+    return {key: (1 + sum(1 for other in known.values() if other > value), len(known)) for key, value in known.items()}

@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from metrics import accuracy, closure
+from metrics.compare import uptime_ranks
 from records.status import STATUSES
 from render import charts, social, svg
 
@@ -37,7 +38,7 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) ->
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
     land = PLOTLY / "world_110m.json"
-    topojson = f"topojson.{hashlib.sha256(land.read_bytes()).hexdigest()[:10]}/"
+    topojson = f"topojson.{digest(land)}/"
     (out / "assets" / topojson).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(land, out / "assets" / topojson / land.name)
     watched = [e for e in site["endpoints"] if not e["retired"]]
@@ -55,10 +56,10 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) ->
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
             site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS, path=f"{name}.html", image=None))
     page = env.get_template("endpoint.html")
-    ranks = social.uptime_ranks(watched)
+    ranks = uptime_ranks(watched)
+    (out / "social").mkdir(parents=True, exist_ok=True)
     for endpoint_id, detail in site["details"].items():
         image = f"social/{endpoint_id}.png"
-        (out / "social").mkdir(parents=True, exist_ok=True)
         (out / image).write_bytes(social.card(detail["name"], detail["status"], detail["uptime"]["30d"], ranks.get(endpoint_id)))
         figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
                    "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
@@ -72,10 +73,15 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) ->
 def hashed(source: Path, folder: Path) -> str:
     """Copy a file into folder under a name with its content's hash (plotly-geo.3da0a26e92.min.js), so that a browser
     may keep it for good; its name."""
-    name = source.name.replace(".min.js", f".{hashlib.sha256(source.read_bytes()).hexdigest()[:10]}.min.js")
+    name = source.name.replace(".min.js", f".{digest(source)}.min.js")
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, folder / name)
     return name
+
+
+def digest(path: Path) -> str:
+    """A file's content hash, as the site's names for files kept for good carry it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
 def write(path: Path, text: str) -> None:

@@ -1,5 +1,6 @@
 """Each endpoint's social image (social/<id>.png), drawn at build time: what a link to its page shows where it is
-shared. Its status, its uptime over 30 days and its rank by that uptime among the watched endpoints."""
+shared. Its status, its uptime over 30 days and its rank by that uptime among the watched endpoints
+(metrics.compare.uptime_ranks)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,10 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from render.charts import STATUS_COLORS
+
 SIZE = (600, 315)  # the 1.91:1 of Open Graph's large image, at half the usual size: small to fetch
-STATUS_COLOURS = {"up": "#2e7d32", "degraded": "#9a6700", "down": "#c62828", "unknown": "#6e7781"}
 INK, MUTED, PAPER, RULE = "#1d232b", "#57606a", "#ffffff", "#dde2e8"
-
-
-def uptime_ranks(endpoints: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
-    """Per watched endpoint with a 30-day uptime, its rank among those that have one (1 is the best; ties share a
-    rank) and how many they are."""
-    known = {e["id"]: e["uptime"]["30d"] for e in endpoints if e["uptime"]["30d"] is not None}
-    return {key: (1 + sum(1 for other in known.values() if other > value), len(known)) for key, value in known.items()}
 
 
 def card(name: str, status: str, uptime: float | None, rank: tuple[int, int] | None) -> bytes:
@@ -29,7 +24,7 @@ def card(name: str, status: str, uptime: float | None, rank: tuple[int, int] | N
     draw.text((32, 58), _fit(draw, name, large, SIZE[0] - 64), font=large, fill=INK)
     pill = draw.textbbox((0, 0), status, font=small)
     width = pill[2] - pill[0] + 28
-    draw.rounded_rectangle((32, 116, 32 + width, 150), radius=17, fill=STATUS_COLOURS.get(status, STATUS_COLOURS["unknown"]))
+    draw.rounded_rectangle((32, 116, 32 + width, 150), radius=17, fill=STATUS_COLORS.get(status, STATUS_COLORS["unknown"]))
     draw.text((32 + 14, 120), status, font=small, fill=PAPER)
     draw.line((32, 176, SIZE[0] - 32, 176), fill=RULE, width=2)
     draw.text((32, 192), "—" if uptime is None else f"{uptime * 100:.1f} %", font=huge, fill=INK)

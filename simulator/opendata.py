@@ -143,7 +143,6 @@ class Portal:
                 self.wfile.write(body)
 
         self.server = LoopbackHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
         self.base = f"http://{host}:{self.server.server_address[1]}/"
 
     def rows_at(self, moment: datetime | None) -> list[dict[str, Any]]:

@@ -454,11 +454,6 @@ class CityHandler(BaseHTTPRequestHandler):
         """The city this handler answers for."""
         return self.state.city
 
-    @property
-    def tz(self) -> ZoneInfo:
-        """The city's time zone, for its local dates."""
-        return ZoneInfo(self.state.city.timezone)
-
 
 @lru_cache(maxsize=1 << 17)
 def city_date(moment: datetime, zone: str, style: str) -> str:
