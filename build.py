@@ -1,4 +1,5 @@
-"""python build.py --data DIR --out DIR [--now ISO8601] [--cache DIR] [--json]
+"""python build.py --data DIR --out DIR [--now ISO8601] [--cache DIR] [--json] [--site-url URL]
+                 [--release-url URL] [--archive DIR] [--downloads-limit MB]
 
 Renders the static site from the records in DIR. main() is the map of the whole build:
 data/ → the history (history/) → the figures (metrics/, pure) → the pages and the data products
@@ -14,15 +15,12 @@ import multiprocessing
 import re
 import shutil
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from history import History, load
+from history import downloads, load, parquet
 from metrics.summary import summarize
-from history import tables
 from records import parse_moment
 from records.status import STATUSES
 from render.pages import write_pages
@@ -30,7 +28,6 @@ from render.products import write_products
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]{1,47}$")  # the registry's id pattern: safe as a file name
 MARKER = ".open311-status-site"  # only a directory we built is ever emptied
-SQLITE_PROBES = timedelta(days=31)  # the published SQLite file's probes; the other kinds: what the build reads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     history = load(args.data, now, args.cache)
     for problem in history.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    staged = out.parent / f".{out.name}.sqlite"
+    staged = out.parent / f".{out.name}.parquet"
     if not args.json:
         out.parent.mkdir(parents=True, exist_ok=True)
-    sqlite_writer = None if args.json else in_child(write_sqlite, history, staged)  # meanwhile, by a second process
+    parquet_writer = None if args.json else in_child(write_parquet, args.data, staged, args.cache)  # meanwhile, by a second process
     site = without_unsafe_ids(summarize(history, now), args.data)
     if args.json:
         json.dump(site, sys.stdout, indent=2, sort_keys=True)
@@ -55,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     empty_out(out)
     counts = write_pages(out, site, args.site_url)
-    write_products(out, site)
-    publish_sqlite(sqlite_writer, staged, out)
+    published = publish_parquet(parquet_writer, staged, out, args)
+    write_products(out, site, published)
     watched = sum(counts.values())
     print(f"built {out}: {watched} endpoints, " + ", ".join(f"{counts[s]} {s}" for s in STATUSES)
           + (f" (and {len(site['endpoints']) - watched} retired)" if watched < len(site["endpoints"]) else "")
@@ -74,6 +71,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", metavar="DIR", help="keep each day of probes read here between builds (history/cache.py)")
     p.add_argument("--site-url", type=parse_site_url, metavar="URL",
                    help="where the site is published (https://OWNER.github.io/REPOSITORY/): the sharing tags' links and images")
+    p.add_argument("--release-url", type=parse_site_url, metavar="URL",
+                   help="where older years of the history are published as release assets "
+                        "(https://github.com/OWNER/REPOSITORY/releases/download/): the manifest's links")
+    p.add_argument("--archive", metavar="DIR", help="where the years moved off the site are written as zips (default: OUT.archive)")
+    p.add_argument("--downloads-limit", type=float, default=downloads.DEFAULT_LIMIT / 1e6, metavar="MB",
+                   help="the Parquet files kept on the site at most; older months move to their year's zip (default: %(default)g)")
     return p
 
 
@@ -101,10 +104,13 @@ def without_unsafe_ids(site: dict[str, Any], data_dir: str) -> dict[str, Any]:
     return site
 
 
-def write_sqlite(history: History, path: Path) -> None:
-    """downloads/open311-status.sqlite: every kind the build read, and the probes of the last 31 days."""
-    first = pd.Timestamp((history.now - SQLITE_PROBES).date(), tz="UTC")
-    tables.write_sqlite(dict(history.records), path, history.calls[history.calls["probed_at"] >= first])
+def write_parquet(data: str, staged: Path, cache: str | None) -> None:
+    """Every kind's every month as Parquet into staged/, and what was written as staged/entries.json."""
+    if staged.exists():
+        shutil.rmtree(staged)
+    entries, _ = parquet.write_all(  # a line that is not sound: the build's own reading says so, once
+        data, staged, Path(cache) if cache else None)
+    (staged / "entries.json").write_text(json.dumps(entries))
 
 
 def in_child(function: Any, *args: Any) -> multiprocessing.process.BaseProcess:
@@ -114,13 +120,19 @@ def in_child(function: Any, *args: Any) -> multiprocessing.process.BaseProcess:
     return child
 
 
-def publish_sqlite(child: multiprocessing.process.BaseProcess | None, staged: Path, out: Path) -> None:
-    """Wait for the SQLite file and move it into the site."""
+def publish_parquet(child: multiprocessing.process.BaseProcess | None, staged: Path, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Wait for the Parquet files; move the newest months into the site and the older years into their zips."""
     assert child is not None
     child.join()
     if child.exitcode != 0:
-        raise RuntimeError(f"writing the SQLite file failed (exit {child.exitcode})")
-    staged.replace(out / "downloads" / "open311-status.sqlite")
+        raise RuntimeError(f"writing the Parquet files failed (exit {child.exitcode})")
+    archive = Path(args.archive) if args.archive else out.parent / f"{out.name}.archive"
+    if archive.exists():
+        shutil.rmtree(archive)  # only this build's years: the workflow uploads what is there
+    entries = json.loads((staged / "entries.json").read_text())
+    published = downloads.publish(entries, staged, out / "downloads", archive, args.release_url, int(args.downloads_limit * 1e6))
+    shutil.rmtree(staged)
+    return published
 
 
 def out_problem(out: Path) -> str | None:

@@ -254,7 +254,7 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
     checkout = sum(p.stat().st_size for p in (repo / "data").rglob("*.jsonl"))
     by_kind = {kind: sum(p.stat().st_size for p in (repo / "data" / kind).rglob("*.jsonl")) for kind in ("probes", "tickets", "events", "services")}
     year = 365 / days / len(endpoints)
-    return [
+    return bench_downloads(repo / "data", len(endpoints), days, end, tmp) + [
         (f"git: packed size per endpoint-year, at 100 endpoints ({len(endpoints)} demo cities, {grown} days after "
          f"{GROWTH_WARMUP_DAYS} of warm-up, one commit a crawl)",
          f"{(blobs_per_endpoint_year + history_per_year / 100) / 1e6:.2f} MB",
@@ -265,6 +265,41 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
         ("git: checkout (data/) per endpoint-year", f"{checkout * year / 1e6:.1f} MB",
          ", ".join(f"{k} {v * year / 1e6:.1f} MB" for k, v in by_kind.items())),
     ]
+
+
+def bench_downloads(data: Path, endpoints: int, days: int, end: datetime, tmp: Path) -> list[tuple[str, str, str]]:
+    """The site's downloads (Parquet of every kind, the CSVs, manifest and data package) of the demo's cities' days,
+    per endpoint-month; and, on sizes alone, the Pages artifact at 73 and 1000 endpoints after one and three years,
+    with history.downloads.plan moving what passes its limit to one release asset per year."""
+    from history.downloads import DEFAULT_LIMIT, plan
+
+    out = tmp / "downloads-site"
+    with contextlib.redirect_stdout(io.StringIO()):
+        build.main(["--data", str(data), "--out", str(out), "--now", end.strftime("%Y-%m-%dT%H:%M:%SZ")])
+    files = [p for p in out.rglob("*") if p.is_file()]
+    downloads = sum(p.stat().st_size for p in files if p.parent.name == "downloads")
+    by_kind: collections.Counter[str] = collections.Counter()
+    for p in (out / "downloads").glob("*.parquet"):
+        by_kind[p.name.rsplit("-", 2)[0]] += p.stat().st_size
+    assets = sum(p.stat().st_size for p in files if "assets" in p.relative_to(out).parts)
+    pages_each = (sum(p.stat().st_size for p in files) - downloads - assets) / endpoints  # pages, api, badges, feeds, cards
+    month_each = downloads / endpoints / (days / 30.44)
+    rows = [(f"downloads per endpoint-month ({endpoints} demo cities, {days} days, the backfill's 90 days of tickets included)",
+             f"{month_each / 1000:.0f} kB", "target ≤ 80 kB (issue 19); Parquet by kind: "
+             + ", ".join(f"{k} {v / endpoints / (days / 30.44) / 1000:.1f} kB" for k, v in by_kind.most_common())
+             + f"; the rest (CSV, manifest, data package) {(downloads - sum(by_kind.values())) / 1000:.0f} kB in all")]
+    for n in (73, 1000):
+        for years in (1, 3):
+            months = {f"{2026 + (m // 12)}-{m % 12 + 1:02d}": int(month_each * n) for m in range(12 * years)}
+            kept, moved = plan(months, DEFAULT_LIMIT)
+            artifact = assets + pages_each * n + sum(months[m] for m in kept)
+            released = {year: sum(months[m] for m in ms) for year, ms in moved.items()}
+            rows.append((f"Pages artifact at {n} endpoints after {years} year{'s' * (years > 1)}", f"{artifact / 1e6:.0f} MB",
+                         f"limit 1 GB; {len(kept)} months of downloads on the site ({sum(months[m] for m in kept) / 1e6:.0f} MB), "
+                         + (f"{sum(len(ms) for ms in moved.values())} months in {len(moved)} release assets "
+                            f"(at most {max(released.values()) / 1e6:.0f} MB each)" if moved else "none released")
+                         + f"; pages {pages_each / 1000:.0f} kB per endpoint"))
+    return rows
 
 
 def bench_crawler_cpu(tmp: Path) -> list[tuple[str, str, str]]:

@@ -115,8 +115,9 @@ def requests_csv(details: dict[str, dict[str, Any]]) -> str:
                                  for endpoint_id in sorted(details) for d in details[endpoint_id]["daily_requests"]))
 
 
-def datapackage(generated_at: str) -> dict[str, Any]:
-    """A Frictionless data package (https://specs.frictionlessdata.io/data-package/) for the CSVs."""
+def datapackage(generated_at: str, published: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Frictionless data package (https://specs.frictionlessdata.io/data-package/): the CSVs, and each month of each
+    kind of record as Parquet that is on the site (published: history.downloads.publish's)."""
     def resource(name: str, path: str, title: str, fields: list[tuple[str, str, str]]) -> dict[str, Any]:
         return {"name": name, "path": path, "title": title, "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
                 "profile": "tabular-data-resource",
@@ -130,12 +131,29 @@ def datapackage(generated_at: str) -> dict[str, Any]:
                        "the crawl records in the repository's data/ (the full history, one line per call).",
         "licenses": [{"name": "ODC-PDDL-1.0", "path": "https://opendatacommons.org/licenses/pddl/", "title": "Public Domain Dedication and License"}],
         "resources": [resource("daily-status", "daily-status.csv", "Crawls and uptime per endpoint and day", DAILY_FIELDS),
-                      resource("daily-requests", "daily-requests.csv", "Service requests per endpoint and requested day", REQUEST_FIELDS)],
+                      resource("daily-requests", "daily-requests.csv", "Service requests per endpoint and requested day", REQUEST_FIELDS)]
+                     + [parquet_resource(e, published["schemas"][e["kind"]]) for e in (published or {}).get("parquet", [])],
     }
 
 
-def write_products(out: Path, site: dict[str, Any]) -> None:
-    """api/endpoints.json, api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv and datapackage.json."""
+def parquet_resource(entry: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """One month of one kind of record, as Parquet (history/parquet.py; its fields: data/README.md)."""
+    return {"name": entry["path"].removesuffix(".parquet").replace("_", "-"), "path": entry["path"],
+            "title": f"{entry['kind']} of {entry['month']} (data/README.md)", "format": "parquet",
+            "mediatype": "application/vnd.apache.parquet", "profile": "tabular-data-resource",
+            "schema": schema}  # sizes and hashes: manifest.json (Frictionless cannot count a Parquet file's bytes)
+
+
+def manifest(generated_at: str, published: dict[str, Any], csv_sizes: dict[str, int]) -> dict[str, Any]:
+    """downloads/manifest.json: every file of downloads/ with its size, and the years moved to release assets."""
+    return {"generated_at": generated_at, "limit_bytes": published["limit_bytes"],
+            "files": [{"path": name, "bytes": size} for name, size in sorted(csv_sizes.items())] + published["parquet"],
+            "archives": published["archives"]}
+
+
+def write_products(out: Path, site: dict[str, Any], published: dict[str, Any] | None = None) -> None:
+    """api/endpoints.json, api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv, datapackage.json and
+    manifest.json (published: the Parquet files build.py put in downloads/, and the years it moved to their zips)."""
     stamp = site["generated_at"]
     write(out / "api" / "endpoints.json", json.dumps({"generated_at": stamp, "endpoints": site["endpoints"]}, indent=2,
                                                      sort_keys=True, ensure_ascii=False) + "\n")
@@ -152,4 +170,7 @@ def write_products(out: Path, site: dict[str, Any]) -> None:
     write(out / "feeds" / "outages.xml", atom("Open311 Status: outages", FEED_ID, "../", stamp, everything))
     write(out / "downloads" / "daily-status.csv", daily_csv(site["details"]))
     write(out / "downloads" / "daily-requests.csv", requests_csv(site["details"]))
-    write(out / "downloads" / "datapackage.json", dumps(datapackage(stamp)))
+    write(out / "downloads" / "datapackage.json", dumps(datapackage(stamp, published)))
+    published = published or {"limit_bytes": None, "parquet": [], "archives": []}
+    sizes = {p.name: p.stat().st_size for p in (out / "downloads").glob("*.csv")}
+    write(out / "downloads" / "manifest.json", dumps(manifest(stamp, published, sizes)))

@@ -11,7 +11,6 @@ import pytest
 from history.tables import columns, frame, write_sqlite
 from records.read import read_data
 from tests.conftest import ROOT
-from tests.test_build import HISTORY, build
 
 DATA = ROOT / "tests" / "fixtures" / "history"
 
@@ -48,11 +47,3 @@ def test_the_sqlite_file_has_every_table(tmp_path):
     result = subprocess.run([sys.executable, "-m", "history.tables", "--data", str(DATA), "--out", str(tmp_path / "y.sqlite"),
                              "--since", "2026-11-15"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "probes" in result.stdout
-
-
-def test_the_site_publishes_the_recent_probes_and_every_other_kind(tmp_path):
-    assert build(tmp_path / "site", data=HISTORY).returncode == 0
-    with sqlite3.connect(tmp_path / "site" / "downloads" / "open311-status.sqlite") as db:
-        days = {d for (d,) in db.execute("SELECT substr(probed_at, 1, 10) FROM probes")}
-        assert "2026-09-01" not in days and "2026-11-20" in days  # probes of the 31 days before --now
-        assert db.execute("SELECT count(*) FROM twins").fetchone()[0] == 1

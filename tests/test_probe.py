@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.probe import CRAWLS_PER_DAY, spread, due_definitions, probe_endpoint, slot_of
+from crawler.probe import CRAWLS_PER_DAY, LOOKUPS, due_definitions, probe_endpoint, rotating, slot_of, spread
 from registry import Endpoint
 from records.status import crawl_status
 from simulator.fleet import Fleet
@@ -180,7 +180,15 @@ def test_lookups_compare_with_the_list():
     with Fleet.of([city], NOW) as fleet:
         result = run(endpoint(fleet.base_url("springfield")))
     lookups = [p for p in result.probes if p.method == "request"]
-    assert len(lookups) == 2 and all(p.outcome == "ok" and p.items == 1 and p.findings == {} for p in lookups)
+    assert len(lookups) == 1 and all(p.outcome == "ok" and p.items == 1 and p.findings == {} for p in lookups)
+
+
+def test_the_lookup_moves_on_each_crawl_so_a_day_of_crawls_asks_for_every_listed_request():
+    listed = [f"R{n}" for n in range(30)]
+    day = [rotating(listed, LOOKUPS, slot) for slot in range(CRAWLS_PER_DAY)]
+    assert all(len(picked) == LOOKUPS == 1 for picked in day)
+    assert {request_id for picked in day for request_id in picked} == set(listed)
+    assert rotating([], LOOKUPS, 3) == [] and rotating(["R1"], 2, 7) == ["R1"]
 
 
 @pytest.mark.parametrize("count, most_per_crawl", [(1, 1), (5, 1), (48, 1), (86, 2), (144, 3)])

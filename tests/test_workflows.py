@@ -77,13 +77,64 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     assert any("open311-status shards merge --data data shards/shard-*" in s for s in runs)
     assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     assert crawl["jobs"]["merge"]["needs"] == "crawl" and crawl["jobs"]["build"]["needs"] == "merge"
-    assert any('python build.py --data data --out site --cache .build-cache --site-url "$SITE_URL"' in s for s in runs)
+    assert any('python build.py --data data --out site --cache .build-cache --site-url "$SITE_URL" --archive archive' in s for s in runs)
     [built] = [s for _, s in steps(crawl) if "python build.py" in s.get("run", "")]
     assert built["env"]["SITE_URL"].startswith("${{ vars.SITE_URL || format('https://{0}.github.io/{1}/'")
     assert any(s.startswith("actions/upload-pages-artifact@") for s in runs)
     assert any(s.startswith("actions/deploy-pages@") for s in runs)
     ci_runs = [s.get("run", "") for _, s in steps(load("ci.yml"))]
     assert "make test" in ci_runs and "python -m crawler.registry endpoints.yaml" in ci_runs
+
+
+def test_the_years_moved_off_the_site_are_released_before_the_site_goes_up():
+    build_steps = load("crawl.yml")["jobs"]["build"]["steps"]
+    names = [s.get("name") or s.get("uses") for s in build_steps]
+    [built] = [s for s in build_steps if "python build.py" in s.get("run", "")]
+    assert '--release-url "https://github.com/${{ github.repository }}/releases/download/"' in built["run"]
+    [release] = [s for s in build_steps if "release-archive.sh" in s.get("run", "")]
+    assert release["run"] == ".github/scripts/release-archive.sh archive"
+    assert release["env"] == {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}"}
+    assert names.index(release["name"]) < names.index("actions/upload-pages-artifact@v5")
+
+
+def test_the_release_script_uploads_a_year_once_and_again_only_when_it_changed(tmp_path):
+    """Against a stand-in gh on PATH that keeps releases in a folder, as the real one keeps them on GitHub."""
+    import subprocess
+
+    releases, bin_dir, archive = tmp_path / "releases", tmp_path / "bin", tmp_path / "archive"
+    bin_dir.mkdir()
+    archive.mkdir()
+    (bin_dir / "gh").write_text(f"""#!/usr/bin/env bash
+set -e
+echo "$*" >> {tmp_path}/calls
+R={releases}
+case "$1 $2" in
+  "release view") test -d "$R/$3" ;;
+  "release create") mkdir -p "$R/$3" ;;
+  "release download") cat "$R/$3/$5" ;;
+  "release upload") tag=$3; shift 3; for f in "$@"; do [ "$f" = --clobber ] || cp "$f" "$R/$tag/"; done ;;
+  *) exit 2 ;;
+esac
+""")
+    (bin_dir / "gh").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    script = str(ROOT / ".github" / "scripts" / "release-archive.sh")
+    (archive / "open311-status-2025.zip").write_bytes(b"year 2025")
+
+    def run():
+        result = subprocess.run([script, str(archive)], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert run() == "data-2025: uploaded open311-status-2025.zip\n"
+    assert (releases / "data-2025" / "open311-status-2025.zip").read_bytes() == b"year 2025"
+    assert run() == "data-2025: open311-status-2025.zip unchanged\n"
+    (archive / "open311-status-2025.zip").write_bytes(b"year 2025, one month more")
+    assert run() == "data-2025: uploaded open311-status-2025.zip\n"
+    assert (releases / "data-2025" / "open311-status-2025.zip").read_bytes() == b"year 2025, one month more"
+    assert sum(line.startswith("release create") for line in (tmp_path / "calls").read_text().splitlines()) == 1
+    (archive / "open311-status-2025.zip").unlink()
+    assert run() == ""  # no year moved: nothing to do
 
 
 def test_every_api_key_in_the_registry_reaches_the_crawl():
@@ -112,7 +163,7 @@ def needed(step):
         action = uses.split("@")[0]
         assert action in NEEDS, f"{action}: add what it needs of the token to NEEDS, from its documentation"
         return NEEDS[action]
-    if "commit-data.sh" in step.get("run", "") or "git push" in step.get("run", ""):
+    if any(write in step.get("run", "") for write in ("commit-data.sh", "git push", "release-archive.sh")):
         return {"contents": "write"}
     return {}
 
@@ -129,11 +180,11 @@ def test_each_job_has_the_permissions_its_actions_need(name):
     assert missing == []
 
 
-def test_nothing_but_the_merge_may_write_and_only_deploy_touches_pages():
+def test_nothing_but_the_merge_and_the_releases_may_write_and_only_deploy_touches_pages():
     crawl = load("crawl.yml")
     writers = sorted(job for job in crawl["jobs"] if "write" in granted(crawl, job).values())
-    assert writers == ["deploy", "merge"]
-    assert granted(crawl, "merge") == {"contents": "write"}
+    assert writers == ["build", "deploy", "merge"]
+    assert granted(crawl, "merge") == granted(crawl, "build") == {"contents": "write"}
     assert granted(crawl, "deploy") == {"pages": "write", "id-token": "write"}
 
 

@@ -1,0 +1,214 @@
+"""The whole history as Parquet, for researchers: one file per record kind and month, typed and zstd-compressed.
+
+    downloads/<kind>-<YYYY-MM>.parquet      e.g. probes-2026-11.parquet, events-2026-11.parquet
+
+A month's file holds the records of the day files of that month (data/<kind>/<YYYY>/<YYYY-MM-DD>.jsonl),
+with the columns of data/README.md in its order: times as UTC timestamps (to the second), days as dates,
+repeated text (endpoint, method, outcome, status...) as dictionaries, whole numbers as integers, a probe's
+findings and a twin day's counts as maps, lists as lists. Probes come one row per call, in the order of
+their endpoint, crawl and call; the other kinds in the order they were written. A line that is not a sound
+record is left out, as the build leaves it out.
+
+With a cache directory, a month whose day files have not changed since (names and sizes: they only
+grow) is copied from there rather than written again: a past month is written once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import types
+import typing
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from records import terse
+from records.layout import KINDS, dumps
+from records.read import RECORD_TYPES, Loaded, day_of_file, probe_lines, read_file
+
+FORMAT = 1  # of the files: a change here makes every cached month be written again
+TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported"}
+DATES = {"day", "date"}
+# Text that is mostly different on every row: kept plain; all other text is a dictionary (few distinct values).
+UNIQUE_TEXT = {"id", "target", "error", "notes", "reason", "source", "base_url"}
+TIME = pa.timestamp("s", tz="UTC")
+# A probe's findings, a twin day's counts and columns, an endpoint's location and retirement: JSON text, keys
+# sorted, as in data/ (what every reader takes: DuckDB's ->> and json_extract, pandas, Frictionless' object type).
+NESTED = {dict[str, str], dict[str, int], list[str], list[float]}
+JSON = pa.string()
+
+
+def _options(target: pa.Schema) -> dict[str, Any]:
+    """zstd; times delta-encoded (sorted, they differ by little), every other column with a dictionary where it pays."""
+    times = [f.name for f in target if f.type in (TIME, pa.date32())]
+    return {"compression": "zstd", "compression_level": 9, "use_dictionary": [f.name for f in target if f.name not in times],
+            "column_encoding": {name: "DELTA_BINARY_PACKED" for name in times}, "write_statistics": True}
+
+
+def _arrow_type(kind: str, name: str, hint: Any) -> pa.DataType:
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = [t for t in typing.get_args(hint) if t is not type(None)] if union else [hint]
+    plain = options[0] if len(options) == 1 else hint
+    if name in TIMES and plain is str:
+        return TIME
+    if name in DATES and plain is str:
+        return pa.date32()
+    if plain in NESTED:
+        return JSON
+    if plain is bool:
+        return pa.bool_()
+    if plain is int:
+        return pa.int64() if name == "bytes" else pa.int32()
+    if plain is float or set(options) == {int, float}:
+        return pa.float64()
+    if plain is str:
+        return pa.string() if name in UNIQUE_TEXT else pa.dictionary(pa.int32(), pa.string())
+    raise TypeError(f"{kind}.{name}: no Parquet type for {hint}")
+
+
+def schema(kind: str) -> pa.Schema:
+    """A kind's Arrow schema: the fields of its record type (records/types.py), in order, typed."""
+    cls = RECORD_TYPES[kind]
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    return pa.schema([pa.field(name, _arrow_type(kind, name, hints[name]), nullable=True) for name in fields])
+
+
+SCHEMAS = {kind: schema(kind) for kind in KINDS}
+NESTED_FIELDS = {kind: {name for name, hint in typing.get_type_hints(RECORD_TYPES[kind]).items()
+                        if {hint, *typing.get_args(hint)} & NESTED} for kind in KINDS}
+
+
+def months(data_dir: str | Path, kind: str) -> dict[str, list[Path]]:
+    """The day files of a kind by month (YYYY-MM), in order; files that are no day file are not read."""
+    by_month: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted((Path(data_dir) / kind).glob("*/*.jsonl")):
+        day = day_of_file(path)
+        if day is not None:
+            by_month[day.isoformat()[:7]].append(path)
+    return dict(by_month)
+
+
+def table(kind: str, paths: list[Path], problems: list[str]) -> pa.Table:
+    """The records of these day files of one kind as one typed table."""
+    if kind == "probes":
+        lines = [line for path in paths for line in probe_lines(path, problems)]
+        return probe_table(lines)
+    loaded = Loaded()
+    for path in paths:
+        read_file(path, kind, loaded)
+    problems.extend(loaded.problems)
+    records = loaded.records[kind]
+    target = SCHEMAS[kind]
+    columns = {}
+    for f in target:
+        values = [r.get(f.name) for r in records]
+        columns[f.name] = _array(values, f.type, f.name in NESTED_FIELDS[kind])
+    return pa.table(columns, schema=target)
+
+
+def probe_table(lines: list[terse.Line]) -> pa.Table:
+    """Probe lines as one row per call, ordered by endpoint, crawl and call (terse.columns gives the calls)."""
+    cols = terse.columns(lines)
+    order = np.lexsort((np.arange(len(cols["crawl"])), np.asarray(cols["crawl"], dtype=object).astype(str),
+                        np.asarray(cols["endpoint"], dtype=object).astype(str))) if cols["crawl"] else np.arange(0)
+    crawl = _seconds(cols["crawl"])
+    probed = crawl + np.asarray(cols["probed_at"], dtype="int64")
+    target = SCHEMAS["probes"]
+    columns: dict[str, Any] = {}
+    for f in target:
+        if f.name == "crawl":
+            columns[f.name] = pa.array(crawl[order], type=pa.int64()).cast(TIME)
+        elif f.name == "probed_at":
+            columns[f.name] = pa.array(probed[order], type=pa.int64()).cast(TIME)
+        elif f.name == "v":
+            columns[f.name] = pa.array(np.ones(len(order), dtype="int32"))  # a call is read as a layout-1 record
+        else:
+            values = cols[f.name]
+            columns[f.name] = _array([values[i] for i in order], f.type, f.name in NESTED_FIELDS["probes"])
+    return pa.table(columns, schema=target)
+
+
+def _seconds(stamps: list[str]) -> np.ndarray:
+    """ISO stamps (records.iso's format) as seconds since 1970; each distinct stamp parsed once."""
+    seen: dict[str, int] = {}
+    out = np.empty(len(stamps), dtype="int64")
+    for i, stamp in enumerate(stamps):
+        value = seen.get(stamp)
+        if value is None:
+            value = seen[stamp] = int(np.datetime64(stamp.rstrip("Z"), "s").astype("int64"))
+        out[i] = value
+    return out
+
+
+def _array(values: list[Any], kind: pa.DataType, nested: bool = False) -> pa.Array:
+    if kind == TIME:
+        return pa.array([None if v is None else _seconds([v])[0] for v in values], type=pa.int64()).cast(TIME)
+    if kind == pa.date32():
+        return pa.array([None if v is None else date.fromisoformat(v) for v in values], type=pa.date32())
+    if pa.types.is_dictionary(kind):
+        return pa.array(values, type=pa.string()).dictionary_encode()
+    if nested:
+        return pa.array([None if v is None else dumps(v) for v in values], type=pa.string())
+    return pa.array(values, type=kind)
+
+
+def fingerprint(kind: str, paths: list[Path]) -> str:
+    """What a month's file is made of: its day files' names and sizes (append-only, so they only grow), and FORMAT."""
+    text = f"{FORMAT}:{kind}:" + ";".join(f"{p.name}:{p.stat().st_size}" for p in paths)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_month(kind: str, month: str, paths: list[Path], out_dir: Path, problems: list[str], cache: Path | None = None) -> Path:
+    """downloads/<kind>-<month>.parquet, from the cache when its day files are unchanged."""
+    out = out_dir / f"{kind}-{month}.parquet"
+    kept = cache / "parquet" / f"{kind}-{month}.{fingerprint(kind, paths)}.parquet" if cache else None
+    if kept is not None and kept.exists():
+        shutil.copyfile(kept, out)
+        return out
+    pq.write_table(table(kind, paths, problems), out, **_options(SCHEMAS[kind]))
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        for stale in kept.parent.glob(f"{kind}-{month}.*.parquet"):
+            stale.unlink()
+        shutil.copyfile(out, kept)
+    return out
+
+
+def write_all(data_dir: str | Path, out_dir: str | Path, cache: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every kind's every month into out_dir: (one entry per file written: kind, month, path, rows, bytes, sha256; problems)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries, problems = [], []
+    for kind in KINDS:
+        for month, paths in months(data_dir, kind).items():
+            path = write_month(kind, month, paths, out_dir, problems, Path(cache) if cache else None)
+            data = path.read_bytes()
+            entries.append({"kind": kind, "month": month, "path": path.name, "rows": pq.read_metadata(path).num_rows,
+                            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return entries, problems
+
+
+def table_schema(kind: str) -> dict[str, Any]:
+    """A kind's Frictionless Table Schema, for datapackage.json. Frictionless reads Parquet through pandas, where a
+    missing whole number is NaN and a missing time NaT: those are declared missing on the fields that can be null."""
+    hints = typing.get_type_hints(RECORD_TYPES[kind])
+    fields = []
+    for f in SCHEMAS[kind]:
+        hint = hints[f.name]
+        kind_of = ("datetime" if f.type == TIME else "date" if f.type == pa.date32() else "boolean" if pa.types.is_boolean(f.type)
+                   else "integer" if pa.types.is_integer(f.type) else "number" if pa.types.is_floating(f.type)
+                   else ("array" if list in {typing.get_origin(t) for t in (hint, *typing.get_args(hint))} else "object")
+                   if f.name in NESTED_FIELDS[kind] else "string")
+        field: dict[str, Any] = {"name": f.name, "type": kind_of}
+        if kind_of in ("integer", "number", "datetime", "date"):
+            field["missingValues"] = ["", "nan", "NaT", "None"]
+        fields.append(field)
+    return {"fields": fields}
