@@ -9,13 +9,12 @@ sizes and SHA-256, and links each year to its asset. plan() is pure, so make ben
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from history.parquet import table_schema
+from history.parquet import sha256, table_schema
 
 DEFAULT_LIMIT = 500_000_000  # bytes of Parquet on the site: half of Pages' 1 GB, the pages and the rest have the other half
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every entry's time, so a year's zip has the same bytes whenever it is made
@@ -51,15 +50,6 @@ def write_archive(year: str, files: list[Path], archive_dir: Path) -> Path:
             info.external_attr = 0o644 << 16
             z.writestr(info, file.read_bytes())
     return path
-
-
-def sha256(path: Path) -> str:
-    """A file's SHA-256, as the manifest gives it, read a megabyte at a time."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def publish(entries: list[dict[str, Any]], staged: Path, downloads: Path, archive_dir: Path, release_url: str | None,

@@ -3,9 +3,9 @@
     downloads/<kind>-<YYYY-MM>.parquet      e.g. probes-2026-11.parquet, events-2026-11.parquet
 
 A month's file holds the records of the day files of that month (data/<kind>/<YYYY>/<YYYY-MM-DD>.jsonl),
-with the columns of data/README.md in its order: times as UTC timestamps (to the second), days as dates,
-repeated text (endpoint, method, outcome, status...) as dictionaries, whole numbers as integers, a probe's
-findings and a twin day's counts as maps, lists as lists. Probes come one row per call, in the order of
+with the columns of data/README.md in its order: times as UTC timestamps (whole seconds, stored as milliseconds:
+Parquet has no seconds), days as dates, repeated text (endpoint, method, outcome, status...) as dictionaries,
+whole numbers as integers, nested values (a probe's findings, a twin day's counts) as JSON text. Probes come one row per call, in the order of
 their endpoint, crawl and call; the other kinds in the order they were written. A line that is not a sound
 record is left out, as the build leaves it out.
 
@@ -15,7 +15,6 @@ grow) is copied from there rather than written again: a past month is written on
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shutil
 import types
@@ -29,20 +28,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from history.tables import TIMES, columns as column_names, nested
 from records import terse
 from records.layout import KINDS, dumps
 from records.read import RECORD_TYPES, Loaded, day_of_file, probe_lines, read_file
 
 FORMAT = 1  # of the files: a change here makes every cached month be written again
-TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported"}
 DATES = {"day", "date"}
 # Text that is mostly different on every row: kept plain; all other text is a dictionary (few distinct values).
 UNIQUE_TEXT = {"id", "target", "error", "notes", "reason", "source", "base_url"}
 TIME = pa.timestamp("s", tz="UTC")
-# A probe's findings, a twin day's counts and columns, an endpoint's location and retirement: JSON text, keys
-# sorted, as in data/ (what every reader takes: DuckDB's ->> and json_extract, pandas, Frictionless' object type).
-NESTED = {dict[str, str], dict[str, int], list[str], list[float]}
-JSON = pa.string()
+# A probe's findings, a twin day's counts and columns, an endpoint's location and retirement (tables.nested): JSON
+# text, keys sorted, as in data/ (what every reader takes: DuckDB's ->> and json_extract, pandas, Frictionless' object).
+NESTED_FIELDS = {kind: nested(kind) for kind in KINDS}
 
 
 def _options(target: pa.Schema) -> dict[str, Any]:
@@ -53,6 +51,8 @@ def _options(target: pa.Schema) -> dict[str, Any]:
 
 
 def _arrow_type(kind: str, name: str, hint: Any) -> pa.DataType:
+    if name in NESTED_FIELDS[kind]:
+        return pa.string()
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     options = [t for t in typing.get_args(hint) if t is not type(None)] if union else [hint]
     plain = options[0] if len(options) == 1 else hint
@@ -60,8 +60,6 @@ def _arrow_type(kind: str, name: str, hint: Any) -> pa.DataType:
         return TIME
     if name in DATES and plain is str:
         return pa.date32()
-    if plain in NESTED:
-        return JSON
     if plain is bool:
         return pa.bool_()
     if plain is int:
@@ -75,15 +73,11 @@ def _arrow_type(kind: str, name: str, hint: Any) -> pa.DataType:
 
 def schema(kind: str) -> pa.Schema:
     """A kind's Arrow schema: the fields of its record type (records/types.py), in order, typed."""
-    cls = RECORD_TYPES[kind]
-    hints = typing.get_type_hints(cls)
-    fields = [f.name for f in dataclasses.fields(cls)]
-    return pa.schema([pa.field(name, _arrow_type(kind, name, hints[name]), nullable=True) for name in fields])
+    hints = typing.get_type_hints(RECORD_TYPES[kind])
+    return pa.schema([pa.field(name, _arrow_type(kind, name, hints[name]), nullable=True) for name in column_names(kind)])
 
 
 SCHEMAS = {kind: schema(kind) for kind in KINDS}
-NESTED_FIELDS = {kind: {name for name, hint in typing.get_type_hints(RECORD_TYPES[kind]).items()
-                        if {hint, *typing.get_args(hint)} & NESTED} for kind in KINDS}
 
 
 def months(data_dir: str | Path, kind: str) -> dict[str, list[Path]]:
@@ -150,7 +144,8 @@ def _seconds(stamps: list[str]) -> np.ndarray:
 
 def _array(values: list[Any], kind: pa.DataType, nested: bool = False) -> pa.Array:
     if kind == TIME:
-        return pa.array([None if v is None else _seconds([v])[0] for v in values], type=pa.int64()).cast(TIME)
+        seconds = iter(_seconds([v for v in values if v is not None]))
+        return pa.array([None if v is None else next(seconds) for v in values], type=pa.int64()).cast(TIME)
     if kind == pa.date32():
         return pa.array([None if v is None else date.fromisoformat(v) for v in values], type=pa.date32())
     if pa.types.is_dictionary(kind):
@@ -190,10 +185,33 @@ def write_all(data_dir: str | Path, out_dir: str | Path, cache: str | Path | Non
     for kind in KINDS:
         for month, paths in months(data_dir, kind).items():
             path = write_month(kind, month, paths, out_dir, problems, Path(cache) if cache else None)
-            data = path.read_bytes()
             entries.append({"kind": kind, "month": month, "path": path.name, "rows": pq.read_metadata(path).num_rows,
-                            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                            "bytes": path.stat().st_size, "sha256": sha256(path)})
     return entries, problems
+
+
+def sha256(path: Path) -> str:
+    """A file's SHA-256, as the manifest gives it, read a megabyte at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _field_type(kind: str, field: pa.Field, hint: Any) -> str:
+    """The Table Schema type of a column: nested values by what the JSON text holds."""
+    if field.name in NESTED_FIELDS[kind]:
+        return "array" if list in {typing.get_origin(t) for t in (hint, *typing.get_args(hint))} else "object"
+    if field.type == TIME:
+        return "datetime"
+    if field.type == pa.date32():
+        return "date"
+    if pa.types.is_boolean(field.type):
+        return "boolean"
+    if pa.types.is_integer(field.type):
+        return "integer"
+    return "number" if pa.types.is_floating(field.type) else "string"
 
 
 def table_schema(kind: str) -> dict[str, Any]:
@@ -202,11 +220,7 @@ def table_schema(kind: str) -> dict[str, Any]:
     hints = typing.get_type_hints(RECORD_TYPES[kind])
     fields = []
     for f in SCHEMAS[kind]:
-        hint = hints[f.name]
-        kind_of = ("datetime" if f.type == TIME else "date" if f.type == pa.date32() else "boolean" if pa.types.is_boolean(f.type)
-                   else "integer" if pa.types.is_integer(f.type) else "number" if pa.types.is_floating(f.type)
-                   else ("array" if list in {typing.get_origin(t) for t in (hint, *typing.get_args(hint))} else "object")
-                   if f.name in NESTED_FIELDS[kind] else "string")
+        kind_of = _field_type(kind, f, hints[f.name])
         field: dict[str, Any] = {"name": f.name, "type": kind_of}
         if kind_of in ("integer", "number", "datetime", "date"):
             field["missingValues"] = ["", "nan", "NaT", "None"]

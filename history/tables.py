@@ -37,6 +37,11 @@ from records.read import RECORD_TYPES, read_data
 TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported"}
 
 
+def nested(kind: str) -> set[str]:
+    """A kind's fields that hold a dict or a list (a probe's findings, a twin day's counts): JSON text in a table."""
+    return {n for n, hint in typing.get_type_hints(RECORD_TYPES[kind]).items() if "dict" in str(hint) or "list" in str(hint)}
+
+
 def columns(kind: str) -> list[str]:
     """A kind's columns in the order of data/README.md, so every table reads the same."""
     return [f.name for f in dataclasses.fields(RECORD_TYPES[kind])]
@@ -74,14 +79,14 @@ def write_sqlite(records: dict[str, list[dict[str, Any]]], path: str | Path, pro
     with sqlite3.connect(path) as db:
         for kind in KINDS:
             names = columns(kind)
-            nested = {n for n, hint in typing.get_type_hints(RECORD_TYPES[kind]).items() if "dict" in str(hint) or "list" in str(hint)}
+            as_json = nested(kind)
             db.execute(f'CREATE TABLE "{kind}" ({", ".join(f"{n!r}" for n in names)})')
             insert = f'INSERT INTO "{kind}" VALUES ({", ".join("?" * len(names))})'
             if kind == "probes" and probes is not None:
                 counts[kind] = _insert_frame(db, insert, probes, names)
                 continue
             rows = records.get(kind, [])  # in the order read: day files in order, lines as written, so the file is the same each build
-            db.executemany(insert, ([_cell(r.get(n)) if n in nested else r.get(n) for n in names] for r in rows))
+            db.executemany(insert, ([_cell(r.get(n)) if n in as_json else r.get(n) for n in names] for r in rows))
             counts[kind] = len(rows)
         for kind, key in (("probes", "endpoint, probed_at"), ("tickets", "endpoint, id"), ("events", "endpoint, id"),
                           ("twin_rows", "endpoint, id")):

@@ -52,14 +52,19 @@ def fleet():
         yield f
 
 
-@pytest.fixture
-def fleet_registry(fleet, tmp_path):
+def registry_of(fleet, folder):  # type: ignore[no-untyped-def]
+    """endpoints.yaml in folder for a fleet of FOUR's cities (shelbyville speaks XML only)."""
     formats = {"shelbyville": "xml"}
     entries = [entry(id=c.id, name=c.name, base_url=fleet.base_url(c.id), format=formats.get(c.id, "json"), min_interval_s=0)
                for c in fleet.world.cities.values()]
-    path = tmp_path / "endpoints.yaml"
+    path = folder / "endpoints.yaml"
     path.write_text(yaml.safe_dump(entries))
     return path
+
+
+@pytest.fixture
+def fleet_registry(fleet, tmp_path):
+    return registry_of(fleet, tmp_path)
 
 
 def record_validator(kind: str) -> jsonschema.Draft202012Validator:

@@ -39,17 +39,11 @@ def data(tmp_path_factory, request):
 
 @pytest.fixture(scope="module")
 def module_fleet_registry(tmp_path_factory):
-    import yaml
-
     from simulator.fleet import Fleet
-    from tests.conftest import FOUR, NOW, entry
+    from tests.conftest import FOUR, NOW, registry_of
 
     with Fleet.of(FOUR[:2], NOW) as fleet:
-        formats = {"shelbyville": "xml"}
-        path = tmp_path_factory.mktemp("registry") / "endpoints.yaml"
-        path.write_text(yaml.safe_dump([entry(id=c.id, name=c.name, base_url=fleet.base_url(c.id), format=formats.get(c.id, "json"),
-                                              min_interval_s=0) for c in fleet.world.cities.values()]))
-        yield path
+        yield registry_of(fleet, tmp_path_factory.mktemp("registry"))
 
 
 def as_record(row: dict, kind: str) -> dict:
