@@ -48,6 +48,13 @@ def validate(argv: list[str]) -> int:
     return main(argv)
 
 
+def incidents(argv: list[str]) -> int:
+    """open311-status incidents: the incidents as GitHub issues, with the real clock and GITHUB_TOKEN."""
+    from incidents import main
+
+    return main(argv, clock=_now, env=os.environ)
+
+
 def audit(argv: list[str]) -> int:
     """open311-status audit: import a field audit."""
     from audits import main
@@ -144,6 +151,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "check": (check, "try a candidate endpoint once, or the registry entries a pull request touches (python -m crawler check)"),
     "twins": (twins, "fetch the open-data twins, once a UTC day (python -m crawler twins)"),
     "validate": (validate, "check endpoints.yaml, every problem on a line of its own (python -m crawler.registry)"),
+    "incidents": (incidents, "open, comment on and close a GitHub issue for each incident (python -m incidents)"),
     "audit": (audit, "import a field audit: what people saw of tickets on the street"),
     "build": (build, "render the site from data/ (python build.py)"),
     "demo": (demo, "crawl a simulated world for 30 days and build its site, offline"),

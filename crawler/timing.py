@@ -27,10 +27,14 @@ SETUP_S = 150  # a job's checkout, Python and the install from the lock (wheels 
 HOST_S = 540
 EXPORT_S = 30  # the shard's new lines, exported and uploaded
 
-# The merge: the shards' lines appended and committed first, then the open-data twins (the
-# first run of each UTC day fetches them all, within TWINS_S together), committed again.
+# The merge: the shards' lines appended and committed first, then the incidents' issues on GitHub
+# (INCIDENTS_S: a month of data read, a few calls, and at most INCIDENTS_WAIT_S of rate-limit waits; a
+# longer wait is left to the next run), then the open-data twins (the first run of each UTC day
+# fetches them all, within TWINS_S together), committed again with what the incidents logged.
 MERGE_S = 30
 COMMIT_S = 60  # one commit and push, with its retries
+INCIDENTS_S = 60
+INCIDENTS_WAIT_S = 30
 TWINS_S = 180
 
 BUILD_S = 120  # the site from the history (a few seconds with the build cache) and its upload
@@ -41,7 +45,7 @@ DEPLOY_S = 120  # actions/deploy-pages waits for GitHub Pages to take the artifa
 JOBS = {
     "plan": (0, 0),
     "crawl": (SETUP_S, HOST_S + EXPORT_S),
-    "merge": (SETUP_S, MERGE_S + COMMIT_S + TWINS_S + COMMIT_S),
+    "merge": (SETUP_S, MERGE_S + COMMIT_S + INCIDENTS_S + TWINS_S + COMMIT_S),
     "build": (SETUP_S, BUILD_S),
     "deploy": (0, DEPLOY_S),
 }

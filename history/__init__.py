@@ -36,7 +36,7 @@ from records.status import STATUSES
 # their panel rows 30 days after a ticket was requested; registry entries and audits are needed whole).
 LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawls": timedelta(days=8), "endpoints": None,
             "services": None, "events": timedelta(days=92), "twins": timedelta(days=32), "twin_rows": timedelta(days=62),
-            "audits": None}
+            "audits": None, "incidents": timedelta(days=366)}
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,13 @@ class History:
                    _cut({k: v for k, v in records.items() if k != "probes"}, now))
 
 
-def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None) -> History:
+def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None, probe_span: timedelta = LOOKBACK["probes"]) -> History:
     """The history in data_dir as of now: the probes a day at a time (from the cache where still good),
-    every other kind as far back as LOOKBACK says."""
+    every other kind as far back as LOOKBACK says. probe_span: how far back the statuses go (the incidents,
+    which look at days, not at a year, read less)."""
     data_dir = Path(data_dir)
     problems: list[str] = []
-    calls, statuses, counts = _probes(data_dir, now, Path(cache_dir) if cache_dir else None, problems)
+    calls, statuses, counts = _probes(data_dir, now, Path(cache_dir) if cache_dir else None, problems, probe_span)
     records: dict[str, list[dict[str, Any]]] = {}
     for kind, span in LOOKBACK.items():
         if kind != "probes":
@@ -91,12 +92,12 @@ def _cut(records: Mapping[str, list[dict[str, Any]]], now: datetime) -> Mapping[
     return MappingProxyType(out)
 
 
-def _probes(data_dir: Path, now: datetime, cache_dir: Path | None, problems: list[str]
+def _probes(data_dir: Path, now: datetime, cache_dir: Path | None, problems: list[str], span: timedelta
             ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[str, int]]]:
     """The days from now - 366 days to now's day, each from the cache when it is still good: the last raw
     days' calls, every crawl's status, and the last service counts before the raw days."""
     raw_from = first_raw_day(now)
-    first = (now - LOOKBACK["probes"]).date()
+    first = (now - span).date()
     days = [first + timedelta(days=n) for n in range((now.date() - first).days + 1)]
     keys = {day: key_of(data_dir, day) for day in days}
     found = {day: no_day() for day in days if keys[day][1] == 0}  # no crawl was stored that day

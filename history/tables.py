@@ -34,7 +34,7 @@ import pandas as pd
 from records.layout import KINDS
 from records.read import RECORD_TYPES, read_data
 
-TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported"}
+TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported", "start", "end"}
 
 
 def nested(kind: str) -> set[str]:

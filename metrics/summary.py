@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics import accuracy, twin
+from metrics import accuracy, incidents, twin
 from metrics.compare import percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
@@ -23,6 +23,7 @@ LATENCY_SPAN = timedelta(days=7)
 UTILIZATION_SPAN = timedelta(days=7)
 CHART_SPAN = timedelta(days=30)
 RECENT_FAILURES = 20
+_NO_STATUSES = pd.DataFrame({"endpoint": [], "crawl": pd.Series([], dtype="datetime64[ns, UTC]"), "status": [], "failure": []})
 
 
 def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict[str, float]]:
@@ -134,6 +135,8 @@ class Shared:
     truthfulness: dict[str, dict[str, Any]]  # metrics.accuracy
     twins: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]  # metrics.twin.every_endpoint
     old_counts: Mapping[str, tuple[str, int]]
+    statuses: dict[str, pd.DataFrame]  # each endpoint's crawls: endpoint, crawl, status, failure
+    incident_log: dict[str, list[dict[str, Any]]]  # each endpoint's lines of data/incidents
 
 
 def summarize(history: History, now: datetime) -> dict[str, Any]:
@@ -167,7 +170,15 @@ def share_out(history: History, now: datetime) -> Shared:
     return Shared(now, ids, meta, split_by_endpoint(calls), split_by_endpoint(tickets), calls.iloc[0:0], tickets.iloc[0:0],
                   status_figures(history.statuses, now, STATUS_BAR_DAYS, ids), latencies(calls, now), latencies_daily(calls, now),
                   recent_calls(calls, now), services, accuracy.accuracy(list(records["events"]), now),
-                  twin.every_endpoint(records, now), history.service_counts)
+                  twin.every_endpoint(records, now), history.service_counts,
+                  {str(k): g for k, g in history.statuses.groupby("endpoint", sort=False, observed=True)}, _by_endpoint(records["incidents"]))
+
+
+def _by_endpoint(records: Any) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        out.setdefault(record["endpoint"], []).append(record)
+    return out
 
 
 def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -197,7 +208,10 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     detail = _detail(info, calls, figures, tickets, covered, now, {m: shared.latency.get((endpoint_id, m)) for m in ("services", "requests")},
                      shared.latency_daily.get(endpoint_id, []),
                      comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None)
-    return summary, {**summary, **detail, "conformance_detail": quality, "freshness": fresh,
+    found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,
+                               shared.incident_log.get(endpoint_id, []), now)
+    detail["outages"] = incidents.link_outages(detail["outages"], found)
+    return summary, {**summary, **detail, "incidents": found, "conformance_detail": quality, "freshness": fresh,
                      "catalogue": catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
                      "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}
 

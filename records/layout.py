@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 LAYOUT_VERSION = 1
-KINDS = ("probes", "tickets", "events", "services", "endpoints", "crawls", "twins", "twin_rows", "audits")
+KINDS = ("probes", "tickets", "events", "services", "endpoints", "crawls", "twins", "twin_rows", "audits", "incidents")
 
 
 def day_path(data_dir: str | Path, kind: str, day: date) -> Path:

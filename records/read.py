@@ -18,11 +18,12 @@ import msgspec
 
 from records import terse
 from records.layout import KINDS
-from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, ProbeRecord, ServiceRecord, TicketRecord,
-                           TwinDayRecord, TwinRowRecord)
+from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, IncidentRecord, ProbeRecord, ServiceRecord,
+                           TicketRecord, TwinDayRecord, TwinRowRecord)
 
 RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
-                "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord}
+                "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord,
+                "incidents": IncidentRecord}
 
 
 def _expected_types(cls: type) -> dict[str, frozenset[type]]:

@@ -212,6 +212,29 @@ class CrawlRecord:
         return _plain(self)
 
 
+@dataclass(frozen=True)
+class IncidentRecord:
+    """What the incidents command did on GitHub for an incident (metrics/incidents.py): one line per issue opened,
+    reopened, commented on or closed, so the site can link each outage to its issue."""
+
+    crawl: str  # the latest crawl the run had seen: the one that decided it
+    endpoint: str
+    incident: str  # endpoint/kind/start: the marker in the issue's body
+    kind: str  # down | stale
+    start: str
+    end: str | None  # when it ended; null while it lasts
+    action: str  # opened | reopened | commented | closed
+    issue: int  # the issue's number
+    url: str  # the issue's page
+    title: str
+    failure: str | None  # a down incident's failure class as this action said it
+    v: int = LAYOUT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as stored."""
+        return _plain(self)
+
+
 def _plain(record: Any) -> dict[str, Any]:
     """The record as a dict. Shallow (dataclasses.asdict deep-copies, which costs a crawl of a
     month of simulated tickets more than its parsing); only findings is nested, and it is copied."""

@@ -30,6 +30,7 @@ PATTERN_HINTS = {
     "api_key_env": "must be an environment variable name in capitals, digits and underscores, such as BOSTON_OPEN311_KEY",
     "open_data.columns": "must be a column name of letters, digits and underscores (it goes into the dataset's query)",
     "retired.since": "must be a year, a month or a day, such as 2018, 2018-06 or 2018-06-30",
+    "maintainers": "must be a GitHub user name (letters, digits and single hyphens, at most 39), without the @",
     "open_data.resource_id": "must be a DataStore id of letters, digits, hyphens and underscores (it goes into the query)",
 }
 
@@ -96,6 +97,7 @@ class Endpoint:
     location: tuple[float, float] | None = None  # latitude, longitude: for the map
     panel_rate: float = 1.0  # share of tickets followed for the accuracy figures
     supports: tuple[str, ...] = ()  # extensions | updated_after: optional parts of GeoReport it implements
+    maintainers: tuple[str, ...] = ()  # GitHub accounts its incident issues mention
     open_data: OpenData | None = None  # the city's own 311 dataset
     api_key: str | None = None  # required | raises_limit (with api_key_env)
     docs: str | None = None
@@ -169,7 +171,7 @@ def load_registry(path: str | Path) -> list[Endpoint]:
 
 
 def _endpoint(entry: dict[str, Any]) -> Endpoint:
-    tuples = ("location", "supports")
+    tuples = ("location", "supports", "maintainers")
     values = {k: tuple(v) if k in tuples else v for k, v in entry.items()}
     if "open_data" in values:
         values["open_data"] = _open_data(values["open_data"])
@@ -306,10 +308,17 @@ def _value_message(error: jsonschema.ValidationError, field: str) -> str:
     if error.validator == "enum":
         return "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
     if error.validator == "pattern":
-        hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if field.startswith("open_data.columns.") else field)
+        item = field.startswith("open_data.columns.") or field.rsplit(".", 1)[-1].isdigit()  # a list's item: its list's hint
+        hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if item else field)
         return f"{hint or 'must match ' + error.validator_value}; got {value!r}"
     if error.validator == "minLength":
         return "must not be empty"
+    if error.validator == "minItems":
+        return f"must hold at least {error.validator_value}; got none (leave the key out instead)"
+    if error.validator == "maxItems":
+        return f"must hold at most {error.validator_value}; got {len(value)}"
+    if error.validator == "uniqueItems":
+        return f"must not name the same one twice; got {value!r}"
     if error.validator == "maxLength":
         return f"must be at most {error.validator_value} characters"
     if error.validator in ("minimum", "maximum"):

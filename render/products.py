@@ -15,6 +15,7 @@ from render.pages import write
 
 OUTAGE_ID = "tag:open311-status,2026:outage"
 FEED_ID = "tag:open311-status,2026:outages"
+INCIDENT_ID = "tag:open311-status,2026:incident"
 COLORS = {"up": "brightgreen", "degraded": "yellow", "down": "red", "unknown": "lightgrey"}
 SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "lightgrey": "#6e7781"}
 
@@ -54,24 +55,53 @@ def svg_badge(badge: dict[str, Any]) -> str:
 
 
 def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
-    """An Atom feed (RFC 4287) of outages: (endpoint, outage) pairs, newest first."""
+    """An Atom feed (RFC 4287) of outages: (endpoint, outage) pairs, newest first; an outage that was part of an
+    incident carries the incident's words and a link to its issue, and a stale incident is an entry of its own."""
     entries = []
     for e, o in outages:
+        if o.get("kind") == "stale":
+            entries.append(_stale_entry(e, o, link))
+            continue
         state = f"ended {o['end']}" if o["end"] else "ongoing"
         hours = o["duration_s"] / 3600
         summary = f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
+        incident = _incident_of(e, o)
+        if incident:
+            summary += f" Incident: {incident['title']}." + (f" {incident['summary']}" if incident["summary"] else "")
+        issue = (incident or {}).get("issue") or {}
         entries.append(
             "<entry>"
             f"<id>{OUTAGE_ID}:{escape(e['id'])}:{escape(o['start'])}</id>"  # the same in every feed it is in
             f"<title>{escape(e['name'])}: down ({escape(o['failure'])}), {escape(state)}</title>"
             f"<updated>{escape(o['end'] or o['start'])}</updated>"
             f'<link href="{escape(link)}endpoints/{escape(e["id"])}.html"/>'
+            + (f'<link rel="related" href="{escape(issue["url"])}"/>' if issue.get("url") else "") +
             f"<summary>{escape(summary)}</summary>"
             "</entry>"
         )
     return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
             f"<title>{escape(title)}</title><id>{escape(feed_id)}</id><updated>{escape(updated)}</updated>"
             f'<link href="{escape(link)}"/><author><name>Open311 Status</name></author>' + "".join(entries) + "</feed>\n")
+
+
+def _incident_of(e: dict[str, Any], outage: dict[str, Any]) -> dict[str, Any] | None:
+    """The endpoint's incident an outage was part of (metrics.incidents.link_outages), whole."""
+    if not outage.get("incident"):
+        return None
+    return next((i for i in e.get("incidents", []) if i["id"] == outage["incident"]["id"]), None)
+
+
+def _stale_entry(e: dict[str, Any], incident: dict[str, Any], link: str) -> str:
+    """A stale incident as a feed entry: no outage, the API answered, but no new request came."""
+    issue = incident.get("issue") or {}
+    return ("<entry>"
+            f"<id>{INCIDENT_ID}:{escape(incident['id'])}</id>"
+            f"<title>{escape(incident['title'])}{'' if incident['end'] else ' (ongoing)'}</title>"
+            f"<updated>{escape(incident['end'] or incident['start'])}</updated>"
+            f'<link href="{escape(link)}endpoints/{escape(e["id"])}.html"/>'
+            + (f'<link rel="related" href="{escape(issue["url"])}"/>' if issue.get("url") else "") +
+            f"<summary>{escape(incident['summary'] or incident['title'])}</summary>"
+            "</entry>")
 
 
 DAILY_FIELDS = [
@@ -163,7 +193,8 @@ def write_products(out: Path, site: dict[str, Any], published: dict[str, Any] | 
         for name, badge in badges(detail).items():
             write(out / "badges" / endpoint_id / f"{name}.json", dumps(badge))
             write(out / "badges" / endpoint_id / f"{name}.svg", svg_badge(badge))
-        own = [(detail, o) for o in detail["outages"]]
+        stale = [i for i in detail.get("incidents", []) if i["kind"] == "stale"]
+        own = sorted([(detail, o) for o in detail["outages"] + stale], key=lambda pair: pair[1]["start"], reverse=True)
         everything += own
         write(out / "feeds" / f"{endpoint_id}.xml", atom(f"Outages of {detail['name']}", f"{FEED_ID}:{endpoint_id}", "../", stamp, own))
     everything.sort(key=lambda pair: (pair[1]["start"], pair[0]["id"]), reverse=True)

@@ -69,7 +69,7 @@ def fleet_registry(fleet, tmp_path):
 
 def record_validator(kind: str) -> jsonschema.Draft202012Validator:
     name = {"probes": "probe", "tickets": "ticket", "endpoints": "endpoint", "crawls": "crawl", "services": "service", "events": "event",
-            "twins": "twin_day", "twin_rows": "twin_row", "audits": "audit"}[kind]
+            "twins": "twin_day", "twin_rows": "twin_row", "audits": "audit", "incidents": "incident"}[kind]
     schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 

@@ -34,7 +34,7 @@ def test_every_registry_field_is_in_the_readme_example():
 def test_every_record_field_is_in_the_data_dictionary():
     import json
     dictionary = (ROOT / "data" / "README.md").read_text()
-    for name in ("probe", "ticket", "event", "service", "endpoint", "crawl", "twin_day", "twin_row", "audit"):
+    for name in ("probe", "ticket", "event", "service", "endpoint", "crawl", "twin_day", "twin_row", "audit", "incident"):
         schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
         for field in schema["properties"]:
             assert f"`{field}`" in dictionary, (name, field)

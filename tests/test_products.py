@@ -29,7 +29,7 @@ def test_every_endpoint_has_its_full_detail_as_json(built):  # noqa: F811
     listed = {e["id"]: e for e in json.loads((out / "api" / "endpoints.json").read_text())["endpoints"]}
     assert {k: alpha[k] for k in listed["alpha"]} == listed["alpha"]  # the summary, and more
     assert alpha["outages"][0] == {"start": "2026-11-20T06:00:00Z", "end": "2026-11-20T11:30:00Z", "duration_s": 19800,
-                                   "failure": "http_5xx", "crawls": 1}
+                                   "failure": "http_5xx", "crawls": 1, "incident": None}  # one crawl: no incident
     assert sorted(p.name for p in (out / "api").glob("*.json")) == ["alpha.json", "beta.json", "endpoints.json", "gamma.json"]
 
 
@@ -55,8 +55,13 @@ def test_the_outage_feeds_parse_as_atom(built):  # noqa: F811
     entries = feed.findall(f"{ATOM}entry")
     assert [e.findtext(f"{ATOM}title") for e in entries] == [
         "Alpha <script>alert(1)</script> & Co: down (http_5xx), ended 2026-11-20T11:30:00Z",
+        "Alpha <script>alert(1)</script> & Co has had no new request since 2026-11-09 18:20 UTC",  # the incident log's stale one
         "Alpha <script>alert(1)</script> & Co: down (timeout), ended 2026-11-15T12:00:00Z",
     ]  # escaped in the XML, read back as text
+    stale = entries[1]
+    assert stale.find(f"{ATOM}link[@rel='related']").get("href") == "https://github.com/open311status/open311-status/issues/7"
+    assert stale.findtext(f"{ATOM}summary").endswith("listed new requests again by 2026-11-10 11:30 UTC, after none since "
+                                                      "2026-11-09 18:20 UTC (17 h 10 min).")
     assert all(e.findtext(f"{ATOM}id") and e.findtext(f"{ATOM}updated") for e in entries)
     own = ElementTree.fromstring((out / "feeds" / "alpha.xml").read_bytes())
     assert [e.findtext(f"{ATOM}id") for e in own.findall(f"{ATOM}entry")] == [e.findtext(f"{ATOM}id") for e in entries]

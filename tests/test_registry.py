@@ -291,3 +291,67 @@ def test_a_documented_shorter_history_is_checked_and_loaded(tmp_path):
     assert info.value.problems == [f"{path}:4: springfield: history_days: must be at most 90; got 120"]
     path.write_text(yaml.safe_dump([entry(history_days=30)]))
     assert load_registry(path)[0].history_days == 30
+
+
+MAINTAINERS = """\
+- id: chicago
+  name: Chicago, IL
+  country: USA
+  base_url: https://example.org/open311/v2/
+  format: json
+  platform: in-house
+  timezone: America/Chicago
+  notes: ''
+  source: tests
+  maintainers: [chi-311, "@octocat", octo--cat, -leading, chi-311, {{long}}]
+- id: boston
+  name: Boston, MA
+  country: USA
+  base_url: https://example.org/boston/v2/
+  format: json
+  platform: in-house
+  timezone: America/New_York
+  notes: ''
+  source: tests
+  maintainers: []
+- id: denver
+  name: Denver, CO
+  country: USA
+  base_url: https://example.org/denver/v2/
+  format: json
+  platform: in-house
+  timezone: America/Denver
+  notes: ''
+  source: tests
+  maintainers: [denver311, Ana-Lopez]
+""".replace("{{long}}", "a" * 40)
+
+
+def test_maintainers_are_github_user_names_each_named_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(MAINTAINERS.replace("chi-311, {", "{").replace("-leading, chi-311,", "-leading,"))
+    with pytest.raises(RegistryError) as info:
+        load_registry("m.yaml")
+    hint = "must be a GitHub user name (letters, digits and single hyphens, at most 39), without the @"
+    assert info.value.problems == [
+        f"m.yaml:10: chicago: maintainers.1: {hint}; got '@octocat'",
+        f"m.yaml:10: chicago: maintainers.2: {hint}; got 'octo--cat'",
+        f"m.yaml:10: chicago: maintainers.3: {hint}; got '-leading'",
+        f"m.yaml:10: chicago: maintainers.4: {hint}; got '{'a' * 40}'",
+        "m.yaml:10: chicago: maintainers.4: must be at most 39 characters",
+        "m.yaml:20: boston: maintainers: must hold at least 1; got none (leave the key out instead)",
+    ]
+    chicago = MAINTAINERS.split("- id: boston")[0]
+    (tmp_path / "m.yaml").write_text(chicago.replace(chicago.splitlines()[-1], "  maintainers: [chi-311, Ana-Lopez, chi-311]"))
+    with pytest.raises(RegistryError) as info:
+        load_registry("m.yaml")
+    assert info.value.problems == ["m.yaml:10: chicago: maintainers: must not name the same one twice; got ['chi-311', 'Ana-Lopez', 'chi-311']"]
+
+
+def test_maintainers_are_kept_on_the_endpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    chicago = MAINTAINERS.split("- id: boston")[0]
+    (tmp_path / "m.yaml").write_text(chicago.replace(chicago.splitlines()[-1], "  maintainers: [chi-311, Ana-Lopez]"))
+    [chicago] = load_registry("m.yaml")
+    assert chicago.maintainers == ("chi-311", "Ana-Lopez")
+    assert chicago.to_dict()["maintainers"] == ("chi-311", "Ana-Lopez")

@@ -165,6 +165,8 @@ def needed(step):
         return NEEDS[action]
     if any(write in step.get("run", "") for write in ("commit-data.sh", "git push", "release-archive.sh")):
         return {"contents": "write"}
+    if "open311-status incidents" in step.get("run", "") and "--dry-run" not in step.get("run", ""):
+        return {"issues": "write"}  # POST /repos/{owner}/{repo}/issues, its comments, PATCH to close
     return {}
 
 
@@ -184,7 +186,8 @@ def test_nothing_but_the_merge_and_the_releases_may_write_and_only_deploy_touche
     crawl = load("crawl.yml")
     writers = sorted(job for job in crawl["jobs"] if "write" in granted(crawl, job).values())
     assert writers == ["build", "deploy", "merge"]
-    assert granted(crawl, "merge") == granted(crawl, "build") == {"contents": "write"}
+    assert granted(crawl, "merge") == {"contents": "write", "issues": "write"}  # the incidents' issues
+    assert granted(crawl, "build") == {"contents": "write"}
     assert granted(crawl, "deploy") == {"pages": "write", "id-token": "write"}
 
 
@@ -317,6 +320,18 @@ def test_the_crawl_s_records_are_committed_before_anything_optional():
     assert merge[first_commit]["id"] == "commit"
 
 
+def test_the_incidents_run_after_the_crawl_is_committed_and_their_log_is_committed_with_the_twins():
+    merge = load("crawl.yml")["jobs"]["merge"]["steps"]
+    commits = [i for i, s in enumerate(merge) if "commit-data.sh" in s.get("run", "")]
+    [step] = [i for i, s in enumerate(merge) if "open311-status incidents" in s.get("run", "")]
+    assert commits[0] < step < commits[1]
+    incidents = merge[step]
+    assert incidents["continue-on-error"] is True  # GitHub failing never fails the run
+    assert incidents["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert '--repo "${{ github.repository }}"' in incidents["run"] and '--summary "$GITHUB_STEP_SUMMARY"' in incidents["run"]
+    assert "--dry-run" not in incidents["run"]
+
+
 def test_every_commit_goes_through_the_script_that_retries():
     runs = " ".join(s.get("run", "") for _, s in steps(load("crawl.yml")))
     assert "git push" not in runs and "git pull" not in runs
@@ -362,6 +377,8 @@ def test_the_crawler_and_the_twins_keep_to_those_budgets():
     assert Limits().host_s == timing.HOST_S
     assert LIMITS.endpoint_s <= timing.TWINS_S
     assert inspect.signature(run_twins).parameters["budget_s"].default == timing.TWINS_S
+    from incidents.github import GitHub
+    assert GitHub("o/r", "t").budget_s == timing.INCIDENTS_WAIT_S < timing.INCIDENTS_S
     [deploy] = load("crawl.yml")["jobs"]["deploy"]["steps"]
     assert deploy["with"]["timeout"] <= timing.DEPLOY_S * 1000 + 30_000
 
