@@ -26,7 +26,7 @@ import pandas as pd
 
 import history
 from incidents.github import API_URL, GitHub, IssueTrackerError
-from incidents.plan import Action, Endpoint, from_log, plan, said
+from incidents.plan import Action, Endpoint, from_log, marked, plan, said
 from metrics import incidents as derive
 from metrics.coverage import requests_coverage
 from metrics.summary import tickets_frame
@@ -125,6 +125,14 @@ def _do(tracker: GitHub, action: Action, comments: dict[int, list[dict[str, Any]
     if action.do == "open":
         labels = ["incident", action.endpoint]
         issue = tracker.create(action.title, action.body, labels)
+        # A run alongside may have opened one too: the lowest number stays, the other is closed at once.
+        first = min((i for i in tracker.issues("open", label=action.endpoint) if marked(i) == marked(issue)),
+                    key=lambda i: i["number"], default=issue)
+        if first["number"] != issue["number"]:
+            tracker.comment(issue["number"], f"Duplicate of #{first['number']}.")
+            tracker.set_state(issue["number"], "closed", "not_planned")
+            action.issue = first
+            return f"close #{issue['number']} as a duplicate of #{first['number']}, opened alongside: {action.title}"
         action.issue = issue
         comments[issue["number"]] = []
         _log_action(data_dir, crawl, action, "opened", durable)

@@ -62,9 +62,11 @@ class GitHub:
     calls: int = 0
     _last_write: float | None = None
 
-    def issues(self, state: str, since: str | None = None) -> list[dict[str, Any]]:
-        """The issues labelled incident in a state (open, closed), updated since a time when given, newest first."""
-        params = {"labels": "incident", "state": state, "per_page": "100", "sort": "updated", "direction": "desc"}
+    def issues(self, state: str, since: str | None = None, label: str | None = None) -> list[dict[str, Any]]:
+        """The issues labelled incident (and label, when given) in a state (open, closed), updated since a time when
+        given, newest first."""
+        labels = "incident" + (f",{label}" if label else "")
+        params = {"labels": labels, "state": state, "per_page": "100", "sort": "updated", "direction": "desc"}
         if since:
             params["since"] = since
         out: list[dict[str, Any]] = []

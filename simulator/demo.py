@@ -21,6 +21,7 @@ import yaml
 from tqdm import tqdm
 
 import build
+import incidents
 from crawler.crawl import Memory, crawl
 from registry import load_registry
 from twins import run_twins
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     code = build.main(["--data", str(work / "data"), "--out", args.out, "--now", end.isoformat()])
     if code != 0:
         return code
+    # What the crawl workflow would do on GitHub now (the dry run: the demo has no repository to open issues in).
+    planned = incidents.run(work / "data", load_registry(work / "endpoints.yaml"), end, None)
+    print("\nIncidents: the crawl workflow would now " + ("; ".join(planned.done) if planned.done else "open no issue") + ".")
     print(f"\nDemo ready in {time.monotonic() - started:.0f} s (crawls {crawled:.0f} s): {len(cities)} simulated cities, "
           f"{args.days:g} days of crawls every {args.every:g} minutes; data in {work / 'data'}, ground truth in {work / 'truth'}.")
     print(f"Open {Path(args.out).resolve() / 'index.html'} in a browser, or run `make serve` and visit http://127.0.0.1:8000/")

@@ -25,6 +25,7 @@ def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "12 simulated cities, 1 days of crawls every 180 minutes" in result.stdout
+    [said] = [line for line in result.stdout.splitlines() if line.startswith("Incidents: the crawl workflow would now ")]
     api = json.loads((tmp_path / "site" / "api" / "endpoints.json").read_text())
     by_id = {e["id"]: e for e in api["endpoints"]}
     assert len(by_id) == 12

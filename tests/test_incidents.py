@@ -115,6 +115,12 @@ def test_recovery_closes_the_issue_with_how_long_it_lasted(world):
         assert change["body"].startswith("Since 2026-12-01 12:30 UTC GET services fails with timeout (it was http_5xx).")
         now = write_crawls(data, "uu", first=6)
         github.now = iso(now)
+        code, out, _ = run(world, "http://127.0.0.1:9/", now, "--dry-run", env={})  # the log says issue #1 is open
+        assert (code, out.splitlines()) == (0, [
+            "would comment on #1: Resolved: Chicago, IL was up again at 2026-12-01 13:00 UTC, after 2 h down (4 failed crawls: "
+            "http_5xx, then timeout).",
+            "would close #1: Resolved: Chicago, IL was up again at 2026-12-01 13:00 UTC, after 2 h down (4 failed crawls: "
+            "http_5xx, then timeout)."])
         code, out, _ = run(world, api, now)
         assert code == 0
         issue = github.issues[1]
@@ -219,6 +225,39 @@ def test_a_second_issue_of_one_incident_is_closed_as_a_duplicate(world):
         code, out, _ = run(world, api, now)
         assert out == "close #2 as a duplicate: Chicago, IL is down (http_5xx) since 2026-12-01 11:00 UTC\n"
         assert (github.issues[1]["state"], github.issues[2]["state"], github.issues[2]["state_reason"]) == ("open", "closed", "not_planned")
+
+
+def test_two_runs_at_once_leave_one_issue(world):
+    import threading
+
+    import requests
+
+    now = write_crawls(world / "data", "uudd")
+    barrier = threading.Barrier(2)
+
+    class Together(requests.Session):
+        """Each run's session: its first issue is opened only once both runs have listed the issues and found none."""
+
+        def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            if method == "POST" and url.endswith("/issues") and not getattr(self, "met", False):
+                self.met = True
+                barrier.wait(timeout=10)
+            return super().request(method, url, *args, **kwargs)
+
+    with fake_github(REPO, iso(now)) as (api, github):
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda: results.append(
+            main(["--data", str(world / "data"), "--endpoints", str(world / "endpoints.yaml"), "--repo", REPO, "--api-url", api,
+                  "--now", iso(now)], clock=lambda: now, env=ENV, session=Together(), sleep=lambda s: None))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [0, 0]
+        assert len(github.issues) == 2  # both opened one ...
+        assert [i["number"] for i in github.issues.values() if i["state"] == "open"] == [1]  # ... and the second is closed
+        assert github.issues[2]["state_reason"] == "not_planned" and github.comments[2] == [{"body": "Duplicate of #1."}]
+    assert [(r["action"], r["issue"]) for r in read_lines(world / "data", "incidents")] == [("opened", 1)]
 
 
 def test_the_dry_run_needs_no_token_and_does_nothing(world):
