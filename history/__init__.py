@@ -65,16 +65,17 @@ class History:
                    _cut({k: v for k, v in records.items() if k != "probes"}, now))
 
 
-def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None, probe_span: timedelta = LOOKBACK["probes"]) -> History:
+def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None, probe_span: timedelta = LOOKBACK["probes"],
+         kinds: tuple[str, ...] | None = None) -> History:
     """The history in data_dir as of now: the probes a day at a time (from the cache where still good),
-    every other kind as far back as LOOKBACK says. probe_span: how far back the statuses go (the incidents,
-    which look at days, not at a year, read less)."""
+    every other kind as far back as LOOKBACK says. probe_span: how far back the statuses go; kinds: the other
+    kinds to read (default all; the incidents, which look at a month of statuses and tickets, read less)."""
     data_dir = Path(data_dir)
     problems: list[str] = []
     calls, statuses, counts = _probes(data_dir, now, Path(cache_dir) if cache_dir else None, problems, probe_span)
     records: dict[str, list[dict[str, Any]]] = {}
     for kind, span in LOOKBACK.items():
-        if kind != "probes":
+        if kind != "probes" and (kinds is None or kind in kinds):
             part = read_data(data_dir, since=(now - span).date() if span else None, until=now.date(), kinds=(kind,))
             records[kind] = part.records[kind]
             problems += part.problems

@@ -56,7 +56,7 @@ class Report:
 
 def view(data_dir: str | Path, registry: list[Any], now: datetime, site_url: str | None) -> list[Endpoint]:
     """Each watched endpoint's incidents from the last DAYS_READ of data/, and what it has recovered from."""
-    past = history.load(data_dir, now, probe_span=DAYS_READ)
+    past = history.load(data_dir, now, probe_span=DAYS_READ, kinds=("tickets",))
     statuses = {str(k): g for k, g in past.statuses.groupby("endpoint", sort=False, observed=True)}
     calls = {str(k): g for k, g in past.calls.groupby("endpoint", sort=False, observed=True)}
     tickets = tickets_frame(list(past.records["tickets"]))

@@ -130,8 +130,10 @@ def _incident_of(e: Endpoint, issue: dict[str, Any], end: str) -> dict[str, Any]
     found = e.known.get(f"{e.id}/{kind}/{start}")
     if found is not None and found["end"]:
         return found
-    return {**(found or {"id": f"{e.id}/{kind}/{start}", "endpoint": e.id, "kind": kind, "start": start, "opened": start,
-                         "reopened": [], "failures": [], "crawls": 0}), "end": end, "closed": end}
+    # Begun before the days read: what those days saw of it, from the start its issue was opened for.
+    seen = next((i for i in reversed(list(e.known.values())) if i["kind"] == kind and i["end"] == end), None)
+    base = seen or found or {"endpoint": e.id, "kind": kind, "opened": start, "reopened": [], "failures": [], "crawls": 0}
+    return {**base, "id": f"{e.id}/{kind}/{start}", "start": start, "end": end, "closed": end, "partial": seen is not None and seen["start"] != start}
 
 
 def _closed_within(issue: dict[str, Any], now: datetime) -> bool:

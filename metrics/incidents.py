@@ -187,10 +187,12 @@ def closing(incident: dict[str, Any], name: str) -> str:
     if incident["kind"] == "stale":
         return (f"Resolved: {name} listed new requests again by {_when(end)}, after none since {_when(incident['start'])} "
                 f"({lasted}).")
+    if not incident["failures"]:
+        return f"Resolved: {name} was up again at {_when(end)}, after {lasted} down."
     seen = ", then ".join(f["failure"] for f in incident["failures"])
     flaps = f", reopened {len(incident['reopened'])} time{'s' * (len(incident['reopened']) != 1)}" if incident["reopened"] else ""
-    return (f"Resolved: {name} was up again at {_when(end)}, after {lasted} down "
-            f"({incident['crawls']} failed crawl{'s' * (incident['crawls'] != 1)}: {seen}{flaps}).")
+    counted = f"{'at least ' if incident.get('partial') else ''}{incident['crawls']} failed crawl{'s' * (incident['crawls'] != 1)}"
+    return f"Resolved: {name} was up again at {_when(end)}, after {lasted} down ({counted}: {seen}{flaps})."
 
 
 def text(incident: dict[str, Any], name: str) -> dict[str, str]:

@@ -333,3 +333,21 @@ def test_a_stale_incident_is_an_entry_of_the_feeds(world, tmp_path):
     text = (tmp_path / "site" / "feeds" / "chicago.xml").read_text()
     assert ("<entry><id>tag:open311-status,2026:incident:chicago/stale/2026-12-03T09:25:00Z</id>"
             "<title>Chicago, IL has had no new request since 2026-12-03 09:25 UTC (ongoing)</title>") in text
+
+
+def test_an_outage_longer_than_the_days_read_keeps_its_issue(world):
+    now = write_crawls(world / "data", "ddd")
+    marker = "<!-- open311-status incident: chicago/down/2026-10-01T00:00:00Z -->"  # opened when it began, 61 days before
+    with fake_github(REPO, iso(now)) as (api, github):
+        github.issues[1] = {"number": 1, "title": "Chicago, IL is down (http_5xx) since 2026-10-01 00:00 UTC", "body": marker,
+                            "state": "open", "closed_at": None, "state_reason": None, "labels": [{"name": "incident"}, {"name": "chicago"}],
+                            "html_url": f"https://github.com/{REPO}/issues/1", "updated_at": "2026-10-01T00:30:00Z", "created_at": "2026-10-01T00:30:00Z"}
+        github.comments[1] = []
+        code, out, _ = run(world, api, now)
+        assert (code, out, len(github.issues)) == (0, "", 1)
+        now = write_crawls(world / "data", "uu", first=3)
+        github.now = iso(now)
+        code, out, _ = run(world, api, now)
+        assert github.issues[1]["state"] == "closed"
+        assert github.comments[1][0]["body"].split("\n")[0] == (
+            "Resolved: Chicago, IL was up again at 2026-12-01 11:30 UTC, after 61 d 11 h down (at least 3 failed crawls: http_5xx).")
