@@ -75,6 +75,15 @@ def plan(endpoints: list[Endpoint], issues: list[dict[str, Any]], now: datetime)
     for e in endpoints:
         for kind in words.KINDS:
             out += _of_kind(e, kind, ours.get((e.id, kind), []), now)
+    watched = {e.id for e in endpoints}
+    for (endpoint, kind), found in ours.items():  # retired, or gone from the registry: nobody will close it otherwise
+        for issue in (i for i in found if i["state"] == "open" and endpoint not in watched):
+            start = marked(issue)[2]  # type: ignore[index]
+            incident = {"id": f"{endpoint}/{kind}/{start}", "endpoint": endpoint, "kind": kind, "start": start, "end": None,
+                        "failures": []}
+            text = f"Closed: {endpoint} is no longer watched (retired, or taken out of the registry)."
+            out += [Action("comment", endpoint, incident, issue["title"], _said(text, "unwatched"), issue, "unwatched"),
+                    Action("close", endpoint, incident, issue["title"], text, issue)]
     return out
 
 

@@ -351,3 +351,16 @@ def test_an_outage_longer_than_the_days_read_keeps_its_issue(world):
         assert github.issues[1]["state"] == "closed"
         assert github.comments[1][0]["body"].split("\n")[0] == (
             "Resolved: Chicago, IL was up again at 2026-12-01 11:30 UTC, after 61 d 11 h down (at least 3 failed crawls: http_5xx).")
+
+
+def test_the_issue_of_an_endpoint_no_longer_watched_is_closed(world):
+    now = write_crawls(world / "data", "uudd")
+    with fake_github(REPO, iso(now)) as (api, github):
+        run(world, api, now)
+        registry = yaml.safe_load((world / "endpoints.yaml").read_text())
+        registry[0]["retired"] = {"since": "2026-12", "reason": "replaced by a new 311 system"}
+        (world / "endpoints.yaml").write_text(yaml.safe_dump(registry))
+        code, out, _ = run(world, api, now)
+        assert (code, github.issues[1]["state"]) == (0, "closed")
+        assert github.comments[1][-1]["body"].startswith("Closed: chicago is no longer watched (retired, or taken out of the registry).")
+        assert run(world, api, now)[1] == ""
