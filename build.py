@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     empty_out(out)
-    counts = write_pages(out, site, args.site_url)
+    counts = write_pages(out, site, args.site_url, Path(args.cache) if args.cache else None)
     published = publish_parquet(parquet_writer, staged, out, args)
     write_products(out, site, published)
     watched = sum(counts.values())

@@ -137,7 +137,24 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
         seconds, peak, child = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
         rows.append((f"build of a year, 100 endpoints, {per_day} crawls a day ({label})", f"{seconds:.1f} s",
                      f"peak {peak:.0f} MB, its largest child {child:.0f} MB" + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
-    return rows
+    return rows + bench_incidents(data, tmp, 100, end + timedelta(minutes=30))
+
+
+def bench_incidents(data: Path, tmp: Path, endpoints: int, now: datetime) -> list[tuple[str, str, str]]:
+    """The crawl workflow's incidents step on the same year (a dry run: the same reading and planning, no GitHub), against
+    its budget in crawler/timing.py."""
+    import subprocess
+
+    from crawler.timing import INCIDENTS_S
+
+    registry = [{"id": f"city_{n:04d}", "name": f"City {n}", "country": "USA", "base_url": f"https://example.org/{n}/", "format": "json",
+                 "platform": "unknown", "timezone": "UTC", "notes": "", "source": "bench"} for n in range(endpoints)]
+    (tmp / "year-endpoints.yaml").write_text(yaml.safe_dump(registry))
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "incidents", "--data", str(data), "--endpoints", str(tmp / "year-endpoints.yaml"), "--repo",
+                    "bench/bench", "--now", now.isoformat(), "--dry-run"], cwd=ROOT, check=True, capture_output=True)
+    return [(f"incidents step (dry run) on that year, {endpoints} endpoints", f"{time.monotonic() - started:.1f} s",
+             f"≤ {INCIDENTS_S} s (the merge job's budget, crawler/timing.py); reads 31 days of statuses and tickets")]
 
 
 def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:

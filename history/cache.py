@@ -61,7 +61,9 @@ def decode(body: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
             columns[name] = [sparse.get(i, {}) for i in range(meta["rows"])]
         elif name in meta["values"]:
             values = np.asarray(meta["values"][name] + [None], dtype=object)
-            columns[name] = values[table[name]]  # code -1: the None at the end
+            # code -1: the None at the end. Kept as Python objects: pandas would make each day's text Arrow strings,
+            # which the year's statuses turn back into objects (a warm build spent a second on the two).
+            columns[name] = pd.Series(values[table[name]], dtype=object)
         elif name in meta["times"]:
             columns[name] = pd.DatetimeIndex(table[name].astype("datetime64[s]"), tz="UTC")
         else:

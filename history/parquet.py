@@ -117,6 +117,7 @@ def probe_table(lines: list[terse.Line]) -> pa.Table:
     probed = crawl + np.asarray(cols["probed_at"], dtype="int64")
     target = SCHEMAS["probes"]
     columns: dict[str, Any] = {}
+    rows = pa.array(order, type=pa.int64())
     for f in target:
         if f.name == "crawl":
             columns[f.name] = pa.array(crawl[order], type=pa.int64()).cast(TIME)
@@ -124,9 +125,8 @@ def probe_table(lines: list[terse.Line]) -> pa.Table:
             columns[f.name] = pa.array(probed[order], type=pa.int64()).cast(TIME)
         elif f.name == "v":
             columns[f.name] = pa.array(np.ones(len(order), dtype="int32"))  # a call is read as a layout-1 record
-        else:
-            values = cols[f.name]
-            columns[f.name] = _array([values[i] for i in order], f.type, f.name in NESTED_FIELDS["probes"])
+        else:  # typed in the calls' order, then put in the table's (Arrow's take, not a Python loop)
+            columns[f.name] = _array(cols[f.name], f.type, f.name in NESTED_FIELDS["probes"]).take(rows)
     return pa.table(columns, schema=target)
 
 
@@ -150,8 +150,8 @@ def _array(values: list[Any], kind: pa.DataType, nested: bool = False) -> pa.Arr
         return pa.array([None if v is None else date.fromisoformat(v) for v in values], type=pa.date32())
     if pa.types.is_dictionary(kind):
         return pa.array(values, type=pa.string()).dictionary_encode()
-    if nested:
-        return pa.array([None if v is None else dumps(v) for v in values], type=pa.string())
+    if nested:  # most calls have no findings: {} is written once, not encoded for each
+        return pa.array([None if v is None else dumps(v) if v else "{}" for v in values], type=pa.string())
     return pa.array(values, type=kind)
 
 

@@ -25,7 +25,7 @@ LAYOUT = 2
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # records.iso's format
 
 
-class Call(msgspec.Struct, forbid_unknown_fields=True):
+class Call(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """One call, under its short keys, with the defaults a line leaves out."""
 
     m: str  # method
@@ -45,7 +45,7 @@ class Call(msgspec.Struct, forbid_unknown_fields=True):
     r: int | float | None = None  # retry_after_s
 
 
-class Line(msgspec.Struct):
+class Line(msgspec.Struct, gc=False):
     """One endpoint's calls in one crawl, as the line on disk holds them."""
 
     v: Literal[2]

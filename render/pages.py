@@ -28,10 +28,11 @@ def environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) -> dict[str, int]:
+def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, cache: Path | None = None) -> dict[str, int]:
     """index.html, the other top pages and endpoints/<id>.html, with the assets they use and each endpoint's social
     image; returns the league's count of endpoints per status (the retired are listed apart, out of the league).
-    site_url, where the site is published, makes the sharing tags' links absolute, as Open Graph needs."""
+    site_url, where the site is published, makes the sharing tags' links absolute, as Open Graph needs; cache, the
+    build's cache directory, keeps the social images between builds."""
     env = environment()
     env.globals["site_url"] = site_url
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
@@ -58,14 +59,16 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None) ->
     page = env.get_template("endpoint.html")
     ranks = uptime_ranks(watched)
     (out / "social").mkdir(parents=True, exist_ok=True)
+    cards = social.Cards(cache / "social" if cache else None)
     for endpoint_id, detail in site["details"].items():
         image = f"social/{endpoint_id}.png"
-        (out / image).write_bytes(social.card(detail["name"], detail["status"], detail["uptime"]["30d"], ranks.get(endpoint_id)))
+        (out / image).write_bytes(cards.card(detail["name"], detail["status"], detail["uptime"]["30d"], ranks.get(endpoint_id)))
         figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
                    "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
         write(out / "endpoints" / f"{endpoint_id}.html", page.render(
             site=site, root="../", e=detail, plotly=bundles[charts.bundle(*figures.values())], topojson=topojson,
             path=f"endpoints/{endpoint_id}.html", image=image, **figures))
+    cards.prune()
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     return counts
 

@@ -108,3 +108,25 @@ def test_a_cached_day_reads_back_the_same_calls_and_statuses(tmp_path):
     with open(day, "a") as f:  # the day file grew: the cached day no longer stands for it
         f.write('{"v":2,"crawl":"2026-11-20T13:00:00Z","endpoint":"alpha","crawler":"0.3.0","calls":[]}\n')
     assert cache.cached(tmp_path / "cache", key_of(data, day_of), day_of, True) is None
+
+
+def test_the_social_cards_are_drawn_once_and_kept_while_a_build_shows_them(tmp_path):
+    from render.social import Cards, card
+
+    first = Cards(tmp_path / "social")
+    png = first.card("Alpha", "up", 0.991, (1, 3))
+    assert png == card("Alpha", "up", 0.991, (1, 3))
+    [kept] = (tmp_path / "social").glob("*.png")
+    kept.write_bytes(b"kept")  # the next build takes it from the directory, not from drawing it again
+    second = Cards(tmp_path / "social")
+    assert second.card("Alpha", "up", 0.991, (1, 3)) == b"kept"
+    assert second.card("Alpha", "down", 0.5, (3, 3)) == card("Alpha", "down", 0.5, (3, 3))  # figures changed: drawn
+    third = Cards(tmp_path / "social")
+    third.card("Alpha", "down", 0.5, (3, 3))
+    third.prune()
+    assert not kept.exists() and len(list((tmp_path / "social").glob("*.png"))) == 1
+    assert Cards(None).card("Alpha", "up", 0.991, (1, 3)) == png  # no cache directory: drawn each time
+    # A figure that changes below what the card shows keeps the card.
+    kept_now = Cards(tmp_path / "social")
+    assert kept_now.card("Alpha", "down", 0.50004, (3, 3)) == card("Alpha", "down", 0.5, (3, 3))
+    assert len(list((tmp_path / "social").glob("*.png"))) == 1
