@@ -327,6 +327,7 @@ def test_the_incidents_run_after_the_crawl_is_committed_and_their_log_is_committ
     assert commits[0] < step < commits[1]
     incidents = merge[step]
     assert incidents["continue-on-error"] is True  # GitHub failing never fails the run
+    assert incidents["timeout-minutes"] * 60 == timing.INCIDENTS_S  # and never takes the twins' time
     assert incidents["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     assert '--repo "${{ github.repository }}"' in incidents["run"] and '--summary "$GITHUB_STEP_SUMMARY"' in incidents["run"]
     assert "--dry-run" not in incidents["run"]
