@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
-
 from metrics import incidents as words
-from metrics.incidents import REOPEN_WITHIN
+from records import iso
 
 MARKER = "<!-- open311-status incident: {id} -->"
 EVENT = "<!-- open311-status event: {event} -->"
@@ -105,7 +103,8 @@ def _of_kind(e: Endpoint, kind: str, issues: list[dict[str, Any]], now: datetime
             out.append(Action("duplicate", e.id, incident, extra["title"], f"Duplicate of #{keep['number']}.", extra))
     title = words.title(incident, e.name)
     if keep is None:
-        recent = mine or next((i for i in reversed(issues) if _closed_within(i, now)), None)
+        recent = mine or next((i for i in reversed(issues) if i["state"] == "closed" and words.reopens(i.get("closed_at"), iso(now))),
+                              None)
         if recent is None:
             body = words.opening(incident, e.name, e.page, e.maintainers) + "\n\n" + MARKER.format(id=incident["id"])
             out.append(Action("open", e.id, incident, title, body))
@@ -143,11 +142,6 @@ def _incident_of(e: Endpoint, issue: dict[str, Any], end: str) -> dict[str, Any]
     seen = next((i for i in reversed(list(e.known.values())) if i["kind"] == kind and i["end"] == end), None)
     base = seen or found or {"endpoint": e.id, "kind": kind, "opened": start, "reopened": [], "failures": [], "crawls": 0}
     return {**base, "id": f"{e.id}/{kind}/{start}", "start": start, "end": end, "closed": end, "partial": seen is not None and seen["start"] != start}
-
-
-def _closed_within(issue: dict[str, Any], now: datetime) -> bool:
-    closed = issue.get("closed_at")
-    return issue["state"] == "closed" and bool(closed) and pd.Timestamp(now) - pd.Timestamp(closed) < REOPEN_WITHIN
 
 
 def _said(text: str, event: str) -> str:

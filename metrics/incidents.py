@@ -69,7 +69,7 @@ def down_incidents(endpoint: str, statuses: pd.DataFrame) -> list[dict[str, Any]
         if len(downs) < OPEN_AFTER:
             continue
         last = out[-1] if out else None
-        if last is not None and _within(last["closed"], at):
+        if last is not None and reopens(last["closed"], at):
             current = last
             current["end"] = current["closed"] = None
             current["reopened"].append(at)
@@ -115,7 +115,8 @@ def fresh_again(fresh_now: dict[str, Any] | None, fresh_before: dict[str, Any] |
     return all(f is not None and f.get("stale") is False for f in (fresh_now, fresh_before))
 
 
-def _within(closed: str | None, at: str) -> bool:
+def reopens(closed: str | None, at: str) -> bool:
+    """Whether an incident closed at closed (None: it is open) is reopened by one opening at at, rather than replaced."""
     return closed is not None and pd.Timestamp(at) - pd.Timestamp(closed) < REOPEN_WITHIN
 
 
@@ -146,19 +147,21 @@ def title(incident: dict[str, Any], name: str) -> str:
     return f"{name} is down ({incident['failures'][0]['failure']}) since {_when(incident['start'])}"
 
 
+def seen(incident: dict[str, Any], name: str) -> str:
+    """What was seen when it opened: the issue's first paragraph, and the site's first sentences."""
+    if incident["kind"] == "stale":
+        usual = incident.get("usual_gap_hours")
+        return (f"{name} answers, but has listed no new service request since {_when(incident['start'])}"
+                + (f", when one usually comes every {usual:g} h" if usual is not None else "") + ". "
+                "Requests may not be reaching the API, or it may have stopped publishing them.")
+    return (f"{name} was down at {OPEN_AFTER} consecutive crawls from {_when(incident['start'])}: "
+            f"GET services failed with {incident['failures'][0]['failure']}.")
+
+
 def opening(incident: dict[str, Any], name: str, page: str | None, maintainers: tuple[str, ...] = ()) -> str:
     """The issue's first words: what was seen, where to look, and who asked to be told. Only our own words and
     the registry's: nothing an endpoint sent goes into an issue."""
-    if incident["kind"] == "stale":
-        usual = incident.get("usual_gap_hours")
-        seen = (f"{name} answers, but has listed no new service request since {_when(incident['start'])}"
-                + (f", when one usually comes every {usual:g} h" if usual is not None else "") + ". "
-                "Requests may not be reaching the API, or it may have stopped publishing them.")
-    else:
-        first = incident["failures"][0]
-        seen = (f"{name} was down at {OPEN_AFTER} consecutive crawls from {_when(incident['start'])}: "
-                f"GET services failed with {first['failure']}.")
-    lines = [seen, ""]
+    lines = [seen(incident, name), ""]
     if page:
         lines.append(f"Its page: {page}")
     lines.append(f"This issue closes by itself after {CLOSE_AFTER} consecutive crawls "
@@ -197,7 +200,7 @@ def closing(incident: dict[str, Any], name: str) -> str:
 
 def text(incident: dict[str, Any], name: str) -> dict[str, str]:
     """The incident as the site and the feeds show it: its title and a sentence of what happened."""
-    words = opening(incident, name, None).split("\n")[0]
+    words = seen(incident, name)
     if incident["end"] or incident["closed"]:
         words += " " + closing(incident, name)
     return {"title": title(incident, name), "summary": words}
