@@ -59,8 +59,10 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
     incident carries the incident's words and a link to its issue, and a stale incident is an entry of its own."""
     entries = []
     for e, o in outages:
-        if o.get("kind") == "stale":
-            entries.append(_stale_entry(e, o, link))
+        page = f"{link}endpoints/{e['id']}.html"
+        if o.get("kind") == "stale":  # no outage: the API answered, but no new request came
+            entries.append(_entry(f"{INCIDENT_ID}:{o['id']}", o["title"] + ("" if o["end"] else " (ongoing)"), o["end"] or o["start"],
+                                  page, o.get("issue"), o["summary"] or o["title"]))
             continue
         state = f"ended {o['end']}" if o["end"] else "ongoing"
         hours = o["duration_s"] / 3600
@@ -68,17 +70,9 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
         incident = _incident_of(e, o)
         if incident:
             summary += f" Incident: {incident['title']}." + (f" {incident['summary']}" if incident["summary"] else "")
-        issue = (incident or {}).get("issue") or {}
-        entries.append(
-            "<entry>"
-            f"<id>{OUTAGE_ID}:{escape(e['id'])}:{escape(o['start'])}</id>"  # the same in every feed it is in
-            f"<title>{escape(e['name'])}: down ({escape(o['failure'])}), {escape(state)}</title>"
-            f"<updated>{escape(o['end'] or o['start'])}</updated>"
-            f'<link href="{escape(link)}endpoints/{escape(e["id"])}.html"/>'
-            + (f'<link rel="related" href="{escape(issue["url"])}"/>' if issue.get("url") else "") +
-            f"<summary>{escape(summary)}</summary>"
-            "</entry>"
-        )
+        entries.append(_entry(f"{OUTAGE_ID}:{e['id']}:{o['start']}",  # the same in every feed it is in
+                              f"{e['name']}: down ({o['failure']}), {state}", o["end"] or o["start"], page,
+                              (incident or {}).get("issue"), summary))
     return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
             f"<title>{escape(title)}</title><id>{escape(feed_id)}</id><updated>{escape(updated)}</updated>"
             f'<link href="{escape(link)}"/><author><name>Open311 Status</name></author>' + "".join(entries) + "</feed>\n")
@@ -91,17 +85,11 @@ def _incident_of(e: dict[str, Any], outage: dict[str, Any]) -> dict[str, Any] | 
     return next((i for i in e.get("incidents", []) if i["id"] == outage["incident"]["id"]), None)
 
 
-def _stale_entry(e: dict[str, Any], incident: dict[str, Any], link: str) -> str:
-    """A stale incident as a feed entry: no outage, the API answered, but no new request came."""
-    issue = incident.get("issue") or {}
-    return ("<entry>"
-            f"<id>{INCIDENT_ID}:{escape(incident['id'])}</id>"
-            f"<title>{escape(incident['title'])}{'' if incident['end'] else ' (ongoing)'}</title>"
-            f"<updated>{escape(incident['end'] or incident['start'])}</updated>"
-            f'<link href="{escape(link)}endpoints/{escape(e["id"])}.html"/>'
-            + (f'<link rel="related" href="{escape(issue["url"])}"/>' if issue.get("url") else "") +
-            f"<summary>{escape(incident['summary'] or incident['title'])}</summary>"
-            "</entry>")
+def _entry(entry_id: str, title: str, updated: str, page: str, issue: dict[str, Any] | None, summary: str) -> str:
+    """One feed entry, every text escaped; with a related link to its incident's issue when it has one."""
+    related = f'<link rel="related" href="{escape(issue["url"])}"/>' if issue and issue.get("url") else ""
+    return (f"<entry><id>{escape(entry_id)}</id><title>{escape(title)}</title><updated>{escape(updated)}</updated>"
+            f'<link href="{escape(page)}"/>{related}<summary>{escape(summary)}</summary></entry>')
 
 
 DAILY_FIELDS = [
