@@ -30,7 +30,7 @@ from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.coverage import merged, read_whole
-from records.layout import day_path
+from records.layout import day_path, moment
 from records.read import probe_lines, read_data
 
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
@@ -320,7 +320,7 @@ class Memory:
             if outcome == "http_4xx":
                 state = replace(state, floor=max(state.floor or end, end))
             elif page in (1, None) or (crawled, last) != (crawl, target):
-                state = replace(state, length=_time(end) - _time(start), items=items or 0, capped=error is not None)
+                state = replace(state, length=moment(end) - moment(start), items=items or 0, capped=error is not None)
             else:
                 state = replace(state, items=state.items + (items or 0))
             self.backfilled[endpoint] = (crawl, target, state)
@@ -344,7 +344,7 @@ class Memory:
                 continue
             if track.from_history or track.since < past:
                 continue
-            since, seen = _time(track.since), _time(track.seen)
+            since, seen = moment(track.since), moment(track.seen)
             for days in RECHECK_DAYS:
                 mark = since + timedelta(days=days)
                 if mark <= now < mark + RECHECK_GRACE and seen < mark:
@@ -374,12 +374,6 @@ class Track:
     since: str
     seen: str
     from_history: bool = False  # first seen closed by the backfill: not rechecked
-
-
-@lru_cache(maxsize=1 << 14)
-def _time(stamp: str) -> datetime:
-    """A stored time, read once: the panel's tickets were seen in a few thousand crawls, and the panel is asked every crawl."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 @lru_cache(maxsize=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,13 @@ def dumps(record: dict[str, Any]) -> str:
 def iso(moment: datetime) -> str:
     """UTC, to the second, with Z: the one timestamp format of data/ (also for pandas Timestamps)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=1 << 14)
+def moment(stamp: str) -> datetime:
+    """A time as data/ stores it (iso's format) back as a datetime; cached, for the same stamps are read again and again
+    (a crawl's panel tickets were seen in a few thousand crawls, and the panel is asked every crawl)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def parse_moment(text: str) -> datetime:

@@ -16,10 +16,12 @@ expand() gives back exactly the probe records, columns() the same calls column b
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
+
+from records.layout import iso, moment
 
 LAYOUT = 2
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # records.iso's format
@@ -76,22 +78,14 @@ def decode(raw: bytes | str) -> Line:
         raise ValueError(f"not a v2 probe line: {e}") from None
 
 
-def _time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def probed_at(crawl: str, seconds: int) -> str:
     """A call's probed_at from its crawl and t."""
-    return _stamp(_time(crawl) + timedelta(seconds=seconds))
+    return iso(moment(crawl) + timedelta(seconds=seconds))
 
 
 def seconds_after(stamp: str, crawl: str) -> int:
     """A call's t from its probed_at and crawl."""
-    return int((_time(stamp) - _time(crawl)).total_seconds())
+    return int((moment(stamp) - moment(crawl)).total_seconds())
 
 
 def two_digits(value: int) -> int:
@@ -150,9 +144,9 @@ def expand(line: Line | dict[str, Any]) -> list[dict[str, Any]]:
             line = msgspec.convert(line, Line)
         except msgspec.ValidationError as e:
             raise ValueError(f"not a v2 probe line: {e}") from None
-    crawl = _time(line.crawl)
+    crawl = moment(line.crawl)
     cols = columns([line])
     return [{"crawl": line.crawl, "endpoint": line.endpoint, "crawler": line.crawler, "v": 1,
              **{field: cols[field][i] for field in SHORT if field != "probed_at"},
-             "findings": dict(cols["findings"][i]), "probed_at": _stamp(crawl + timedelta(seconds=cols["probed_at"][i]))}
+             "findings": dict(cols["findings"][i]), "probed_at": iso(crawl + timedelta(seconds=cols["probed_at"][i]))}
             for i in range(len(line.calls))]
