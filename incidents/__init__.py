@@ -54,9 +54,8 @@ class Report:
         return "\n".join(out + [""])
 
 
-def view(data_dir: str | Path, registry: list[Any], now: datetime, site_url: str | None) -> list[Endpoint]:
+def view(past: history.History, registry: list[Any], now: datetime, site_url: str | None) -> list[Endpoint]:
     """Each watched endpoint's incidents from the last DAYS_READ of data/, and what it has recovered from."""
-    past = history.load(data_dir, now, probe_span=DAYS_READ, kinds=("tickets",))
     statuses = {str(k): g for k, g in past.statuses.groupby("endpoint", sort=False, observed=True)}
     calls = {str(k): g for k, g in past.calls.groupby("endpoint", sort=False, observed=True)}
     tickets = tickets_frame(list(past.records["tickets"]))
@@ -94,11 +93,13 @@ def run(data_dir: str | Path, registry: list[Any], now: datetime, tracker: GitHu
         durable: bool = True) -> Report:
     """Plan and, with a tracker, do: the issues brought in line with the incidents, each thing done logged to data/.
     Without a tracker (the dry run) the issues are those the data's log remembers, and nothing is done."""
-    endpoints = view(data_dir, registry, now, site_url)
+    past = history.load(data_dir, now, probe_span=DAYS_READ, kinds=("tickets", "crawls", "incidents"))
+    endpoints = view(past, registry, now, site_url)
     report = Report()
-    last_crawl = _last_crawl(data_dir, now)
+    day_before = (now - timedelta(days=1)).date().isoformat()  # the latest crawl of the last day or so; else the run's own moment
+    last_crawl = max((c["crawl"] for c in past.records["crawls"] if c["crawl"] >= day_before), default=iso(now))
     try:
-        issues = from_log(_log(data_dir, now)) if tracker is None else (
+        issues = from_log(list(past.records["incidents"])) if tracker is None else (
             tracker.issues("open") + tracker.issues("closed", since=iso(now - CLOSED_SINCE)))
         actions = plan(endpoints, issues, now)
         if tracker is None:
@@ -170,20 +171,6 @@ def _log_action(data_dir: str | Path, crawl: str, action: Action, done: str, dur
                             url=str(issue.get("html_url") or ""), title=str(issue.get("title") or action.title),
                             failure=failures[-1]["failure"] if failures else None)
     store.append(data_dir, "incidents", [record.to_dict()], day_of=lambda r: parse_moment(r["crawl"]).date(), durable=durable)
-
-
-def _log(data_dir: str | Path, now: datetime) -> list[dict[str, Any]]:
-    from records.read import read_data
-
-    return read_data(data_dir, since=(now - timedelta(days=366)).date(), until=now.date(), kinds=("incidents",)).records["incidents"]
-
-
-def _last_crawl(data_dir: str | Path, now: datetime) -> str:
-    """The latest crawl up to now (the run's own moment when there is none)."""
-    from records.read import read_data
-
-    crawls = read_data(data_dir, since=(now - timedelta(days=1)).date(), until=now.date(), kinds=("crawls",)).records["crawls"]
-    return max((c["crawl"] for c in crawls if c["crawl"] <= iso(now)), default=iso(now))
 
 
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str], session: Any = None,
