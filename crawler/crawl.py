@@ -25,7 +25,7 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import BACKFILL_SPAN, CRAWLS_PER_DAY, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, CRAWLS_PER_DAY, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
@@ -296,11 +296,11 @@ class Memory:
                 if path.exists():
                     for line in probe_lines(path, []):
                         for c in line.calls:
-                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n)
+                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
         return self.intervals
 
     def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,
-              target: str | None, items: int | None) -> None:
+              target: str | None, items: int | None, findings: Mapping[str, str]) -> None:
         """Remember what one call read whole, and the window a backfill call leaves its endpoint to go on with."""
         assert self.intervals is not None
         if interval := read_whole(crawl, method, page, outcome, error, target):
@@ -308,19 +308,27 @@ class Memory:
             mine.append(interval)
             if len(mine) > MERGE_AT:
                 self.intervals[endpoint] = merged(mine)  # a month of crawls is a few runs, not 1,440 intervals
-        if method == "backfill" and target and "/" in target and outcome in ("ok", "http_4xx"):
-            # The next crawl goes on from the latest window (probe.next_window: halved at the cap, doubled when it held
-            # little), so a busy city's backfill does not start again from a day every crawl and never get anywhere;
-            # and never again further back than a window the server refused. A window's first page says whether it
-            # was cut; its requests are those of all its pages.
+        if method == "backfill" and target and "/" in target and (outcome in ("ok", "http_4xx") or outcome in WINDOW_FAILED):
+            # The next crawl goes on from the latest window (probe.next_window: halved at the cap or when it failed,
+            # doubled when it held little), so a busy city's backfill does not start again from a day every crawl and
+            # never get anywhere; never again further back than a window the server refused; and past a window that
+            # failed even at its shortest. A window's first page says whether it was cut; its requests are those of
+            # all its pages.
             start, end = target.split("/", 1)
             crawled, last, state = self.backfilled.get(endpoint, ("", "", BackfillState()))
             if crawled > crawl:
                 return
+            length = moment(end) - moment(start)
             if outcome == "http_4xx":
                 state = replace(state, floor=max(state.floor or end, end))
+            elif outcome in WINDOW_FAILED:
+                if page not in (1, None):
+                    return  # a later page failed: the window's first page has said what it held
+                skipped = ((start, end),) if length <= BACKFILL_MIN else ()
+                state = replace(state, length=length, items=0, capped=False, failed=True, skipped=state.skipped + skipped)
             elif page in (1, None) or (crawled, last) != (crawl, target):
-                state = replace(state, length=moment(end) - moment(start), items=items or 0, capped=error is not None)
+                state = replace(state, length=length, items=items or 0, capped=error is not None, failed=False,
+                                ignored="date_filter_ignored" in findings)
             else:
                 state = replace(state, items=state.items + (items or 0))
             self.backfilled[endpoint] = (crawl, target, state)
@@ -329,7 +337,7 @@ class Memory:
         """Remember what a crawl's results read whole."""
         self.covered()
         for p in (p for result in results for p in result.probes):
-            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items)
+            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items, p.findings)
 
     def panel(self, now: datetime) -> dict[str, Panel]:
         """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest

@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from crawler import __version__, parse
+from crawler import __version__, dates, parse
 from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
 from registry import Endpoint
@@ -63,6 +63,8 @@ BACKFILL_WINDOW = timedelta(days=1)  # a call's window; halved while answers rea
 BACKFILL_CALLS = 4  # windows at most, per crawl: the ordinary calls come first, and the rest of the history waits a crawl
 BACKFILL_PAGES = 5  # a window's pages at most (where the endpoint pages); a window fuller than that is halved
 SPEC_CAP = 1000  # the spec's cap on one answer
+BACKFILL_MIN = timedelta(minutes=15)  # a window that fails even this short is stepped over (bad data on the server)
+WINDOW_FAILED = {"http_5xx", "timeout", "too_large", "parse", "schema", "not_open311"}  # a shorter window may do
 UPDATED_WINDOW = timedelta(hours=6)  # updated_after reaches back this far: late or skipped crawls lose nothing
 RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
 FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
@@ -124,12 +126,18 @@ class BackfillState:
     items: int = 0  # ... the requests it held ...
     capped: bool = False  # ... and whether it reached the cap
     floor: str | None = None  # the end of the latest window the server refused (a 4xx): its history stops there
+    ignored: bool = False  # the latest window was answered with requests outside it: the server ignores the date filter
+    failed: bool = False  # the latest window failed (a 5xx, a timeout...): halved like a capped one
+    skipped: tuple[tuple[str, str], ...] = ()  # windows that failed at BACKFILL_MIN: stepped over, never read
 
 
-def next_window(endpoint: Endpoint, length: timedelta, items: int, capped: bool) -> timedelta:
+def next_window(endpoint: Endpoint, length: timedelta, items: int, capped: bool, failed: bool = False) -> timedelta:
     """The window the backfill goes on with after reading `items` requests over `length`: half when they reached the
-    cap; twice (up to BACKFILL_WINDOW) when they were less than half of what a window's pages can hold, so that one
+    cap, or when the window failed (down to BACKFILL_MIN: a server may choke on a long window, or on one bad ticket in
+    it); twice (up to BACKFILL_WINDOW) when they were less than half of what a window's pages can hold, so that one
     busy day does not slow the rest of the history; else the same."""
+    if failed:
+        return max(length / 2, BACKFILL_MIN)
     if capped:
         return length / 2
     room = (endpoint.limit or min(PAGE_SIZES)) * (BACKFILL_PAGES if endpoint.pages else 1)
@@ -197,9 +205,12 @@ class Probe:
         self.paging_ignored = False  # whether a page=2 repeated page 1 in this crawl
         # The backfill's window, what the last one leaves (halved at the cap, doubled when it held little), and how far back.
         state = backfilled or BackfillState()
-        self.window = next_window(endpoint, state.length, state.items, state.capped)
+        self.window = next_window(endpoint, state.length, state.items, state.capped, state.failed)
         self.floor = parse_stamp(state.floor) if state.floor else None
         self.covered = list(covered or [])  # what earlier crawls read whole: where the backfill goes on from
+        self.skipped = list(state.skipped)  # windows that failed at BACKFILL_MIN: gone past, never counted as read
+        self.filter_ignored = state.ignored  # whether the server answers start_date/end_date with what it likes
+        self.windows: list[tuple[int, dates.Window]] = []  # this crawl's listings (by their record), checked against each other
         mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
         # A lowered panel_rate drops tickets from the panel: they are followed no more.
         self.panel = Panel([i for i in panel.open if i in mine], [i for i in panel.due if i in mine]) if panel else Panel()
@@ -355,8 +366,9 @@ class Probe:
         listed: list[dict[str, Any]] = list(first.value)
         stamp = iso(self.crawl_time)
         stores = method in ("requests", "backfill")
+        tickets: list[TicketRecord] = []
         if stores:
-            self.result.tickets.extend(parse.to_tickets(listed, self.endpoint, stamp))
+            tickets += parse.to_tickets(listed, self.endpoint, stamp)
         self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
@@ -377,18 +389,45 @@ class Probe:
             if answer is None or not answer.ok or not fresh:
                 break
             if stores:
-                self.result.tickets.extend(parse.to_tickets(fresh, self.endpoint, stamp))
+                tickets += parse.to_tickets(fresh, self.endpoint, stamp)
             self.result.events.extend(parse.to_events(fresh, self.endpoint, stamp, via))
             seen.update(str(i.get("service_request_id")) for i in fresh)
             listed += fresh
             last_count = len(answer.value)
+        self.result.tickets.extend(tickets)
         if stores and (full_page(self.endpoint, last_count) or len(listed) >= SPEC_CAP):
             # The listing may hold more than it gave (a cap, no paging, or pages left): not a day read whole.
             self.cut = True
             index = self.result.probes.index(first_record)
             error = f"capped at {len(listed)}: the window is halved" if method == "backfill" else f"capped: {len(listed)} listed, maybe more"
-            self.result.probes[index] = replace(first_record, error=error)
+            first_record = self.result.probes[index] = replace(first_record, error=error)
+        if stores and params.get("start_date") and params.get("end_date"):
+            window = dates.Window(params["start_date"], params["end_date"], tuple(tickets), self.cut)
+            self.check_dates(method, self.result.probes.index(first_record), window)
         return listed
+
+    def check_dates(self, method: str, index: int, window: dates.Window) -> None:
+        """Whether the server honoured the dates of this listing (its first page's record at index; crawler/dates.py).
+        If not, it is said as a finding, the backfill stops (every window would get the same answer), and the crawl's
+        listing covers what its answer says of itself (dates.covered_by) instead of the day it asked for."""
+        earlier = [w for _, w in self.windows]
+        self.windows.append((index, window))
+        shown = dates.ignored(window, earlier)
+        if shown is None:
+            return
+        self.filter_ignored = True
+        if method == "backfill":  # never read whole: what it covers is the listing's to say
+            self._mark(index, shown, (f"capped at {len(window.tickets)}: " if window.cut else "") + "the date filter is ignored")
+        listing = next(((n, w) for n, w in self.windows if self.result.probes[n].method == "requests"), None)
+        if listing is not None:
+            since, until = dates.covered_by(listing[1], self.crawl_time, backfill_span(self.endpoint))
+            self._mark(listing[0], shown, None, target=f"{since}/{until}")
+
+    def _mark(self, index: int, shown: str, error: str | None, target: str | None = None) -> None:
+        """A listing's first page, said to come from a server that ignores the date filter."""
+        record = self.result.probes[index]
+        findings = {**record.findings, "date_filter_ignored": record.findings.get("date_filter_ignored", shown[:80])}
+        self.result.probes[index] = replace(record, findings=findings, error=error, target=target or record.target)
 
     def updated(self, fmt: str) -> list[dict[str, Any]] | None:
         """Where the endpoint has the v2.1 draft's updated_after: every request changed lately (None: no such list)."""
@@ -445,11 +484,19 @@ class Probe:
 
     def backfill(self, fmt: str) -> None:
         """Read the history before the covered run, a window at a time (its pages where the endpoint pages), with the
-        budget the plan left."""
+        budget the plan left. A window that fails is halved and asked for again, and stepped over once it fails at
+        BACKFILL_MIN; a server that ignores the date filter is left alone, but for one window a day (fixed yet?)."""
+        if not any(p.method == "requests" and p.outcome == "ok" for p in self.result.probes):
+            return  # GET requests fails as a whole now: a failing window would say nothing of the window
+        if self.filter_ignored:
+            listing_says_so = any(p.method == "requests" and "date_filter_ignored" in p.findings for p in self.result.probes)
+            if listing_says_so or slot_of(self.crawl_time) != spread(self.endpoint.id):
+                return
+            self.filter_ignored = False  # the day's one window: does the server honour the filter now?
         self.covered += [i for p in self.result.probes if p.method == "requests"
                          and (i := read_whole(p.crawl, p.method, p.page, p.outcome, p.error, p.target))]
         # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
-        since = covered_since(self.covered) or iso(self.crawl_time)
+        since = covered_since(self.covered + self.skipped) or iso(self.crawl_time)
         target, window, end = self.crawl_time - backfill_span(self.endpoint), self.window, parse_stamp(since)
         if self.floor is not None:
             target = max(target, self.floor)  # a window ending there was refused: the server keeps nothing older
@@ -460,6 +507,14 @@ class Probe:
             params = {**self.base, **self.extensions, "start_date": iso(start), "end_date": iso(end)}
             listed = self.pages("backfill", fmt, params, "backfill", BACKFILL_PAGES, target=f"{iso(start)}/{iso(end)}")
             if listed is None:
+                if self.stopped or self.result.probes[-1].outcome not in WINDOW_FAILED:
+                    return  # out of budget, rate limited, or refused (a 4xx: where its history ends, crawl.Memory)
+                if end - start <= BACKFILL_MIN:
+                    self.skipped.append((iso(start), iso(end)))  # never readable: the covered run stays broken here
+                    end = start
+                window = next_window(self.endpoint, window, 0, False, failed=True)
+                continue
+            if self.filter_ignored:
                 return
             window = next_window(self.endpoint, window, len(listed), self.cut)
             if self.cut:

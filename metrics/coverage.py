@@ -1,7 +1,7 @@
 """From when an endpoint's requests history is complete: the unbroken run of time its listings covered.
 
-Each successful first page of GET requests in a crawl covers the day before that crawl, each whole
-backfill window its dates (records.coverage.read_whole). The run that ends with the latest such listing,
+Each successful first page of GET requests in a crawl covers the day before that crawl (from a server that
+ignores the date filter, what its answer covered: its target), each whole backfill window its dates (records.coverage.read_whole). The run that ends with the latest such listing,
 followed back while each older listing reaches the start of the newer one, is what has been seen
 whole: requests_since is its start, through its end. A day without a crawl breaks the run, so it
 is never counted as a day without requests; a figure over a window uses only its covered part.
@@ -48,10 +48,11 @@ def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:
     windows. The calls that read whole are those of records.coverage.read_whole (tests hold the two to the same
     answer); here they are picked out column by column, for a year's build reads a month of every endpoint's calls."""
     ok = calls[(calls["outcome"] == "ok") & calls["error"].isna() & (calls["crawl"] <= pd.Timestamp(now))]
-    listings = ok[(ok["method"] == "requests") & (ok["page"].isna() | (ok["page"] == 1))]
+    first = ok["page"].isna() | (ok["page"] == 1)
+    windowed = ok["target"].str.contains("/", na=False)  # a backfill window, or what a listing that ignored its dates covered
+    listings = ok[(ok["method"] == "requests") & first & ~windowed]
     ends = _ns(listings["crawl"].drop_duplicates())
-    backfill = (ok["method"] == "backfill") & (ok["page"].isna() | (ok["page"] == 1))
-    targets = ok.loc[backfill & ok["target"].str.contains("/", na=False), "target"].str.split("/", n=1, expand=True)
+    targets = ok.loc[ok["method"].isin(["backfill", "requests"]) & first & windowed, "target"].str.split("/", n=1, expand=True)
     intervals = list(zip((ends - REQUESTS_WINDOW // timedelta(microseconds=1) * 1000).tolist(), ends.tolist()))
     if len(targets):
         bounds = [_ns(pd.to_datetime(targets[n], utc=True)) for n in (0, 1)]

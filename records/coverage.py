@@ -19,11 +19,15 @@ REQUESTS_WINDOW = timedelta(hours=24)  # what each crawl's listing asks for: the
 def read_whole(crawl: str, method: str, page: int | None, outcome: str, error: str | None, target: str | None
                ) -> tuple[str, str] | None:
     """The interval one call read whole, or None: a crawl's first page of GET requests covers the day before the
-    crawl, a backfill call (its first page) the window in its target; not when it failed, or was cut at the server's
-    cap (error, on the first page)."""
+    crawl (or, from a server that ignores the date filter, what its target says its answer covered), a backfill call
+    (its first page) the window in its target; not when it failed, or was cut at the server's cap (error, on the
+    first page)."""
     if outcome != "ok" or error is not None:
         return None
     if method == "requests" and page in (1, None):
+        if target and "/" in target:
+            start, end = target.split("/", 1)
+            return start, end
         return iso(parse_moment(crawl) - REQUESTS_WINDOW), crawl
     if method == "backfill" and page in (1, None) and target and "/" in target:  # its first page says for its window
         start, end = target.split("/", 1)

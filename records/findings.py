@@ -35,12 +35,13 @@ FINDINGS: dict[str, str] = {
     "lookup_not_one": "GET requests/{id} did not answer exactly that one request",
     "lookup_status_differs": "GET requests/{id} and the list disagree on a request's status",
     "paging_ignored": "page=2 answered the same requests as page 1",
+    "date_filter_ignored": "GET requests with start_date and end_date answered requests from outside those dates",
 }
 
 # How much a finding costs the conformance score (metrics/quality.py): "major" would break or
 # mislead a client that follows the spec, "minor" a careful client copes with, "cosmetic" none.
 MAJOR = {"json_wrapper", "single_object", "content_type", "item_without_id", "status_nonstandard", "date_unreadable",
-         "error_shape", "format_fallback", "lookup_not_one", "paging_ignored"}
+         "error_shape", "format_fallback", "lookup_not_one", "paging_ignored", "date_filter_ignored"}
 COSMETIC = {"bom", "leading_whitespace", "xsi_nil", "nonstandard_key", "zero_coordinates"}
 PENALTY = {"major": 10, "minor": 4, "cosmetic": 1}
 

@@ -30,9 +30,10 @@ SERVICES = json.dumps([
     {"service_code": "002", "service_name": "Graffiti", "description": "Graffiti.", "metadata": False, "type": "realtime",
      "keywords": "", "group": "Clean"},
 ]).encode()
+A1_REQUESTED = "2026-11-20T02:00:00Z"  # within the day before the tests' crawls (NOW, and the early one that asks for definitions)
 REQUESTS = json.dumps([
-    {"service_request_id": "A-1", "status": "open", "service_code": "001", "requested_datetime": "2026-11-20T08:00:00Z",
-     "updated_datetime": "2026-11-20T08:00:00Z"},
+    {"service_request_id": "A-1", "status": "open", "service_code": "001", "requested_datetime": A1_REQUESTED,
+     "updated_datetime": A1_REQUESTED},
 ]).encode()
 DEFINITION = json.dumps({"service_code": "001", "attributes": [
     {"variable": True, "code": "DEPTH", "datatype": "number", "required": False, "datatype_description": None, "order": 1,
@@ -205,14 +206,18 @@ class Hostile:
             while not self._stop.wait(self.drip_every_s):
                 sock.sendall(b" ")
         else:
-            self._open311(sock, path)
+            self._open311(sock, target)
 
-    def _open311(self, sock: socket.socket, path: str) -> None:
+    def _open311(self, sock: socket.socket, target: str) -> None:
+        path, query = urlsplit(target).path, {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
         if path.endswith("/services.json"):
             self._send(sock, "200 OK", SERVICES)
         elif path.endswith("/services/001.json"):
             self._send(sock, "200 OK", DEFINITION)
-        elif path.endswith("/requests.json") or path.endswith("/requests/A-1.json"):
+        elif path.endswith("/requests.json"):  # the date filter honoured, as the spec says (on requested_datetime)
+            within = query.get("start_date", A1_REQUESTED) <= A1_REQUESTED <= query.get("end_date", A1_REQUESTED)
+            self._send(sock, "200 OK", REQUESTS if within else b"[]")
+        elif path.endswith("/requests/A-1.json"):
             self._send(sock, "200 OK", REQUESTS)
         else:
             self._send(sock, "404 Not Found", json.dumps([{"code": 404, "description": f"no {path}"}]).encode())

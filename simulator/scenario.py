@@ -108,6 +108,7 @@ class City:
     dies: str | None
     requests_errors: float
     center: tuple[float, float]
+    bad_data: tuple[str, ...] = ()  # moments whose listing answers 500 (as written; World resolves them)
     country: str = "USA"
     source: str = field(default="")
     open_data: dict[str, Any] | None = None  # see scenario.schema.json
@@ -116,7 +117,7 @@ class City:
 QUIRK_DEFAULTS = {
     "status_case": "lower", "dates": "w3c", "wrapper": "none", "notes": True, "page_size": None, "max_page_size": 500,
     "max_requests": 1000, "paging_ignored": False, "history_days": None, "extra_keys": False, "jurisdiction_required": False, "key_required": False,
-    "post_returns": "id", "extensions": False, "updated_after": False,
+    "post_returns": "id", "extensions": False, "updated_after": False, "date_filter": "honoured",
 }
 
 
@@ -153,7 +154,7 @@ def city(data: dict[str, Any], source: str = "<python>") -> City:
         outages=tuple(behaviour.get("outages", [])), daily_outage=behaviour.get("daily_outage"), flapping=behaviour.get("flapping"),
         rate_limit=behaviour.get("rate_limit"), dies=behaviour.get("dies"), requests_errors=behaviour.get("requests_errors", 0.0),
         center=tuple(data.get("center", [41.88, -87.63])), country=data.get("country", "USA"), source=source,  # type: ignore[arg-type]
-        open_data=data.get("open_data"),
+        open_data=data.get("open_data"), bad_data=tuple(behaviour.get("bad_data", [])),
     )
 
 
@@ -184,11 +185,11 @@ def load(path: str | Path) -> list[City]:
     return cities
 
 
-RELATIVE = re.compile(r"day (\d+)(?: (\d\d):(\d\d))?")
+RELATIVE = re.compile(r"day (-?\d+)(?: (\d\d):(\d\d))?")
 
 
 def moment(text: str, start: datetime) -> datetime:
-    """An absolute ISO time, or "day N [HH:MM]" counted from start (day 0 is start's day)."""
+    """An absolute ISO time, or "day N [HH:MM]" counted from start (day 0 is start's day, day -1 the one before)."""
     match = RELATIVE.fullmatch(text.strip())
     if match:
         day = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=int(match.group(1)))

@@ -95,6 +95,7 @@ class CityTruth:
     city: City
     tickets: list[Ticket]
     windows: list[Window]  # when the city does not answer, sorted
+    bad_data: list[datetime] = field(default_factory=list)  # a listing whose dates hold one of these answers 500
     _requested: list[datetime] = field(default_factory=list)
     by_id: dict[str, Ticket] = field(default_factory=dict)
     _changes: list[tuple[datetime, int]] = field(default_factory=list)  # (event time, ticket index), for changed()
@@ -144,7 +145,8 @@ class World:
     def __init__(self, cities: list[City], start: datetime, end: datetime, before: timedelta = HISTORY_BEFORE):
         self.start, self.end = start, end
         self.cities = {c.id: c for c in cities}
-        self.truth = {c.id: CityTruth(c, make_tickets(c, start - before, end), make_windows(c, start, end)) for c in cities}
+        self.truth = {c.id: CityTruth(c, make_tickets(c, start - before, end), make_windows(c, start, end),
+                                      [moment(b, start) for b in c.bad_data]) for c in cities}
         self.hidden = {c.id: make_hidden(c, start - before, end) for c in cities if c.open_data}
 
     def twin_rows(self, city_id: str, now: datetime) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ def test_a_healthy_endpoint_gets_the_whole_plan():
         ("services", None, "ok"), ("requests", None, "ok"), ("request", "A-1", "ok"), ("service_definition", "001", "ok"),
         *[("backfill", f"2026-11-{d - 1:02d}T04:30:00Z/2026-11-{d:02d}T04:30:00Z", "ok") for d in (19, 18, 17, 16)],
     ]
-    assert [p.items for p in result.probes] == [2, 1, 1, 1, 1, 1, 1, 1]
+    assert [p.items for p in result.probes] == [2, 1, 1, 1, 0, 0, 0, 0]  # a server that honours the date filter
     assert [t.id for t in result.tickets] == ["A-1"]
     assert status(result) == "up"
     requests = server.seen[1]
