@@ -1,6 +1,7 @@
 """One HTTP GET, made politely, within hard caps, and classified.
 
-With guard.py, the only code that talks to the network. The crawl makes one Client per host
+With guard.py (the addresses) and stopwatch.py (where a call's time went), the only code that talks to the
+network. The crawl makes one Client per host
 and passes it in, so tests, the demo and production go through the same seam.
 
 Outcome classes, one per call (probe records carry them; records/status.py reads them):
@@ -45,6 +46,7 @@ from urllib3.util.connection import is_connection_dropped
 from crawler import PROJECT_URL, __version__
 from crawler.timing import HOST_S
 from crawler.guard import RefusedAddress, Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
+from crawler.stopwatch import Stopwatch, Timing
 
 OUTCOMES = (
     "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
@@ -143,6 +145,8 @@ class Fetched:
     content_type: str | None = None
     retry_after_s: float | None = None
     started: float = 0.0  # on the client's clock, after any wait for the host
+    rtt_ms: int | None = None  # the round trip of its connection (crawler/stopwatch.py)
+    server_ms: int | None = None  # the server's own time: the time to the first byte less one round trip
 
 
 def user_agent(env: Mapping[str, str]) -> str:
@@ -173,14 +177,16 @@ class Transport:
         self.classes: dict[str, type[HTTPConnection]] = {}
         self.idle: dict[tuple[str, str, int], HTTPConnection] = {}  # kept alive, ready for the next call
         self.busy: dict[int, tuple[tuple[str, str, int], HTTPConnection]] = {}  # by id of the answer it carries
+        self.timing = Timing()  # the latest call's, once its answer's head is in
 
     def guard(self, allow_loopback: bool) -> None:
-        """Make connections whose every socket is checked against the address guard."""
-        self.classes = guarded_connections(allow_loopback)
+        """Make connections whose every socket is checked against the address guard, and timed (crawler/stopwatch.py)."""
+        self.classes = guarded_connections(allow_loopback, (Stopwatch,))
 
     def open(self, url: str, headers: dict[str, str], timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
         """Send one GET and return as soon as the status and headers are in; the body is left to be read, and the
         answer handed back with done()."""
+        self.timing = Timing()
         parts = urlsplit(url)
         scheme, host = parts.scheme, parts.hostname or ""
         key = (scheme, host, parts.port or (443 if scheme == "https" else 80))
@@ -190,8 +196,9 @@ class Transport:
             conn = None
         if conn is None:
             conn = self.classes[scheme](host, key[2], timeout=timeout.connect_timeout)
+        connected = conn.is_closed
         try:  # a connection that failed anywhere on the way is closed, never kept
-            if conn.is_closed:
+            if connected:
                 conn.timeout = timeout.connect_timeout
                 conn.connect()
             # urllib3 puts conn.timeout on the socket as it sends and again as it awaits the answer: from here on, the
@@ -203,6 +210,8 @@ class Transport:
         except BaseException:
             conn.close()
             raise
+        if isinstance(conn, Stopwatch):
+            self.timing = conn.timing(connected)
         self.busy[id(response)] = (key, conn)
         return response
 
@@ -269,7 +278,10 @@ class Client:
         cap = min(self.limits.call_bytes, budget.bytes)
         fetched = self._follow(url, params, dict(headers or {}), start, seconds, cap)
         budget.bytes -= len(fetched.body)
-        return replace(fetched, started=start, error=redact(fetched.error, secrets) if fetched.error else None)
+        timing = self.transport.timing if fetched.http_status is not None else Timing()
+        return replace(fetched, started=start, error=redact(fetched.error, secrets) if fetched.error else None,
+                       rtt_ms=_ms(timing.rtt_s) if timing.rtt_s is not None else None,
+                       server_ms=_ms(timing.server_s) if timing.server_s is not None else None)
 
     def _follow(self, url: str, params: dict[str, str] | None, headers: dict[str, str], start: float, seconds: float, cap: int) -> Fetched:
         host = urlsplit(url).hostname

@@ -198,10 +198,10 @@ class _PeerCheck:
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-def guarded_connections(allow_loopback: bool) -> dict[str, type[HTTPConnection]]:
+def guarded_connections(allow_loopback: bool, mixins: tuple[type, ...] = ()) -> dict[str, type[HTTPConnection]]:
     """urllib3's connection classes, by scheme, whose every socket is checked against address_refusal (and put under
-    the call's deadline). Built on the classes urllib3 is configured with when a client is made (vcrpy's recorder
-    swaps them in tests; then its stubs make the connections)."""
+    the call's deadline), with mixins (the client's stopwatch) below the check. Built on the classes urllib3 is
+    configured with when a client is made (vcrpy's recorder swaps them in tests; then its stubs make the connections)."""
     allow = {"_open311_allow_loopback": allow_loopback}
-    return {"http": type("Conn", (_PeerCheck, HTTPConnectionPool.ConnectionCls), allow),
-            "https": type("TLSConn", (_PeerCheck, HTTPSConnectionPool.ConnectionCls), allow)}
+    return {"http": type("Conn", (_PeerCheck, *mixins, HTTPConnectionPool.ConnectionCls), allow),
+            "https": type("TLSConn", (_PeerCheck, *mixins, HTTPSConnectionPool.ConnectionCls), allow)}

@@ -290,7 +290,7 @@ class Probe:
             outcome=outcome, http_status=fetched.http_status, elapsed_ms=fetched.elapsed_ms, bytes=len(fetched.body),
             items=items, error=error[:200] if error else None, target=target[:200] if target else None, page=page,
             attempt=attempt, findings=findings.as_dict(), content_type=fetched.content_type,
-            retry_after_s=fetched.retry_after_s, crawler=__version__,
+            retry_after_s=fetched.retry_after_s, crawler=__version__, rtt_ms=fetched.rtt_ms, server_ms=fetched.server_ms,
         )
 
     def url(self, path: str, fmt: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-VERSION = 4  # bump when what a day holds changes
+VERSION = 5  # bump when what a day holds changes
 
 
 def path_of(cache: Path, part: str, day: date) -> Path:

@@ -15,11 +15,11 @@ CATEGORIES = ("endpoint", "method", "outcome", "format")  # few distinct values:
 def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
     """The calls from probe records as dicts (records.read), for a history made of records (History.of)."""
     columns = ["endpoint", "crawl", "method", "probed_at", "outcome", "http_status", "elapsed_ms", "items", "error", "page",
-               "format", "findings", "target"]
+               "format", "findings", "target", "rtt_ms", "server_ms"]
     frame = pd.DataFrame.from_records(probes, columns=columns)
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["probed_at"] = pd.to_datetime(frame["probed_at"], utc=True, format="ISO8601")
-    for column in ("elapsed_ms", "page"):
+    for column in ("elapsed_ms", "page", "rtt_ms", "server_ms"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ("method", "outcome", "format"):
         frame[column] = frame[column].astype("category")
@@ -32,7 +32,7 @@ def calls_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     codes, stamps = pd.factorize(frame["crawl"])  # a few thousand crawls among the calls: each parsed once
     frame["crawl"] = pd.to_datetime(stamps, utc=True, format="%Y-%m-%dT%H:%M:%SZ").take(codes)
     frame["probed_at"] = frame["crawl"] + pd.to_timedelta(frame["probed_at"].astype("int64"), unit="s")
-    for column in ("elapsed_ms", "http_status", "items", "page", "retry_after_s"):  # null: NaN
+    for column in ("elapsed_ms", "http_status", "items", "page", "retry_after_s", "rtt_ms", "server_ms"):  # null: NaN
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ("bytes", "attempt"):
         frame[column] = frame[column].astype("int64")

@@ -26,23 +26,43 @@ RECENT_FAILURES = 20
 _NO_STATUSES = pd.DataFrame({"endpoint": [], "crawl": pd.Series([], dtype="datetime64[ns, UTC]"), "status": [], "failure": []})
 
 
-def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict[str, float]]:
-    """p50 and p95 (linear interpolation) of the successful services and requests calls of the 7 days
-    before now, for every endpoint at once: {(endpoint, method): {"p50", "p95"}}."""
+def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+    """For every endpoint at once, over the successful services and requests calls of the 7 days before now:
+    {(endpoint, method): {"total": {"p50", "p95"}, "server": {"p50", "p95"} | None, "rtt": {"p50"} | None}}, quantiles
+    by linear interpolation. total is what the call took from the runner; server the server's own time (the time to
+    the first byte less a round trip, crawler/stopwatch.py), over the calls that have it (crawler 0.7.0 on); rtt one
+    round trip."""
     ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok")
                 & in_window(probes["probed_at"], now, LATENCY_SPAN) & probes["elapsed_ms"].notna()]
-    table = ok.groupby(["endpoint", "method"], observed=True)["elapsed_ms"].quantile([0.5, 0.95]).unstack()
-    return {(str(e), str(m)): {"p50": round(float(row[0.5]), 1), "p95": round(float(row[0.95]), 1)} for (e, m), row in table.iterrows()}
+    groups = ok.groupby(["endpoint", "method"], observed=True)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for (e, m), row in groups["elapsed_ms"].quantile([0.5, 0.95]).unstack().iterrows():
+        out[(str(e), str(m))] = {"total": {"p50": round(float(row[0.5]), 1), "p95": round(float(row[0.95]), 1)}, "server": None, "rtt": None}
+    for column, quantiles in (("server_ms", [0.5, 0.95]), ("rtt_ms", [0.5])):
+        timed = ok[ok[column].notna()].groupby(["endpoint", "method"], observed=True)[column].quantile(quantiles).unstack()
+        for (e, m), row in timed.iterrows():
+            out[(str(e), str(m))][column.removesuffix("_ms")] = {f"p{round(q * 100)}": round(float(row[q]), 1) for q in quantiles}
+    return out
 
 
 def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """p50 per UTC day and method (services, requests) of successful calls, the 30 days before now, for every endpoint."""
+    """p50 per UTC day and method (services, requests) of successful calls, the total and the server's own time (None
+    for a day without it), the 30 days before now, for every endpoint."""
     ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
-    daily = ok.groupby([ok["endpoint"], ok["probed_at"].dt.normalize(), "method"], observed=True)["elapsed_ms"].median()
+    daily = ok.groupby([ok["endpoint"], ok["probed_at"].dt.normalize(), "method"], observed=True)[["elapsed_ms", "server_ms"]].median()
     out: dict[str, list[dict[str, Any]]] = {}
-    for (endpoint, day, method), ms in daily.items():
-        out.setdefault(str(endpoint), []).append({"day": day.date().isoformat(), "method": method, "p50": round(float(ms), 1)})
+    for (endpoint, day, method), row in daily.iterrows():
+        server = None if pd.isna(row["server_ms"]) else round(float(row["server_ms"]), 1)
+        out.setdefault(str(endpoint), []).append({"day": day.date().isoformat(), "method": method,
+                                                  "p50": round(float(row["elapsed_ms"]), 1), "server_p50": server})
     return out
+
+
+def latency_entry(latency: dict[str, Any] | None) -> dict[str, Any]:
+    """An endpoint's (or one method's) latency as api/endpoints.json gives it: latency_ms (the total), server_ms and
+    rtt_ms; each null without a call to measure."""
+    latency = latency or {}
+    return {"latency_ms": latency.get("total"), "server_ms": latency.get("server"), "rtt_ms": latency.get("rtt")}
 
 
 def service_count(probes: pd.DataFrame) -> int | None:
@@ -128,7 +148,7 @@ class Shared:
     no_calls: pd.DataFrame
     no_tickets: pd.DataFrame
     crawled: dict[str, dict[str, Any]]  # metrics.status.status_figures
-    latency: dict[tuple[str, str], dict[str, float]]
+    latency: dict[tuple[str, str], dict[str, Any]]  # latencies()
     latency_daily: dict[str, list[dict[str, Any]]]
     recent: dict[str, Any]  # metrics.quality.recent_calls
     services: dict[str, list[dict[str, Any]]]
@@ -197,7 +217,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
         "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
         "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
         "last_checked": figures["last_checked"], "uptime": figures["uptime"],
-        "latency_ms": shared.latency.get((endpoint_id, "services")),
+        **latency_entry(shared.latency.get((endpoint_id, "services"))),
         "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
         "requests_per_day": requests_per_day(tickets, covered, now),
         "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None}, "needs_key": needs_key(calls, figures["last_checked"]),
@@ -205,7 +225,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
         "stale": fresh["stale"] if fresh else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         "twin": twin.api_entry(twin_detail),
     }
-    detail = _detail(info, calls, figures, tickets, covered, now, {m: shared.latency.get((endpoint_id, m)) for m in ("services", "requests")},
+    detail = _detail(info, calls, figures, tickets, covered, now, {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")},
                      shared.latency_daily.get(endpoint_id, []),
                      comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None)
     found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,

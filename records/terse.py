@@ -9,7 +9,7 @@ of its own. On disk a line (layout v2) holds all the calls of one endpoint in on
 
 Each call keeps only what differs from its default (Call below; data/README.md lists the keys):
 format json, probed_at the crawl's time plus t seconds, outcome ok, http_status 200, attempt 1,
-no findings, content_type as the call before it in the line; null for everything else. Lines are
+no findings, content_type and rtt_ms as the call before it in the line; null for everything else. Lines are
 decoded and checked in one step by msgspec (a year of a hundred endpoints is 1.75 million lines);
 expand() gives back exactly the probe records, columns() the same calls column by column.
 """
@@ -45,6 +45,8 @@ class Call(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     x: dict[str, str] = {}  # findings
     c: str | None | msgspec.UnsetType = msgspec.UNSET  # content_type; unset: as the call before it
     r: int | float | None = None  # retry_after_s
+    k: int | None | msgspec.UnsetType = msgspec.UNSET  # rtt_ms; unset: as the call before it (one connection, one round trip)
+    w: int | None = None  # server_ms
 
 
 class Line(msgspec.Struct, gc=False):
@@ -60,12 +62,13 @@ class Line(msgspec.Struct, gc=False):
 # field of the probe record -> key of a call
 SHORT = {"method": "m", "format": "f", "probed_at": "t", "outcome": "o", "http_status": "s", "elapsed_ms": "ms", "bytes": "b",
          "items": "n", "error": "e", "target": "g", "page": "p", "attempt": "a", "findings": "x", "content_type": "c",
-         "retry_after_s": "r"}
-# what a call leaves out stands for these (Call's defaults; content_type: the call before it's)
+         "retry_after_s": "r", "rtt_ms": "k", "server_ms": "w"}
+# what a call leaves out stands for these (Call's defaults; content_type and rtt_ms: the call before it's)
 DEFAULTS = {"format": "json", "probed_at": 0, "outcome": "ok", "http_status": 200, "bytes": 0, "attempt": 1, "findings": {}}
 # Kept to two significant digits (crawler 0.5.0, issue 19): at most 5 % off, below the noise of one call, and
 # what is left of a random number is what zlib can squeeze (they were three fifths of the probes' bytes in git).
-ROUNDED = ("elapsed_ms", "bytes")
+ROUNDED = ("elapsed_ms", "bytes", "server_ms", "rtt_ms")
+CARRIED = ("content_type", "rtt_ms")  # left out when the same as the call before it's in the line
 COLUMNS = ("crawl", "endpoint", "crawler", *SHORT)  # columns(): probed_at as t, seconds after the crawl
 _decoder = msgspec.json.Decoder(Line)
 
@@ -96,7 +99,7 @@ def two_digits(value: int) -> int:
 def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Probe records to lines: one per (crawl, endpoint, crawler), calls in their order."""
     lines: dict[tuple[str, str, str], dict[str, Any]] = {}
-    previous: dict[tuple[str, str, str], Any] = {}
+    previous: dict[tuple[tuple[str, str, str], str], Any] = {}
     for probe in probes:
         key = (probe["crawl"], probe["endpoint"], probe["crawler"])
         line = lines.setdefault(key, {"v": LAYOUT, "crawl": key[0], "endpoint": key[1], "crawler": key[2], "calls": []})
@@ -108,9 +111,9 @@ def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             default = DEFAULTS.get(field)  # None for the rest
             if field == "probed_at":
                 value = seconds_after(value, probe["crawl"])
-            if field == "content_type":
-                default = previous.get(key)
-                previous[key] = value
+            if field in CARRIED:
+                default = previous.get((key, field))
+                previous[(key, field)] = value
             if field != "method" and value != default:
                 call[short] = value
         line["calls"].append(call)
@@ -121,9 +124,9 @@ def columns(lines: list[Line]) -> dict[str, list[Any]]:
     """The calls of decoded lines, column by column (COLUMNS; probed_at as t)."""
     out: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     crawl, endpoint, crawler = out["crawl"], out["endpoint"], out["crawler"]
-    m, f, t, o, s, ms, b, n, e, g, p, a, x, c, r = (out[name] for name in SHORT)
+    m, f, t, o, s, ms, b, n, e, g, p, a, x, c, r, k, w = (out[name] for name in SHORT)
     for line in lines:
-        content_type = None
+        content_type = rtt = None
         for call in line.calls:
             crawl.append(line.crawl)
             endpoint.append(line.endpoint)
@@ -134,6 +137,9 @@ def columns(lines: list[Line]) -> dict[str, list[Any]]:
             if call.c is not msgspec.UNSET:
                 content_type = call.c
             c.append(content_type)
+            if call.k is not msgspec.UNSET:
+                rtt = call.k
+            k.append(rtt), w.append(call.w)
     return out
 
 

@@ -31,6 +31,9 @@ class ProbeRecord:
     findings: dict[str, str] = field(default_factory=dict)  # finding code -> first example (crawler/conformance.py)
     content_type: str | None = None
     retry_after_s: float | None = None  # with a 429
+    # Added in crawler 0.7.0 (crawler/stopwatch.py); older lines read back with None.
+    rtt_ms: int | None = None  # one round trip: the TCP handshake of the call's connection
+    server_ms: int | None = None  # the server's own time: time to the first byte less one round trip
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:

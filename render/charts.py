@@ -19,7 +19,7 @@ LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientatio
 
 
 def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
-    """Daily p50 of GET services and GET requests over 30 days; None without any."""
+    """Daily p50 of GET services and GET requests over 30 days, the total and the server's own time; None without any."""
     days = detail["latency_daily"]
     if not days:
         return None
@@ -29,6 +29,10 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
         if points:
             data.append({"type": "scatter", "mode": "lines+markers", "name": f"GET {method}",
                          "x": [d["day"] for d in points], "y": [d["p50"] for d in points]})
+        timed = [d for d in points if d.get("server_p50") is not None]
+        if timed:
+            data.append({"type": "scatter", "mode": "lines", "line": {"dash": "dot"}, "name": f"GET {method}, server's own",
+                         "x": [d["day"] for d in timed], "y": [d["server_p50"] for d in timed]})
     return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "median ms"}, "rangemode": "tozero"}}}
 
 
@@ -50,7 +54,7 @@ def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
     map needs the geo bundle, which has no box, and a page loads one bundle. Each dot is spread up or down by a fixed
     draw from its name, so the same data always gives the same chart."""
     figures = [("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
-               ("p50 GET services (ms)", lambda e: e["latency_ms"]["p50"] if e["latency_ms"] else None),
+               ("Server p50 GET services (ms)", lambda e: e["server_ms"]["p50"] if e["server_ms"] else None),
                ("Conformance", lambda e: e["conformance"])]
     data = []
     for label, read in figures:

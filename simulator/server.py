@@ -38,6 +38,7 @@ HANG_S = 60.0  # a "timeout" failure answers this late
 MAX_HEADERS = 100  # as http.client allows
 MAX_LINE = 65536
 STANDARD = NormalDist()
+LOG_MAX = 200_000  # answers each city remembers taking: a month of the demo's crawls
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -88,6 +89,7 @@ class CityState:
         self.tokens: dict[str, str] = {}
         self.posted = 0
         self.items: dict[tuple[str, datetime, str], dict[str, Any]] = {}  # CityHandler.item, per state of a ticket
+        self.log: deque[tuple[datetime, str, int, float]] = deque(maxlen=LOG_MAX)  # each answer: when, path, status, seconds
 
     def limited(self, now: datetime) -> float | None:
         """Whether this call is over the city's rate limit (the calls of the last minute), as a throttling server counts:
@@ -188,16 +190,22 @@ class CityHandler(BaseHTTPRequestHandler):
         return self.state.clock.now(), False
 
     def send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
-        """One answer, with the simulated latency in a header when the time is simulated."""
+        """One answer, with the simulated latency in a header when the time is simulated; logged with the time it took
+        the server (simulated, or from the request read to the answer written), what the crawler's figures are checked
+        against."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if self.virtual:
             self.send_header("X-Simulated-Latency-Ms", f"{self.latency * 1000:.1f}")
+            if self.city.network_ms:
+                self.send_header("X-Simulated-Network-Ms", f"{self.city.network_ms:g}")
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self._headers_buffer.extend((b"\r\n", body))  # headers and body in one write, as a buffering server sends them
         self.flush_headers()
+        took = self.latency if self.virtual else time.monotonic() - self.read_at
+        self.state.log.append((self.moment, urlsplit(self.path).path, status, took))
 
     def error(self, status: int, fmt: str, message: str, extra: dict[str, str] | None = None) -> None:
         """An error in the spec's shape (a list of code and description), in the format asked for."""
@@ -217,7 +225,9 @@ class CityHandler(BaseHTTPRequestHandler):
 
     def handle_call(self, verb: str) -> None:
         """The city's state of health at this moment first (down, slow, limited, jurisdiction, key), then the method."""
+        self.read_at = time.monotonic()
         now, self.virtual = self._moment()
+        self.moment = now
         url = urlsplit(self.path)
         self.latency = self.state.latency_s(now, url.path)
         failure = self.state.truth.failure(now)

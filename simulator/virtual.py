@@ -2,7 +2,8 @@
 
 The crawler's Client takes its clock, its sleep and its session as parameters. Here the clock is
 virtual: sleeping (pacing, pauses, Retry-After) moves it at once, and each answer moves it by
-the latency the city reports in X-Simulated-Latency-Ms. Each request tells the city the moment
+the latency the city reports in X-Simulated-Latency-Ms and by the simulated network's round trips
+to it (X-Simulated-Network-Ms each way: a city across an ocean). Each request tells the city the moment
 it is sent (X-Simulated-Now). So the crawler measures and records simulated time exactly as it
 would real time, and a month of 30-minute crawls takes minutes.
 """
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawler.client import Client, Limits, Transport
+from crawler.stopwatch import Timing
 from records import iso
 
 
@@ -39,10 +41,16 @@ class SimulatedTransport(Transport):
         self.now = now
 
     def open(self, url: str, headers: dict[str, str], timeout: Any) -> Any:
-        """Send the simulated moment with the call, and move the clock by the latency the city says it took."""
+        """Send the simulated moment with the call, and move the clock by what the call took: the latency the city says
+        its server took, and the simulated network's round trips to it (X-Simulated-Network-Ms each way), one for the
+        handshake of a new connection and one for the request and its answer, as a real network would."""
         headers = {**headers, "X-Simulated-Now": iso(self.now + timedelta(seconds=self.clock.t))}
         response = super().open(url, headers, timeout)
-        self.clock.sleep(float(response.headers.get("X-Simulated-Latency-Ms", 0)) / 1000)
+        server = float(response.headers.get("X-Simulated-Latency-Ms", 0)) / 1000
+        rtt = 2 * float(response.headers.get("X-Simulated-Network-Ms", 0)) / 1000
+        connected = self.timing.connected
+        self.clock.sleep((rtt if connected else 0.0) + rtt + server)
+        self.timing = Timing(rtt, rtt + server, connected)
         return response
 
 

@@ -59,6 +59,9 @@ def test_api_endpoints_json_figures(built):
     assert alpha["uptime"] == {"24h": 0.6667, "7d": 0.75, "30d": 0.6, "90d": 0.6667, "365d": 0.6667}
     # Successful GET services in 7 days: 200, 100, 1500 ms. p95 = 200 + 0.9 × 1300.
     assert alpha["latency_ms"] == {"p50": 200.0, "p95": 1370.0}
+    # Only the 11:30 crawl's (crawler 0.7.0) timed the server apart: 1412 ms to its first byte, less a 12 ms round trip.
+    assert alpha["server_ms"] == {"p50": 1400.0, "p95": 1400.0} and alpha["rtt_ms"] == {"p50": 12.0}
+    assert endpoints(out)["beta"]["server_ms"] is None and endpoints(out)["beta"]["rtt_ms"] is None
     assert alpha["service_count"] == 7
     # The listings cover an unbroken run from 11-19 00:00 (the 00:00 crawl's 24 h) to the 11:30 crawl; nothing was
     # listed between the 11-15 crawl and then, so those days are not counted as days without requests. In the
