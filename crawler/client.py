@@ -35,7 +35,9 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from typing import Any
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -219,6 +221,8 @@ class Transport:
         """An answer is finished with: its connection kept for the next call when it was read whole and the server
         keeps it open; else closed, never used again mid-answer."""
         key, conn = self.busy.pop(id(response))
+        if whole and isinstance(conn, Stopwatch):
+            self.timing = replace(self.timing, last_s=conn.last_s())
         original = getattr(response, "_original_response", None)
         if whole and not getattr(original, "will_close", True):  # unknown (a test double): not kept
             self.idle[key] = conn
@@ -253,6 +257,8 @@ class Client:
         self.sleep = sleep
         self.resolver = resolver
         self.pacer = Pacer(interval, clock)
+        self.slots: AbstractContextManager[Any] = nullcontext()  # the crawl's bound on calls in flight (crawl.HostCrawl)
+        self.redirected = False  # whether the latest call followed a redirect: its stamps are of the last hop only
         transport.guard(allow_loopback)
 
     def __enter__(self) -> Client:
@@ -271,20 +277,26 @@ class Client:
             return None
         if wait:
             self.sleep(wait)
-        budget.calls -= 1
-        self.pacer.started()
-        start = self.clock()
-        seconds = min(self.limits.call_s, budget.remaining_s())
-        cap = min(self.limits.call_bytes, budget.bytes)
-        fetched = self._follow(url, params, dict(headers or {}), start, seconds, cap)
+        with self.slots:  # the crawl's calls in flight: a call waits its turn here, before its clock starts
+            if not budget.allows():
+                return None
+            budget.calls -= 1
+            self.pacer.started()
+            start = self.clock()
+            seconds = min(self.limits.call_s, budget.remaining_s())
+            cap = min(self.limits.call_bytes, budget.bytes)
+            fetched = self._follow(url, params, dict(headers or {}), start, seconds, cap)
         budget.bytes -= len(fetched.body)
         timing = self.transport.timing if fetched.http_status is not None else Timing()
+        if timing.total_s is not None and not self.redirected and fetched.outcome != "timeout":
+            fetched = replace(fetched, elapsed_ms=_ms(timing.total_s))  # the wire's time, not our queue's
         return replace(fetched, started=start, error=redact(fetched.error, secrets) if fetched.error else None,
                        rtt_ms=_ms(timing.rtt_s) if timing.rtt_s is not None else None,
                        server_ms=_ms(timing.server_s) if timing.server_s is not None else None)
 
     def _follow(self, url: str, params: dict[str, str] | None, headers: dict[str, str], start: float, seconds: float, cap: int) -> Fetched:
         host = urlsplit(url).hostname
+        self.redirected = False
         for _ in range(self.limits.max_redirects + 1):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -303,7 +315,7 @@ class Client:
             result = self._one(with_query(url, params), headers, start, left, cap, seconds)
             if isinstance(result, Fetched):
                 return result
-            url, params = result, None  # the next hop: the Location carries its own query
+            url, params, self.redirected = result, None, True  # the next hop: the Location carries its own query
         return Fetched("not_open311", None, _ms(self.clock() - start), b"", f"more than {self.limits.max_redirects} redirects")
 
     def _one(self, url: str, headers: dict[str, str], start: float, left: float, cap: int, seconds: float) -> Fetched | str:

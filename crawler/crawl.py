@@ -40,6 +40,9 @@ RECHECK_GRACE = timedelta(days=7)  # a recheck not made within this of its time 
 EVENT_MEMORY_DAYS = max(TICKET_MEMORY_DAYS, max(RECHECK_DAYS) + RECHECK_GRACE.days) + 1
 TWIN_MEMORY_DAYS = 45  # a twin's row for a panel ticket is asked for again until closed, for 30 days
 MAX_WORKERS = 1024  # one per host; threads wait on sockets and timers, not the CPU
+# Calls on the wire at once, across the hosts: few enough that no city's answer waits on our parsing or on its own
+# server's queue, enough that a thousand endpoints are crawled in a minute or two (make bench: benchmarks/load.py).
+IN_FLIGHT = 32
 
 
 @dataclass
@@ -100,6 +103,7 @@ class HostCrawl:
     progress: Callable[[Endpoint, EndpointResult | None], None] | None = None
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # Memory.covered
     backfilled: dict[str, BackfillState] = field(default_factory=dict)  # Memory.backfilled
+    slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(IN_FLIGHT))  # calls in flight
 
     def host(self, group: list[Endpoint]) -> list[Outcome]:
         """One host's endpoints, one after another through one client, within the host's budget."""
@@ -109,6 +113,7 @@ class HostCrawl:
             trace = redact(traceback.format_exc(), self.secrets)
             return [(e, None, trace) for e in group]
         host_deadline = client.clock() + client.limits.host_s
+        client.slots = self.slots
         out = []
         with client:
             for endpoint in group:
@@ -160,12 +165,13 @@ def crawl(
     clock: Callable[[], float] = time.monotonic,
     memory: Memory | None = None,
     durable: bool = True,
+    in_flight: int = IN_FLIGHT,
 ) -> CrawlReport:
     """Probe the endpoints due now and append the records. client_factory(interval, host=...) makes one host's Client.
 
     memory carries what was stored across crawls made by one process (the simulator's month of
     crawls); without it, the latest stored states are read from data/. durable=False skips
-    fsync, for scratch data only.
+    fsync, for scratch data only. in_flight bounds the calls on the wire at once, across the hosts.
     """
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
@@ -173,7 +179,7 @@ def crawl(
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
     covered = memory.covered()
     run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
-                    {e: state for e, (_, _, state) in memory.backfilled.items()})
+                    {e: state for e, (_, _, state) in memory.backfilled.items()}, threading.BoundedSemaphore(in_flight))
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result

@@ -10,6 +10,7 @@ would real time, and a month of 30-minute crawls takes minutes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,12 @@ class SimulatedTransport(Transport):
         self.clock.sleep((rtt if connected else 0.0) + rtt + server)
         self.timing = Timing(rtt, rtt + server, connected)
         return response
+
+    def done(self, response: Any, whole: bool) -> None:
+        """The answer read: in simulated time all of it came with its first byte (the real socket's stamps are of
+        loopback, not of the simulated world)."""
+        super().done(response, whole)
+        self.timing = replace(self.timing, last_s=self.timing.ttfb_s if whole else None)
 
 
 def simulated_client(now: datetime, limits: Limits = Limits()):  # type: ignore[no-untyped-def]
