@@ -23,6 +23,7 @@ from crawler import __version__
 from crawler.client import NOT_SENT, Client, make_client, user_agent
 from crawler.crawl import CrawlReport, crawl, shard_of
 from registry import Endpoint, RegistryError, load_registry
+from records.maintenance import holds
 from records.status import STATUSES, crawl_status
 from records import parse_moment
 
@@ -135,6 +136,9 @@ def print_report(report: CrawlReport, endpoints: list[Endpoint]) -> None:
             print(f"{endpoint.id}: BUG (see below)")
             continue
         status = crawl_status([p.to_dict() for p in result.probes])
+        if status == "down" and endpoint.maintenance and holds(parse_moment(report.crawl), [m.to_dict() for m in endpoint.maintenance],
+                                                               endpoint.timezone):
+            status = "maintenance"  # down inside the planned maintenance its registry entry declares
         statuses[status] += 1
         calls = ", ".join(
             f"{p.method}{'/' + p.target if p.target else ''}{' p' + str(p.page) if p.page and p.page > 1 else ''} "
@@ -144,7 +148,7 @@ def print_report(report: CrawlReport, endpoints: list[Endpoint]) -> None:
     outcomes = Counter(p.outcome for r in report.results.values() for p in r.probes)
     sent = sum(n for outcome, n in outcomes.items() if outcome not in NOT_SENT)
     print(f"crawl {report.crawl} (due {report.scheduled}): {len(endpoints)} endpoints: "
-          + ", ".join(f"{statuses[s]} {s}" for s in STATUSES)
+          + ", ".join(f"{statuses[s]} {s}" for s in STATUSES if s != "maintenance" or statuses[s])
           + (f", {len(resting)} retired not due (checked once a day)" if resting else "")
           + f"; {sent} requests sent, {sum(r.bytes for r in report.results.values()) / 1e6:.1f} MB, {report.seconds:.0f} s; "
           + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if sent else "")

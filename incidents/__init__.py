@@ -27,7 +27,7 @@ import pandas as pd
 import history
 from incidents.github import API_URL, GitHub, IssueTrackerError
 from incidents.plan import Action, Endpoint, from_log, marked, plan, said
-from metrics import incidents as derive
+from metrics import incidents as derive, maintenance
 from metrics.coverage import requests_coverage
 from metrics.summary import tickets_frame
 from metrics.utilization import freshness
@@ -56,7 +56,8 @@ class Report:
 
 def view(past: history.History, registry: list[Any], now: datetime, site_url: str | None) -> list[Endpoint]:
     """Each watched endpoint's incidents from the last DAYS_READ of data/, and what it has recovered from."""
-    statuses = {str(k): g for k, g in past.statuses.groupby("endpoint", sort=False, observed=True)}
+    declared = maintenance.declared(past.statuses, past.records["endpoints"])  # down inside a declared window: no incident
+    statuses = {str(k): g for k, g in declared.groupby("endpoint", sort=False, observed=True)}
     calls = {str(k): g for k, g in past.calls.groupby("endpoint", sort=False, observed=True)}
     tickets = tickets_frame(list(past.records["tickets"]))
     out = []
@@ -68,7 +69,7 @@ def view(past: history.History, registry: list[Any], now: datetime, site_url: st
         downs = derive.down_incidents(entry.id, mine)
         e.known = {i["id"]: i for i in downs}
         e.ongoing = [i for i in downs if i["closed"] is None]
-        known = mine[mine["status"] != "unknown"]
+        known = mine[~mine["status"].isin(["unknown", "maintenance"])]
         if not e.ongoing and len(known) >= derive.CLOSE_AFTER and (known["status"].tail(derive.CLOSE_AFTER) != "down").all():
             e.recovered["down"] = iso(known["crawl"].iloc[-derive.CLOSE_AFTER])
         own_calls, own_tickets = calls.get(entry.id, past.calls.iloc[0:0]), tickets[tickets["endpoint"] == entry.id]
@@ -93,7 +94,7 @@ def run(data_dir: str | Path, registry: list[Any], now: datetime, tracker: GitHu
         durable: bool = True) -> Report:
     """Plan and, with a tracker, do: the issues brought in line with the incidents, each thing done logged to data/.
     Without a tracker (the dry run) the issues are those the data's log remembers, and nothing is done."""
-    past = history.load(data_dir, now, probe_span=DAYS_READ, kinds=("tickets", "crawls", "incidents"))
+    past = history.load(data_dir, now, probe_span=DAYS_READ, kinds=("tickets", "crawls", "incidents", "endpoints"))
     endpoints = view(past, registry, now, site_url)
     report = Report()
     day_before = (now - timedelta(days=1)).date().isoformat()  # the latest crawl of the last day or so; else the run's own moment

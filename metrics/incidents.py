@@ -89,7 +89,7 @@ def _relevant(statuses: pd.DataFrame) -> list[tuple[str, str, Any]]:
     """The known crawls that can open, continue or close an incident: those down and the two after each (a crawl up
     after two up is in no incident). A year of crawls is 17,520 an endpoint; an endpoint that is seldom down has few."""
     status = statuses["status"].to_numpy(dtype=object)
-    known = status != "unknown"
+    known = (status != "unknown") & (status != "maintenance")  # planned maintenance opens no incident, nor closes one
     status = status[known]
     down = status == "down"
     keep = down.copy()

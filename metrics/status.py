@@ -41,7 +41,7 @@ def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> di
     return {"slots": slots, "crawled": min(len(made), slots), "skipped": max(0, slots - len(made)), "late_median_s": median}
 
 
-STATUS_CODES = {"up": 0, "degraded": 1, "down": 2, "unknown": 3}
+STATUS_CODES = {"up": 0, "degraded": 1, "down": 2, "unknown": 3, "maintenance": 4}
 STATUS_BAR_DAYS = 90
 
 
@@ -50,7 +50,7 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     is 1.75 million crawls): {endpoint: {"status", "last_checked", "uptime", "crawl_counts",
     "status_days", "outages"}}. statuses: endpoint, crawl, status, failure, each endpoint's crawls in
     time order; ids: the endpoints to give figures for (default: those with crawls). The windows are
-    (now - span, now]; unknown crawls are counted apart, never as down."""
+    (now - span, now]; unknown and maintenance crawls are counted apart, never as down or up."""
     statuses = statuses[statuses["crawl"] <= pd.Timestamp(now)]
     names = sorted(set(statuses["endpoint"].unique()) if ids is None else ids)
     codes = pd.Categorical(statuses["endpoint"], categories=names).codes.astype("int64")
@@ -58,14 +58,15 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     ep = codes[order]
     status = pd.Categorical(statuses["status"], categories=list(STATUS_CODES)).codes.astype("int64")[order]
     failure = statuses["failure"].to_numpy(dtype=object)[order]
-    n = len(names)
-    known = status != STATUS_CODES["unknown"]
+    n, k = len(names), len(STATUS_CODES)
+    planned = status == STATUS_CODES["maintenance"]  # down inside a declared window (metrics/maintenance.py)
+    known = (status != STATUS_CODES["unknown"]) & ~planned
     moment = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
     crawl_ns = statuses["crawl"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")[order]
     out: dict[str, dict[str, Any]] = {name: {"status": "unknown", "last_checked": None, "uptime": {}, "crawl_counts": {}} for name in names}
     for window, span in WINDOWS.items():
         inside = crawl_ns > moment - np.timedelta64(int(span.total_seconds()), "s")
-        counts = np.bincount(ep[inside] * 4 + status[inside], minlength=4 * n).reshape(n, 4)
+        counts = np.bincount(ep[inside] * k + status[inside], minlength=k * n).reshape(n, k)
         for i, name in enumerate(names):
             known_n = counts[i, :3].sum()
             out[name]["uptime"][window] = round(float((counts[i, 0] + counts[i, 1]) / known_n), 4) if known_n else None
@@ -82,22 +83,30 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     crawls = np.bincount(cell, minlength=n * days).reshape(n, days)
     down = np.bincount(cell, weights=(status[bar] == STATUS_CODES["down"]), minlength=n * days).reshape(n, days).astype("int64")
     degraded = np.bincount(cell, weights=(status[bar] == STATUS_CODES["degraded"]), minlength=n * days).reshape(n, days).astype("int64")
+    in_bar = planned & (day >= 0)
+    kept = np.bincount(ep[in_bar] * days + day[in_bar], minlength=n * days).reshape(n, days)  # maintenance crawls
     labels = [(first_day + np.timedelta64(d, "D")).item().isoformat() for d in range(days)]
     for i, name in enumerate(names):
         out[name]["status_days"] = [
-            {"day": labels[d], "uptime": round(float((crawls[i, d] - down[i, d]) / crawls[i, d]), 4), "crawls": int(crawls[i, d]),
-             "down": int(down[i, d]), "degraded": int(degraded[i, d])} if crawls[i, d] else
-            {"day": labels[d], "uptime": None, "crawls": 0, "down": 0, "degraded": 0} for d in range(days)]
+            {"day": labels[d], "uptime": round(float((crawls[i, d] - down[i, d]) / crawls[i, d]), 4) if crawls[i, d] else None,
+             "crawls": int(crawls[i, d]), "down": int(down[i, d]), "degraded": int(degraded[i, d]), "maintenance": int(kept[i, d])}
+            for d in range(days)]
         out[name]["outages"] = []
-    _outages(out, names, ep[known], crawl_ns[known], status[known] == STATUS_CODES["down"], failure[known], now)
+    # Outages are runs of down crawls; a maintenance crawl ends one (it is not down), and runs of them are listed too,
+    # as maintenance. Unknown crawls neither start nor end either.
+    seen = known | planned
+    _outages(out, names, ep[seen], crawl_ns[seen], status[seen] == STATUS_CODES["down"], failure[seen], now)
+    _outages(out, names, ep[seen], crawl_ns[seen], planned[seen], failure[seen], now, maintenance=True)
+    for name in names:
+        out[name]["outages"].sort(key=lambda o: o["start"], reverse=True)
     return out
 
 
 def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: np.ndarray, down: np.ndarray, failure: np.ndarray,
-             now: datetime) -> None:
-    """Runs of down crawls of one endpoint, newest first: from the first down crawl to the next
-    known crawl that was not down (end None while it lasts; its duration then runs to now), with
-    the most frequent failure class of the run. Unknown crawls neither start nor end an outage."""
+             now: datetime, maintenance: bool = False) -> None:
+    """Runs of down crawls of one endpoint (or, with maintenance, of its maintenance crawls): from the first to the next
+    known crawl that was not one (end None while it lasts; its duration then runs to now), with the most frequent
+    failure class of the run. Unknown crawls neither start nor end an outage."""
     same_as_next = np.r_[ep[1:] == ep[:-1], False]
     starts = np.flatnonzero(down & ~np.r_[False, down[:-1] & same_as_next[:-1]])
     for start in starts[::-1]:
@@ -106,7 +115,7 @@ def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: 
             stop += 1
         end = pd.Timestamp(crawl[stop + 1], tz="UTC") if same_as_next[stop] else None
         failures = [f if isinstance(f, str) else "unknown" for f in failure[start:stop + 1]]
-        out[names[ep[start]]]["outages"].append(_outage(pd.Timestamp(crawl[start], tz="UTC"), end, failures, now))
+        out[names[ep[start]]]["outages"].append(_outage(pd.Timestamp(crawl[start], tz="UTC"), end, failures, now, maintenance))
 
 
 def outages(statuses: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
@@ -121,12 +130,12 @@ def _of_one_endpoint(statuses: pd.DataFrame, now: datetime, name: str, days: int
     return status_figures(statuses, now, days, ids)[ids[0]][name]
 
 
-def _outage(start: pd.Timestamp, end: pd.Timestamp | None, failures: list[str], now: datetime) -> dict[str, Any]:
+def _outage(start: pd.Timestamp, end: pd.Timestamp | None, failures: list[str], now: datetime, maintenance: bool) -> dict[str, Any]:
     counts = pd.Series(failures).value_counts()
     top = sorted(counts[counts == counts.max()].index)[0]  # ties: alphabetical, so the output is reproducible
     until = end if end is not None else pd.Timestamp(now)
     return {"start": iso(start), "end": iso(end) if end is not None else None,
-            "duration_s": int((until - start).total_seconds()), "failure": top, "crawls": len(failures)}
+            "duration_s": int((until - start).total_seconds()), "failure": top, "crawls": len(failures), "maintenance": maintenance}
 
 
 

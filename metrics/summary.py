@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics import accuracy, incidents, twin
+from metrics import accuracy, incidents, maintenance, twin
 from metrics.compare import percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
@@ -183,15 +183,16 @@ def share_out(history: History, now: datetime) -> Shared:
     meta: dict[str, dict[str, Any]] = {}
     for entry in sorted(records["endpoints"], key=lambda e: e["crawl"]):
         meta[entry["endpoint"]] = entry
-    ids = sorted(set(meta) | set(calls["endpoint"].unique()) | set(history.statuses["endpoint"].unique()))
+    statuses = maintenance.declared(history.statuses, records["endpoints"])  # down inside a declared window: maintenance
+    ids = sorted(set(meta) | set(calls["endpoint"].unique()) | set(statuses["endpoint"].unique()))
     services: dict[str, list[dict[str, Any]]] = {}
     for record in records["services"]:
         services.setdefault(record["endpoint"], []).append(record)
     return Shared(now, ids, meta, split_by_endpoint(calls), split_by_endpoint(tickets), calls.iloc[0:0], tickets.iloc[0:0],
-                  status_figures(history.statuses, now, STATUS_BAR_DAYS, ids), latencies(calls, now), latencies_daily(calls, now),
+                  status_figures(statuses, now, STATUS_BAR_DAYS, ids), latencies(calls, now), latencies_daily(calls, now),
                   recent_calls(calls, now), services, accuracy.accuracy(list(records["events"]), now),
                   twin.every_endpoint(records, now), history.service_counts,
-                  {str(k): g for k, g in history.statuses.groupby("endpoint", sort=False, observed=True)}, _by_endpoint(records["incidents"]))
+                  {str(k): g for k, g in statuses.groupby("endpoint", sort=False, observed=True)}, _by_endpoint(records["incidents"]))
 
 
 def _by_endpoint(records: Any) -> dict[str, list[dict[str, Any]]]:
@@ -231,6 +232,8 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,
                                shared.incident_log.get(endpoint_id, []), now)
     detail["outages"] = incidents.link_outages(detail["outages"], found)
+    detail["maintenance"] = info.get("maintenance")
+    detail["regular_hours"] = maintenance.regular_hours(shared.statuses.get(endpoint_id, _NO_STATUSES), info.get("timezone") or "UTC", now)
     return summary, {**summary, **detail, "incidents": found, "conformance_detail": quality, "freshness": fresh,
                      "catalogue": catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
                      "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}

@@ -9,6 +9,9 @@
               or the service list was refused with 429 (the API answers, but not to us)
     up        otherwise
 
+and, beside this rule, maintenance: a crawl down inside a window of planned maintenance its registry entry declares
+(metrics/maintenance.py decides it, from the windows stored with the endpoint records): neither up nor down.
+
 A retry that succeeds is no outage: the crawl counts what the endpoint managed within its
 budget. A crawl that did not run (a late or skipped cron run) has no records at all, so its
 slot is a gap, never downtime.
@@ -29,7 +32,7 @@ import numpy as np
 
 SLOW_MS = 1000  # a service list is a small static document: over a second is slow (as status.open311.org)
 REQUESTS_SLOW_MS = 5000  # a day of requests is a database query; five seconds is a generous bound
-STATUSES = ("up", "degraded", "down", "unknown")
+STATUSES = ("up", "degraded", "down", "unknown", "maintenance")
 NOT_SENT = ("refused", "no_key")  # outcomes of calls that were never made (crawler/client.py)
 
 

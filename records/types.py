@@ -187,6 +187,7 @@ class EndpointRecord:
     jurisdiction_id: str | None
     location: list[float] | None = None  # [latitude, longitude]; added in crawler 0.2.0
     retired: dict[str, str] | None = None  # {since, reason, successor?}; added in crawler 0.4.0
+    maintenance: list[dict[str, Any]] | None = None  # [{days, from, to, source}]: declared windows; added in crawler 0.7.0
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +195,7 @@ class EndpointRecord:
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
-                                        "location", "retired")
+                                        "location", "retired", "maintenance")
 
 
 @dataclass(frozen=True)

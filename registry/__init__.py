@@ -32,7 +32,10 @@ PATTERN_HINTS = {
     "retired.since": "must be a year, a month or a day, such as 2018, 2018-06 or 2018-06-30",
     "maintainers": "must be a GitHub user name (letters, digits and single hyphens, at most 39), without the @",
     "open_data.resource_id": "must be a DataStore id of letters, digits, hyphens and underscores (it goes into the query)",
+    "maintenance.from": "must be a local time HH:MM, such as 01:00",
+    "maintenance.to": "must be a local time HH:MM, such as 03:00",
 }
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
 SLOW_PLATFORMS = {"Connected Bits": 6.0}
@@ -77,6 +80,21 @@ class Retired:
 
 
 @dataclass(frozen=True)
+class Maintenance:
+    """A planned maintenance window that recurs in the endpoint's time zone (endpoints.schema.json)."""
+
+    days: str | tuple[str, ...]  # daily, or the weekdays it starts on
+    start: str  # HH:MM ("from" in endpoints.yaml)
+    end: str  # HH:MM ("to"); earlier than start when it crosses midnight
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The window as it stands in endpoints.yaml, and as the endpoint record stores it."""
+        return {"days": self.days if isinstance(self.days, str) else list(self.days), "from": self.start, "to": self.end,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One entry of endpoints.yaml, checked: what the crawler, the check and the twins need of it."""
 
@@ -104,6 +122,7 @@ class Endpoint:
     limit: int | None = None  # the most requests one answer holds: a full page, or the cap
     pages: bool | None = None  # whether page=N is honoured; None: not known
     history_days: int | None = None  # how far back it lists requests, when documented shorter than the spec's 90 days
+    maintenance: tuple[Maintenance, ...] = ()  # declared planned maintenance: down inside it is maintenance
     retired: Retired | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +131,8 @@ class Endpoint:
         for key in ("open_data", "retired"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key).to_dict()
+        if self.maintenance:
+            out["maintenance"] = [m.to_dict() for m in self.maintenance]
         return out
 
     @property
@@ -177,6 +198,9 @@ def _endpoint(entry: dict[str, Any]) -> Endpoint:
         values["open_data"] = _open_data(values["open_data"])
     if "retired" in values:
         values["retired"] = Retired(**values["retired"])
+    if "maintenance" in values:
+        values["maintenance"] = tuple(Maintenance(m["days"] if isinstance(m["days"], str) else tuple(m["days"]), m["from"], m["to"],
+                                                  m["source"]) for m in values["maintenance"])
     return Endpoint(**values)
 
 
@@ -216,12 +240,18 @@ def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str
 
 
 def _nested_lines(node: yaml.Node, where: tuple[Any, ...], lines: dict) -> None:
-    """The line of every key inside a mapping value (open_data.columns.id), for the messages."""
+    """The line of every key inside a mapping value (open_data.columns.id), and of every mapping in a list
+    (maintenance.0, maintenance.0.from), for the messages."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             inner = (*where, getattr(key_node, "value", None))
             lines[inner] = key_node.start_mark.line + 1
             _nested_lines(value_node, inner, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for n, item in enumerate(node.value):
+            if isinstance(item, yaml.MappingNode):
+                lines[(*where, n)] = item.start_mark.line + 1
+                _nested_lines(item, (*where, n), lines)
 
 
 def _ident_of_node(node: yaml.MappingNode, index: int) -> str:
@@ -309,7 +339,7 @@ def _value_message(error: jsonschema.ValidationError, field: str) -> str:
         return "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
     if error.validator == "pattern":
         item = field.startswith("open_data.columns.") or field.rsplit(".", 1)[-1].isdigit()  # a list's item: its list's hint
-        hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if item else field)
+        hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if item else re.sub(r"\.\d+\.", ".", field))  # maintenance.0.from
         return f"{hint or 'must match ' + error.validator_value}; got {value!r}"
     if error.validator == "minLength":
         return "must not be empty"
@@ -337,7 +367,7 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
         ident = _ident(entry, index)
 
         def report(field: str, msg: str) -> None:
-            line = lines.get((index, *field.split(".")), lines[(index,)])
+            line = lines.get((index, *(int(k) if k.isdigit() else k for k in field.split("."))), lines[(index,)])
             out.append((line, f"{name}:{line}: {ident}: {field}: {msg}"))
 
         entry_id = entry.get("id")
@@ -373,6 +403,17 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
             value = entry.get(head, {}).get(tail) if tail and isinstance(entry.get(head), dict) else entry.get(field)
             if isinstance(value, str) and value and (problem := url_problem(value, document=True, kind="page")):
                 report(field, problem)
+        for n, window in enumerate(entry.get("maintenance") or []):
+            if not isinstance(window, dict):
+                continue
+            days = window.get("days")
+            if isinstance(days, str) and days != "daily":
+                report(f"maintenance.{n}.days", f"must be daily or a list of weekdays such as [sat, sun]; got {days!r}")
+            if isinstance(window.get("from"), str) and window.get("from") == window.get("to"):
+                report(f"maintenance.{n}.to", f"is the same time as from ({window['to']}): a window must last")
+            source = window.get("source")
+            if isinstance(source, str) and source and (problem := url_problem(source, document=True, kind="page")):
+                report(f"maintenance.{n}.source", problem)
         if entry.get("pages") is True and "limit" not in entry:
             report("pages", "needs limit (a page of exactly that many is full, and page=2 is asked for)")
         tz = entry.get("timezone")

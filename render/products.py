@@ -16,8 +16,8 @@ from render.pages import write
 OUTAGE_ID = "tag:open311-status,2026:outage"
 FEED_ID = "tag:open311-status,2026:outages"
 INCIDENT_ID = "tag:open311-status,2026:incident"
-COLORS = {"up": "brightgreen", "degraded": "yellow", "down": "red", "unknown": "lightgrey"}
-SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "lightgrey": "#6e7781"}
+COLORS = {"up": "brightgreen", "degraded": "yellow", "down": "red", "unknown": "lightgrey", "maintenance": "blue"}
+SVG_COLORS = {"brightgreen": "#2e7d32", "yellow": "#9a6700", "red": "#c62828", "lightgrey": "#6e7781", "blue": "#3f51b5"}
 
 
 def dumps(data: Any) -> str:
@@ -66,6 +66,12 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
             continue
         state = f"ended {o['end']}" if o["end"] else "ongoing"
         hours = o["duration_s"] / 3600
+        if o.get("maintenance"):  # down inside a window the city declared: said as such, never as an outage
+            entries.append(_entry(f"{OUTAGE_ID}:{e['id']}:{o['start']}", f"{e['name']}: planned maintenance, {state}",
+                                  o["end"] or o["start"], page, None,
+                                  f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h) inside the planned "
+                                  f"maintenance its registry entry declares: not counted as an outage."))
+            continue
         summary = f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
         incident = _incident_of(e, o)
         if incident:
@@ -100,6 +106,7 @@ DAILY_FIELDS = [
     ("degraded", "integer", "Crawls with status degraded."),
     ("down", "integer", "Crawls with status down."),
     ("uptime", "number", "Share of the day's known crawls that were not down; empty without any."),
+    ("maintenance", "integer", "Crawls down inside the planned maintenance the registry declares: not counted in crawls or uptime."),
 ]
 
 
@@ -115,8 +122,8 @@ def daily_csv(details: dict[str, dict[str, Any]]) -> str:
     """One row per endpoint and day with a crawl, from the 90-day status bar."""
     return _csv(DAILY_FIELDS, (
         [endpoint_id, d["day"], d["crawls"], d["crawls"] - d["down"] - d["degraded"], d["degraded"], d["down"],
-         "" if d["uptime"] is None else d["uptime"]]
-        for endpoint_id in sorted(details) for d in details[endpoint_id]["status_days"] if d["crawls"]))
+         "" if d["uptime"] is None else d["uptime"], d.get("maintenance", 0)]
+        for endpoint_id in sorted(details) for d in details[endpoint_id]["status_days"] if d["crawls"] or d.get("maintenance")))
 
 
 REQUEST_FIELDS = [

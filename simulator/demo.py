@@ -51,6 +51,8 @@ def registry(cities: list[City], urls: dict[str, str], panel_rate: float = PANEL
         entry["pages"] = bool(c.quirks["page_size"]) and not c.quirks["paging_ignored"]
         if c.quirks["history_days"]:
             entry["history_days"] = c.quirks["history_days"]  # documented, as a contributor would copy it from the city's docs
+        if c.maintenance:
+            entry["maintenance"] = [dict(m) for m in c.maintenance]  # declared, as the city's status page says it
         supports = [name for name in ("extensions", "updated_after") if c.quirks[name]]
         if supports:
             entry["supports"] = supports

@@ -110,6 +110,7 @@ class City:
     center: tuple[float, float]
     bad_data: tuple[str, ...] = ()  # moments whose listing answers 500 (as written; World resolves them)
     network_ms: float = 0.0  # the network's delay each way between the crawler and the city (in simulated time)
+    maintenance: tuple[dict[str, Any], ...] = ()  # the planned maintenance the city declares: its registry entry's
     country: str = "USA"
     source: str = field(default="")
     open_data: dict[str, Any] | None = None  # see scenario.schema.json
@@ -156,6 +157,7 @@ def city(data: dict[str, Any], source: str = "<python>") -> City:
         rate_limit=behaviour.get("rate_limit"), dies=behaviour.get("dies"), requests_errors=behaviour.get("requests_errors", 0.0),
         center=tuple(data.get("center", [41.88, -87.63])), country=data.get("country", "USA"), source=source,  # type: ignore[arg-type]
         open_data=data.get("open_data"), bad_data=tuple(behaviour.get("bad_data", [])), network_ms=behaviour.get("network_ms", 0.0),
+        maintenance=tuple(data.get("maintenance", [])),
     )
 
 

@@ -47,8 +47,9 @@ def test_outages_merge_consecutive_down_crawls_and_take_the_usual_failure():
                     crawl(hours_ago(2)), crawl(hours_ago(1), "connect"))
     found = outages(crawl_statuses(frame), NOW)
     assert found == [
-        {"start": "2026-11-20T11:00:00Z", "end": None, "duration_s": 3600, "failure": "connect", "crawls": 1},
-        {"start": "2026-11-20T07:00:00Z", "end": "2026-11-20T10:00:00Z", "duration_s": 10800, "failure": "http_5xx", "crawls": 3},
+        {"start": "2026-11-20T11:00:00Z", "end": None, "duration_s": 3600, "failure": "connect", "crawls": 1, "maintenance": False},
+        {"start": "2026-11-20T07:00:00Z", "end": "2026-11-20T10:00:00Z", "duration_s": 10800, "failure": "http_5xx", "crawls": 3,
+         "maintenance": False},
     ]
 
 
@@ -59,7 +60,7 @@ def test_a_gap_in_the_crawls_is_unknown_not_down():
     assert uptime(statuses, NOW, timedelta(days=7)) == 1.0
     refused = probes_frame(crawl(hours_ago(1), "refused"))
     counts = window_counts(crawl_statuses(pd.concat([frame, refused])), NOW)
-    assert counts["24h"] == {"up": 1, "degraded": 0, "down": 0, "unknown": 1} and counts["7d"]["up"] == 2
+    assert counts["24h"] == {"up": 1, "degraded": 0, "down": 0, "unknown": 1, "maintenance": 0} and counts["7d"]["up"] == 2
 
 
 def test_flapping_gives_short_outages_and_a_fair_uptime():

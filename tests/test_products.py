@@ -29,7 +29,7 @@ def test_every_endpoint_has_its_full_detail_as_json(built):  # noqa: F811
     listed = {e["id"]: e for e in json.loads((out / "api" / "endpoints.json").read_text())["endpoints"]}
     assert {k: alpha[k] for k in listed["alpha"]} == listed["alpha"]  # the summary, and more
     assert alpha["outages"][0] == {"start": "2026-11-20T06:00:00Z", "end": "2026-11-20T11:30:00Z", "duration_s": 19800,
-                                   "failure": "http_5xx", "crawls": 1, "incident": None}  # one crawl: no incident
+                                   "failure": "http_5xx", "crawls": 1, "incident": None, "maintenance": False}  # one crawl: no incident
     assert sorted(p.name for p in (out / "api").glob("*.json")) == ["alpha.json", "beta.json", "endpoints.json", "gamma.json"]
 
 
@@ -81,4 +81,4 @@ def test_the_data_package_validates_and_describes_the_csvs(built):  # noqa: F811
     with open(out / "downloads" / "daily-status.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[-1] == {"endpoint": "alpha", "day": "2026-11-20", "crawls": "3", "up": "1", "degraded": "1", "down": "1",
-                        "uptime": "0.6667"}
+                        "uptime": "0.6667", "maintenance": "0"}
