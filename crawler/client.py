@@ -34,7 +34,7 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -129,10 +129,16 @@ class Pacer:
         again when its Retry-After says; the rest of the crawl is paced at the calls a minute the host took before
         refusing (limits are mostly counted over a rolling minute), so it is not refused again and again."""
         now = self.clock()
-        before = [t for t in self.recent if t > now - RATE_WINDOW_S][:-1]  # the calls of the minute, not the refused one
-        if before:
-            self.interval = max(self.interval, RATE_WINDOW_S / len(before))
+        taught = taught_interval([t for t in self.recent if t > now - RATE_WINDOW_S][:-1])  # the minute's calls, not the refused
+        if taught is not None:
+            self.interval = max(self.interval, taught)
         self.last_start = None  # the retry waits for Retry-After, not for the new pace
+
+
+def taught_interval(before: Sequence[float]) -> float | None:
+    """The interval a 429 teaches, given the starts of the calls made in the minute before it: as many calls a minute as
+    the host took (limits are mostly counted over a rolling minute); None when it refused the first call of one."""
+    return RATE_WINDOW_S / len(before) if before else None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, CRAWLS_PER_DAY, WINDOW_FA
 from registry import Endpoint
 from crawler.timing import CADENCE, CRON_OFFSET
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
+from records.terse import seconds_after
+from crawler.paces import KEPT, Paces
 from records.coverage import merged, read_whole
 from records.layout import day_path, moment
 from records.read import probe_lines, read_data
@@ -104,11 +106,13 @@ class HostCrawl:
     covered: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # Memory.covered
     backfilled: dict[str, BackfillState] = field(default_factory=dict)  # Memory.backfilled
     slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(IN_FLIGHT))  # calls in flight
+    paces: dict[str, float] = field(default_factory=dict)  # Memory.paces: what a host taught with a 429 lately
 
     def host(self, group: list[Endpoint]) -> list[Outcome]:
         """One host's endpoints, one after another through one client, within the host's budget."""
         try:
-            client = self.client_factory(max(e.interval for e in group), host=group[0].host)
+            # The registry's pace, or the slower one the host taught with a 429 lately (crawler/paces.py).
+            client = self.client_factory(max([e.interval for e in group] + [self.paces.get(e.id, 0.0) for e in group]), host=group[0].host)
         except Exception:
             trace = redact(traceback.format_exc(), self.secrets)
             return [(e, None, trace) for e in group]
@@ -179,7 +183,8 @@ def crawl(
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
     covered = memory.covered()
     run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
-                    {e: state for e, (_, _, state) in memory.backfilled.items()}, threading.BoundedSemaphore(in_flight))
+                    {e: state for e, (_, _, state) in memory.backfilled.items()}, threading.BoundedSemaphore(in_flight),
+                    memory.paces.at(now))
     for endpoint, result, bug in every_host(run, [e for e in endpoints if due(e, now)]):
         if result is not None:
             report.results[endpoint.id] = result
@@ -245,6 +250,7 @@ class Memory:
         # Per endpoint, where its backfill stands after its latest call, with that call's crawl and window: what the next
         # crawl goes on with.
         self.backfilled: dict[str, tuple[str, str, BackfillState]] = {}
+        self.paces = Paces()  # what hosts taught of their pace with a 429, kept for a day (crawler/paces.py)
 
     def _load(self, kind: str) -> dict[tuple[str, str], tuple[tuple[Any, ...], str]]:
         if kind not in self.latest:
@@ -304,6 +310,8 @@ class Memory:
                     for line in probe_lines(path, []):
                         for c in line.calls:
                             self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
+                        if n <= KEPT.days:
+                            self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
         return self.intervals
 
     def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,
@@ -343,8 +351,12 @@ class Memory:
     def note_coverage(self, results: Iterable[EndpointResult]) -> None:
         """Remember what a crawl's results read whole."""
         self.covered()
-        for p in (p for result in results for p in result.probes):
-            self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items, p.findings)
+        for result in results:
+            for p in result.probes:
+                self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items, p.findings)
+            if result.probes:
+                first = result.probes[0]
+                self.paces.learn(first.endpoint, first.crawl, [(seconds_after(p.probed_at, p.crawl), p.outcome) for p in result.probes])
 
     def panel(self, now: datetime) -> dict[str, Panel]:
         """Per endpoint, what the accuracy panel asks for this crawl: the tickets last seen open (oldest
