@@ -213,8 +213,8 @@ def summarize(endpoint: Endpoint, result: EndpointResult, now: datetime, discove
         "pages": pages,
         "key_required": key_required,
         "rate_limits": {"429s": len(limited), "retry_after_s": [r for r in limited if r is not None]},
-        "latency_ms": {m: next((p["elapsed_ms"] for p in probes if p["method"] == m and p["outcome"] == "ok"), None)
-                       for m in ("services", "requests")},
+        **{key: {m: next((p[field] for p in probes if p["method"] == m and p["outcome"] == "ok"), None) for m in ("services", "requests")}
+           for key, field in (("latency_ms", "elapsed_ms"), ("server_ms", "server_ms"), ("rtt_ms", "rtt_ms"))},
         "findings": findings,
         "notes": result.notes,
         "calls": [{k: p[k] for k in ("method", "format", "target", "page", "attempt", "outcome", "http_status", "elapsed_ms", "error")}
@@ -289,7 +289,10 @@ def render(report: dict[str, Any]) -> str:
                                                        for name in ("extensions", "updated_after")))
     r = report["rate_limits"]
     lines.append("  rate limits: " + (f"{r['429s']} answer(s) 429, Retry-After {r['retry_after_s']}" if r["429s"] else "none seen"))
-    lines.append("  latency:  " + ", ".join(f"{m} {ms} ms" for m, ms in report["latency_ms"].items() if ms is not None))
+    lines.append("  latency:  " + ", ".join(
+        f"{m} {ms} ms" + (f" (the server's own {report['server_ms'][m]} ms, a round trip {report['rtt_ms'][m]} ms)"
+                          if report["server_ms"][m] is not None else "")
+        for m, ms in report["latency_ms"].items() if ms is not None))
     if report["findings"]:
         lines.append("  conformance findings:")
         lines += [f"    {code} ({f['method']}): {f['example']!r}" for code, f in sorted(report["findings"].items())]

@@ -132,18 +132,16 @@ class StampedSocket(socket.socket):
         while True:
             left_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             events = poller.poll(left_ms)
-            self.drain()
+            if any(e & select.POLLERR for _, e in events):
+                self.drain()  # a transmit stamp later than the send: taken, or the socket would stay "ready"
             if any(e & (select.POLLIN | select.POLLHUP | select.POLLNVAL | select.POLLPRI) for _, e in events):
                 break
             if not events and left_ms == 0:
                 raise TimeoutError("timed out")
-        self.settimeout(0.0)
-        try:
-            data, ancillary, _, _ = self.recvmsg(1, ANCILLARY, socket.MSG_PEEK)
+        try:  # readable now: Python's own wait before the call returns at once
+            data, ancillary, _, _ = self.recvmsg(1, ANCILLARY, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
             return None
-        finally:
-            self.settimeout(timeout)
         arrived = _stamp(ancillary) if data else None
         return arrived if arrived is not None and arrived >= sent - STALE_S else None
 
@@ -186,16 +184,20 @@ class Stopwatch:
         self._open311_sent = self._open311_first = None
         sock = getattr(self, "sock", None)
         if isinstance(sock, StampedSocket):
-            sock.drain()
             sock.arrived = sock.left = None
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
     def send(self, data: Any) -> Any:
-        """The request's first bytes to the kernel: the client's own clock starts as close to the system call as it
-        can (what counts where the kernel's transmit stamp is not to be had)."""
+        """The request's bytes to the kernel: the client's own clock starts as close to the system call as it can (what
+        counts where the kernel's transmit stamp is not to be had), and the stamp is taken off the error queue at once
+        (it is there by the time the call returns), so that the wait for the answer wakes only for the answer."""
         if self._open311_sent is None:
             self._open311_sent = time.time()
-        return super().send(data)  # type: ignore[misc]
+        out = super().send(data)  # type: ignore[misc]
+        sock = getattr(self, "sock", None)
+        if isinstance(sock, StampedSocket):
+            sock.drain()
+        return out
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         """The answer: its first packet's arrival is read at the socket before http.client reads the head."""

@@ -34,14 +34,16 @@ def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict
     round trip."""
     ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok")
                 & in_window(probes["probed_at"], now, LATENCY_SPAN) & probes["elapsed_ms"].notna()]
-    groups = ok.groupby(["endpoint", "method"], observed=True)
+    # One pass for the three: each column's quantiles leave out its own nulls (calls before crawler 0.7.0 have no server time).
+    table = ok.groupby(["endpoint", "method"], observed=True)[["elapsed_ms", "server_ms", "rtt_ms"]].quantile([0.5, 0.95]).unstack()
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for (e, m), row in groups["elapsed_ms"].quantile([0.5, 0.95]).unstack().iterrows():
-        out[(str(e), str(m))] = {"total": {"p50": round(float(row[0.5]), 1), "p95": round(float(row[0.95]), 1)}, "server": None, "rtt": None}
-    for column, quantiles in (("server_ms", [0.5, 0.95]), ("rtt_ms", [0.5])):
-        timed = ok[ok[column].notna()].groupby(["endpoint", "method"], observed=True)[column].quantile(quantiles).unstack()
-        for (e, m), row in timed.iterrows():
-            out[(str(e), str(m))][column.removesuffix("_ms")] = {f"p{round(q * 100)}": round(float(row[q]), 1) for q in quantiles}
+    for (e, m), row in table.iterrows():
+        def quantiles(column: str, which: tuple[float, ...]) -> dict[str, float] | None:
+            if pd.isna(row[(column, 0.5)]):
+                return None
+            return {f"p{round(q * 100)}": round(float(row[(column, q)]), 1) for q in which}
+        out[(str(e), str(m))] = {"total": quantiles("elapsed_ms", (0.5, 0.95)), "server": quantiles("server_ms", (0.5, 0.95)),
+                                 "rtt": quantiles("rtt_ms", (0.5,))}
     return out
 
 
@@ -233,7 +235,8 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
                                shared.incident_log.get(endpoint_id, []), now)
     detail["outages"] = incidents.link_outages(detail["outages"], found)
     detail["maintenance"] = info.get("maintenance")
-    detail["regular_hours"] = maintenance.regular_hours(shared.statuses.get(endpoint_id, _NO_STATUSES), info.get("timezone") or "UTC", now)
+    detail["regular_hours"] = maintenance.regular_hours(shared.statuses.get(endpoint_id, _NO_STATUSES), info.get("timezone") or "UTC", now) \
+        if figures["crawl_counts"]["30d"]["down"] >= maintenance.REGULAR_LEAST else None  # most endpoints: a glance
     return summary, {**summary, **detail, "incidents": found, "conformance_detail": quality, "freshness": fresh,
                      "catalogue": catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
                      "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}

@@ -33,16 +33,16 @@ def logged_services(fleet, city_id):
 @pytest.fixture(scope="module")
 def near_and_far(tmp_path_factory):
     """Two cities with the same server, one next to the runner and one across an ocean (100 ms each way), crawled
-    every 30 minutes for a simulated day."""
+    every 30 minutes for a simulated half day."""
     work = tmp_path_factory.mktemp("ocean")
     cities = [sim("nearby", "127.0.9.2", seed=7, behaviour=SERVER), sim("overseas", "127.0.9.3", seed=7, behaviour={**SERVER, "network_ms": 100})]
     with Fleet.of(cities, START, days=1) as fleet:
         endpoints, data = registry(fleet, work), work / "data"
         memory = Memory(data, START)
-        for n in range(48):
+        for n in range(24):
             moment = START + timedelta(minutes=30 * n)
             crawl(endpoints, data, moment, simulated_client(moment), env={}, memory=memory, durable=False)
-        end = START + timedelta(hours=24)
+        end = START + timedelta(hours=12)
         summary = summarize(load(data, end), end)
         logs = {c: logged_services(fleet, c) for c in fleet.servers}
     return {e["id"]: e for e in summary["endpoints"]}, logs
