@@ -22,7 +22,7 @@ from typing import Any
 from history import downloads, load, parquet
 from metrics.summary import summarize
 from records import parse_moment
-from records.status import STATUSES
+from records.status import listed
 from render.pages import write_pages
 from render.products import write_products
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     published = publish_parquet(parquet_writer, staged, out, args)
     write_products(out, site, published)
     watched = sum(counts.values())
-    print(f"built {out}: {watched} endpoints, " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s != "maintenance" or counts[s])
+    print(f"built {out}: {watched} endpoints, " + ", ".join(f"{counts[s]} {s}" for s in listed(counts))
           + (f" (and {len(site['endpoints']) - watched} retired)" if watched < len(site["endpoints"]) else "")
           + f"; {len(history.problems)} bad data line(s) skipped")
     return 0

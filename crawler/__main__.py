@@ -24,7 +24,7 @@ from crawler.client import NOT_SENT, Client, make_client, user_agent
 from crawler.crawl import CrawlReport, crawl, shard_of
 from registry import Endpoint, RegistryError, load_registry
 from records.maintenance import holds
-from records.status import STATUSES, crawl_status
+from records.status import crawl_status, listed
 from records import parse_moment
 
 
@@ -148,7 +148,7 @@ def print_report(report: CrawlReport, endpoints: list[Endpoint]) -> None:
     outcomes = Counter(p.outcome for r in report.results.values() for p in r.probes)
     sent = sum(n for outcome, n in outcomes.items() if outcome not in NOT_SENT)
     print(f"crawl {report.crawl} (due {report.scheduled}): {len(endpoints)} endpoints: "
-          + ", ".join(f"{statuses[s]} {s}" for s in STATUSES if s != "maintenance" or statuses[s])
+          + ", ".join(f"{statuses[s]} {s}" for s in listed(statuses))
           + (f", {len(resting)} retired not due (checked once a day)" if resting else "")
           + f"; {sent} requests sent, {sum(r.bytes for r in report.results.values()) / 1e6:.1f} MB, {report.seconds:.0f} s; "
           + ("calls " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + "; " if sent else "")

@@ -310,7 +310,7 @@ class Memory:
                     for line in probe_lines(path, []):
                         for c in line.calls:
                             self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
-                        if n <= KEPT.days:
+                        if n <= KEPT.days and any(c.o == "rate_limited" for c in line.calls):
                             self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
         return self.intervals
 
@@ -354,7 +354,7 @@ class Memory:
         for result in results:
             for p in result.probes:
                 self._note(p.endpoint, p.crawl, p.method, p.page, p.outcome, p.error, p.target, p.items, p.findings)
-            if result.probes:
+            if any(p.outcome == "rate_limited" for p in result.probes):  # only a refusal teaches a pace
                 first = result.probes[0]
                 self.paces.learn(first.endpoint, first.crawl, [(seconds_after(p.probed_at, p.crawl), p.outcome) for p in result.probes])
 

@@ -35,7 +35,6 @@ PATTERN_HINTS = {
     "maintenance.from": "must be a local time HH:MM, such as 01:00",
     "maintenance.to": "must be a local time HH:MM, such as 03:00",
 }
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
 SLOW_PLATFORMS = {"Connected Bits": 6.0}

@@ -15,7 +15,7 @@ import jinja2
 
 from metrics import accuracy, closure
 from metrics.compare import uptime_ranks
-from records.status import STATUSES
+from records.status import STATUSES, listed
 from render import charts, social, svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -46,7 +46,7 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
     spread, where = charts.spread_figure(watched), charts.map_figure(watched, site["details"])
     write(out / "index.html", env.get_template("index.html").render(
-        site=site, root="", statuses=STATUSES, counts=counts, watched=watched,
+        site=site, root="", statuses=STATUSES, listed=listed(counts), counts=counts, watched=watched,
         retired=[e for e in site["endpoints"] if e["retired"]],
         countries=sorted({e["country"] for e in watched if e["country"]}),
         platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
