@@ -15,6 +15,7 @@ grow) is copied from there rather than written again: a past month is written on
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import shutil
 import types
@@ -178,16 +179,35 @@ def write_month(kind: str, month: str, paths: list[Path], out_dir: Path, problem
 
 
 def write_all(data_dir: str | Path, out_dir: str | Path, cache: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every kind's every month into out_dir: (one entry per file written: kind, month, path, rows, bytes, sha256; problems)."""
+    """Every kind's every month into out_dir: (one entry per file written: kind, month, path, rows, bytes, sha256, the
+    first and last day the history holds of that month and whether that is less than the whole month; problems)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries, problems = [], []
+    by_kind = {kind: months(data_dir, kind) for kind in KINDS}
+    spans = month_spans(by_kind)
     for kind in KINDS:
-        for month, paths in months(data_dir, kind).items():
+        for month, paths in by_kind[kind].items():
             path = write_month(kind, month, paths, out_dir, problems, Path(cache) if cache else None)
             entries.append({"kind": kind, "month": month, "path": path.name, "rows": pq.read_metadata(path).num_rows,
-                            "bytes": path.stat().st_size, "sha256": sha256(path)})
+                            "bytes": path.stat().st_size, "sha256": sha256(path), **spans[month]})
     return entries, problems
+
+
+def month_spans(by_kind: dict[str, dict[str, list[Path]]]) -> dict[str, dict[str, Any]]:
+    """Per month, the first and last day any kind has a day file of, and whether the month is partial: watched from
+    after its first day (the monitor started then) or not to its last (it is not over, or the monitor stopped). The same
+    for every kind of the month, for a kind written only when something changed may have no file of a quiet day."""
+    days: dict[str, list[date]] = defaultdict(list)
+    for by_month in by_kind.values():
+        for month, paths in by_month.items():
+            days[month] += [d for d in map(day_of_file, paths) if d is not None]
+    out = {}
+    for month, held in days.items():
+        first, last = min(held), max(held)
+        whole = first.day == 1 and last.day == calendar.monthrange(last.year, last.month)[1]
+        out[month] = {"first_day": first.isoformat(), "last_day": last.isoformat(), "partial": not whole}
+    return out
 
 
 def sha256(path: Path) -> str:

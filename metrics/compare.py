@@ -58,20 +58,24 @@ def platforms(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def state_of(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
     """The state of Open311 in a few figures, for the top of the index: how many watched endpoints answer now, how many
-    are stale, and the best and worst by 30-day uptime and by accuracy risk (lower is better), each as its summary
-    (None where no endpoint has the figure). Ties go to the name that sorts first."""
+    are stale, and the best and worst by 30-day uptime (the window the league table shows) and by accuracy risk (lower
+    is better). Each end is {"value", "endpoints": [summaries, by name]}: every endpoint tied at it, for a tie is said as
+    one ("8 cities at 100 %"), never settled by the alphabet. None where fewer than two endpoints have the figure, or
+    where all of them are tied (there is no best then)."""
     def ends(read: Any, more_is_better: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         known = sorted((e for e in endpoints if read(e) is not None), key=lambda e: (e["name"].casefold(), e["id"]))
-        if len(known) < 2:
+        values = {read(e) for e in known}
+        if len(known) < 2 or len(values) < 2:
             return None, None
-        best = max(known, key=read) if more_is_better else min(known, key=read)
-        worst = min(known, key=read) if more_is_better else max(known, key=read)
-        return best, worst
+        best, worst = (max(values), min(values)) if more_is_better else (min(values), max(values))
+        return ({"value": best, "endpoints": [e for e in known if read(e) == best]},
+                {"value": worst, "endpoints": [e for e in known if read(e) == worst]})
     uptime = ends(lambda e: e["uptime"]["30d"], True)
     risk = ends(lambda e: (e.get("accuracy") or {}).get("risk"), False)
     return {"watched": len(endpoints), "answering": sum(1 for e in endpoints if e["status"] in ("up", "degraded")),
             "down": sum(1 for e in endpoints if e["status"] == "down"), "stale": sum(1 for e in endpoints if e["stale"]),
-            "best_uptime": uptime[0], "worst_uptime": uptime[1], "best_accuracy": risk[0], "worst_accuracy": risk[1]}
+            "uptime_window": "30d", "best_uptime": uptime[0], "worst_uptime": uptime[1], "best_accuracy": risk[0],
+            "worst_accuracy": risk[1]}
 
 
 def uptime_ranks(endpoints: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:

@@ -198,12 +198,26 @@ def closing(incident: dict[str, Any], name: str) -> str:
     return f"Resolved: {name} was up again at {_when(end)}, after {lasted} down ({counted}: {seen}{flaps})."
 
 
+def heading(incident: dict[str, Any], name: str) -> str:
+    """What the site heads an incident with: its title while it lasts; once over, "Resolved" and its span, for the
+    title ("is down since") would read as current."""
+    end = incident["end"] or incident.get("closed")
+    if not end:
+        return title(incident, name)
+    failures = incident.get("failures") or []
+    what = ("had no new request" if incident["kind"] == "stale"
+            else f"was down ({failures[0]['failure']})" if failures else "was down")
+    lasted = duration((pd.Timestamp(end) - pd.Timestamp(incident["start"])).total_seconds())
+    return f"Resolved: {name} {what} from {_when(incident['start'])} to {_when(end)} ({lasted})"
+
+
 def text(incident: dict[str, Any], name: str) -> dict[str, str]:
-    """The incident as the site and the feeds show it: its title and a sentence of what happened."""
+    """The incident as the site and the feeds show it: its title, its heading on the site and a sentence of what
+    happened."""
     words = seen(incident, name)
     if incident["end"] or incident["closed"]:
         words += " " + closing(incident, name)
-    return {"title": title(incident, name), "summary": words}
+    return {"title": title(incident, name), "heading": heading(incident, name), "summary": words}
 
 
 # -- on the site ---------------------------------------------------------------------------------
@@ -237,7 +251,8 @@ def for_site(endpoint: str, name: str, statuses: pd.DataFrame, fresh: dict[str, 
         if record["kind"] == "stale":
             summary = text({"kind": "stale", "start": record["start"], "end": record["end"], "closed": record["end"]}, name)["summary"]
         out.append({"id": record["incident"], "kind": record["kind"], "start": record["start"], "end": record["end"],
-                    "title": record["title"], "summary": summary, "issue": _issue(record)})
+                    "title": record["title"], "heading": heading(record, name) if record["end"] else record["title"],
+                    "summary": summary, "issue": _issue(record)})
     return sorted(out, key=lambda i: i["start"], reverse=True)
 
 
@@ -254,12 +269,12 @@ def _holds(incident: dict[str, Any], moment: str) -> bool:
 
 
 def link_outages(outages: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The outages, each with the down incident it was part of ({"id", "title", "url"}: url None while it has no
-    issue), None for one too short to be an incident."""
+    """The outages, each with the down incident it was part of ({"id", "title", "heading", "url"}: url None while it
+    has no issue), None for one too short to be an incident."""
     downs = [i for i in incidents if i["kind"] == "down"]
     out = []
     for outage in outages:
         incident = next((i for i in downs if _holds(i, outage["start"])), None)
         out.append({**outage, "incident": None if incident is None else
-                    {"id": incident["id"], "title": incident["title"], "url": incident["issue"]["url"] if incident["issue"] else None}})
+                    {"id": incident["id"], "title": incident["title"], "heading": incident["heading"], "url": incident["issue"]["url"] if incident["issue"] else None}})
     return out

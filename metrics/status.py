@@ -63,7 +63,10 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     known = (status != STATUS_CODES["unknown"]) & ~planned
     moment = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
     crawl_ns = statuses["crawl"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")[order]
-    out: dict[str, dict[str, Any]] = {name: {"status": "unknown", "last_checked": None, "uptime": {}, "crawl_counts": {}} for name in names}
+    out: dict[str, dict[str, Any]] = {name: {"status": "unknown", "last_checked": None, "uptime": {}, "crawl_counts": {}, "watched": {}}
+                                      for name in names}
+    first = np.r_[True, ep[1:] != ep[:-1]] if n else np.zeros(0, bool)
+    watched_since = {names[ep[i]]: crawl_ns[i] for i in np.flatnonzero(first)}  # each endpoint's first crawl, whatever it found
     for window, span in WINDOWS.items():
         inside = crawl_ns > moment - np.timedelta64(int(span.total_seconds()), "s")
         counts = np.bincount(ep[inside] * k + status[inside], minlength=k * n).reshape(n, k)
@@ -71,6 +74,7 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
             known_n = counts[i, :3].sum()
             out[name]["uptime"][window] = round(float((counts[i, 0] + counts[i, 1]) / known_n), 4) if known_n else None
             out[name]["crawl_counts"][window] = {s: int(counts[i, c]) for s, c in STATUS_CODES.items()}
+            out[name]["watched"][window] = _watched(watched_since.get(name), moment, span)
     last = np.r_[ep[1:] != ep[:-1], True] if n else np.zeros(0, bool)
     for i in np.flatnonzero(last):
         out[names[ep[i]]]["status"] = list(STATUS_CODES)[status[i]]
@@ -100,6 +104,18 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     for name in names:
         out[name]["outages"].sort(key=lambda o: o["start"], reverse=True)
     return out
+
+
+def _watched(since: np.datetime64 | None, moment: np.datetime64, span: timedelta) -> dict[str, Any] | None:
+    """The part of a window (moment - span, moment] the endpoint was watched in, from its first crawl, as a page says it:
+    {since, until, days, span_days}, the shape of metrics.coverage.Coverage.window; None when it was not watched yet.
+    A window longer than the history is a figure over the history, and says so."""
+    start = moment - np.timedelta64(int(span.total_seconds()), "s")
+    if since is None or since > moment:
+        return None
+    begin = max(since, start)
+    return {"since": iso(pd.Timestamp(begin, tz="UTC")), "until": iso(pd.Timestamp(moment, tz="UTC")),
+            "days": round(float((moment - begin) / np.timedelta64(1, "s")) / 86400, 2), "span_days": round(span / timedelta(days=1), 2)}
 
 
 def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: np.ndarray, down: np.ndarray, failure: np.ndarray,

@@ -17,12 +17,14 @@ from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
 from metrics.utilization import (FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, requested_within,
                                  weekday_pattern)
-from records import iso
+from records import iso, parse_moment
 
 LATENCY_SPAN = timedelta(days=7)
 UTILIZATION_SPAN = timedelta(days=7)
 CHART_SPAN = timedelta(days=30)
 RECENT_FAILURES = 20
+OWN_CALLS = ("backfill", "panel")  # calls the monitor makes for its own history and accuracy panel, not an app's
+READABLE = ("up", "degraded")  # a city whose latest crawl could read it: whether its requests are fresh is known
 _NO_STATUSES = pd.DataFrame({"endpoint": [], "crawl": pd.Series([], dtype="datetime64[ns, UTC]"), "status": [], "failure": []})
 
 
@@ -173,8 +175,9 @@ def summarize(history: History, now: datetime) -> dict[str, Any]:
     for endpoint_id, detail in details.items():
         detail["compare"] = ranks.get(endpoint_id, {})
     crawls = list(history.records["crawls"])
+    made = history.statuses.loc[history.statuses["crawl"] <= pd.Timestamp(now), "crawl"]  # every crawl any endpoint was in
     return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
-            "state": state_of(watched),
+            "state": state_of(watched), "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
             "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
 
 
@@ -219,13 +222,13 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     summary = {
         "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
         "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
-        "last_checked": figures["last_checked"], "uptime": figures["uptime"],
+        "last_checked": figures["last_checked"], "uptime": figures["uptime"], "uptime_coverage": figures["watched"],
         **latency_entry(shared.latency.get((endpoint_id, "services"))),
         "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
         "requests_per_day": requests_per_day(tickets, covered, now),
         "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None}, "needs_key": needs_key(calls, figures["last_checked"]),
         "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
-        "stale": fresh["stale"] if fresh else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
+        "stale": fresh["stale"] if fresh and figures["status"] in READABLE else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         "twin": twin.api_entry(twin_detail),
     }
     detail = _detail(info, calls, figures, tickets, covered, now, {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")},
@@ -244,13 +247,14 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, covered: Coverage, now: datetime,
             by_method: dict[str, Any], daily: list[dict[str, Any]], implemented: dict[str, Any] | None) -> dict[str, Any]:
-    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN)]  # the last 20 failed calls of 30 days
+    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN) & ~probes["method"].isin(OWN_CALLS)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
         "format": info.get("format"),
         "timezone": info.get("timezone"),
         "jurisdiction_id": info.get("jurisdiction_id"),
         "location": info.get("location"),
+        "checked_ago_s": int((now - parse_moment(figures["last_checked"])).total_seconds()) if figures["last_checked"] else None,
         "status_days": figures["status_days"],
         "crawl_counts": figures["crawl_counts"],
         "latency_by_method": by_method,

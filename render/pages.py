@@ -7,6 +7,7 @@ template never shows an empty hole where a figure should be.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     env = environment()
     env.globals["site_url"] = site_url
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
+    env.globals["incident_anchor"] = incident_anchor
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
     land = PLOTLY / "world_110m.json"
@@ -71,6 +73,11 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     cards.prune()
     shutil.copytree(TEMPLATES / "assets", out / "assets", dirs_exist_ok=True)
     return counts
+
+
+def incident_anchor(incident_id: str) -> str:
+    """An incident's id (lakeport/down/2026-11-12T14:00:00Z) as the HTML id of its entry on the endpoint's page."""
+    return "incident-" + re.sub(r"[^A-Za-z0-9]+", "-", incident_id.split("/", 1)[-1]).strip("-")
 
 
 def hashed(source: Path, folder: Path) -> str:

@@ -61,7 +61,7 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
     for e, o in outages:
         page = f"{link}endpoints/{e['id']}.html"
         if o.get("kind") == "stale":  # no outage: the API answered, but no new request came
-            entries.append(_entry(f"{INCIDENT_ID}:{o['id']}", o["title"] + ("" if o["end"] else " (ongoing)"), o["end"] or o["start"],
+            entries.append(_entry(f"{INCIDENT_ID}:{o['id']}", o["heading"] + ("" if o["end"] else " (ongoing)"), o["end"] or o["start"],
                                   page, o.get("issue"), o["summary"] or o["title"]))
             continue
         state = f"ended {o['end']}" if o["end"] else "ongoing"
@@ -75,7 +75,7 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
         summary = f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
         incident = _incident_of(e, o)
         if incident:
-            summary += f" Incident: {incident['title']}." + (f" {incident['summary']}" if incident["summary"] else "")
+            summary += f" Incident: {incident['heading']}." + (f" {incident['summary']}" if incident["summary"] else "")
         entries.append(_entry(f"{OUTAGE_ID}:{e['id']}:{o['start']}",  # the same in every feed it is in
                               f"{e['name']}: down ({o['failure']}), {state}", o["end"] or o["start"], page,
                               (incident or {}).get("issue"), summary))

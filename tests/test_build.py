@@ -247,3 +247,20 @@ def test_the_build_reads_only_the_days_a_figure_can_depend_on(tmp_path):
     assert result.returncode == 0
     assert "2024-01-01" not in result.stderr and "2026-12-24" not in result.stderr
     assert "1 bad data line(s) skipped" in result.stdout  # only the fixture's own bad line
+
+
+def test_a_page_says_what_its_windows_cover_and_what_each_day_was(built):
+    out, _ = built
+    alpha = endpoints(out)["alpha"]
+    # Watched since its first crawl, 2026-09-01 12:00: 80 days, so the 90- and 365-day uptimes are over those 80.
+    assert alpha["uptime_coverage"]["90d"] == {"since": "2026-09-01T12:00:00Z", "until": NOW, "days": 80.0, "span_days": 90.0}
+    assert alpha["uptime_coverage"]["30d"]["days"] == 30.0 and endpoints(out)["gamma"]["uptime_coverage"]["30d"] is None
+    page = (out / "endpoints" / "alpha.html").read_text()
+    assert page.count('66.67&nbsp;% <span class="na">over the 80 days watched</span>') == 2  # 90 d and 365 d, never bare
+    assert '<time datetime="2026-11-20T11:30:00Z" title="2026-11-20T11:30:00Z">30 minutes ago</time>' in page
+    # Graded by the share up: 11-20 was 2 of 3 crawls up, 11-01 down throughout, 11-15 up, 11-02 not watched.
+    days = {day: cls for cls, day in re.findall(r'<span class="day (day-[a-z0-9]+)" title="(\d{4}-\d\d-\d\d):', page)}
+    assert (days["2026-11-20"], days["2026-11-01"], days["2026-11-15"], days["2026-11-02"]) == ("day-part", "day-down", "day-up", "day-none")
+    assert '<li><span class="swatch day-none"></span>not watched</li>' in page
+    index = (out / "index.html").read_text()
+    assert '<th scope="col" class="num">Uptime 7 d</th><th scope="col" class="num">Uptime 30 d</th>' in index  # the state-of box's window

@@ -309,18 +309,22 @@ def test_the_site_links_each_outage_to_its_issue_and_the_feeds_carry_the_inciden
     url = f"https://github.com/{REPO}/issues/1"
     assert incident == {"id": "chicago/down/2026-12-03T10:30:00Z", "kind": "down", "start": "2026-12-03T10:30:00Z",
                         "end": "2026-12-03T12:30:00Z", "title": "Chicago, IL is down (http_5xx) since 2026-12-03 10:30 UTC",
+                        "heading": "Resolved: Chicago, IL was down (http_5xx) from 2026-12-03 10:30 UTC to 2026-12-03 12:30 UTC (2 h)",
                         "summary": "Chicago, IL was down at 2 consecutive crawls from 2026-12-03 10:30 UTC: GET services failed with http_5xx. "
                                    "Resolved: Chicago, IL was up again at 2026-12-03 12:30 UTC, after 2 h down (4 failed crawls: http_5xx).",
                         "issue": {"number": 1, "url": url}}
     [outage] = detail["outages"]
-    assert outage["incident"] == {"id": incident["id"], "title": incident["title"], "url": url}
+    assert outage["incident"] == {"id": incident["id"], "title": incident["title"], "heading": incident["heading"], "url": url}
     page = (site / "endpoints" / "chicago.html").read_text()
-    assert f'<a href="{url}">Chicago, IL is down (http_5xx) since 2026-12-03 10:30 UTC</a> (issue #1)' in page
-    assert f'<td><a href="{url}">issue</a></td></tr>' in page
+    # Over, it is headed as resolved, with its span, never "is down since"; the outage row links to it and to its issue.
+    assert ('<li id="incident-down-2026-12-03T10-30-00Z"><strong>Resolved: Chicago, IL was down (http_5xx) from 2026-12-03 10:30 UTC '
+            f'to 2026-12-03 12:30 UTC (2 h)</strong> · <a href="{url}">issue #1</a>') in page
+    assert f'<td><a href="#incident-down-2026-12-03T10-30-00Z">resolved</a> · <a href="{url}">issue</a></td></tr>' in page
     for feed in ("chicago.xml", "outages.xml"):
         text = (site / "feeds" / feed).read_text()
         assert f'<link rel="related" href="{url}"/>' in text
-        assert "Incident: Chicago, IL is down (http_5xx) since 2026-12-03 10:30 UTC. Chicago, IL was down at 2 consecutive crawls" in text
+        assert ("Incident: Resolved: Chicago, IL was down (http_5xx) from 2026-12-03 10:30 UTC to 2026-12-03 12:30 UTC (2 h). "
+                "Chicago, IL was down at 2 consecutive crawls") in text
 
 
 def test_a_stale_incident_is_an_entry_of_the_feeds(world, tmp_path):

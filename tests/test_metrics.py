@@ -164,6 +164,49 @@ def test_the_state_of_open311_counts_and_names_the_best_and_worst():
     state = state_of([summary("a", "up", 0.99, False, 0.2), summary("b", "degraded", 0.90, True, None),
                       summary("c", "down", 0.50, None, 0.7), summary("d", "unknown", None, None, 0.1), summary("e", "up", 0.99, False, None)])
     assert {k: state[k] for k in ("watched", "answering", "down", "stale")} == {"watched": 5, "answering": 3, "down": 1, "stale": 1}
-    assert [state[k]["id"] for k in ("best_uptime", "worst_uptime", "best_accuracy", "worst_accuracy")] == ["a", "c", "d", "c"]
+    # a and e are tied at 99 %: both are the best, said as a tie, never settled by the alphabet.
+    assert {k: ([x["id"] for x in state[k]["endpoints"]], state[k]["value"])
+            for k in ("best_uptime", "worst_uptime", "best_accuracy", "worst_accuracy")} == {
+        "best_uptime": (["a", "e"], 0.99), "worst_uptime": (["c"], 0.5), "best_accuracy": (["d"], 0.1), "worst_accuracy": (["c"], 0.7)}
+    assert state["uptime_window"] == "30d"  # the window the league table shows too
     alone = state_of([summary("a", "up", 0.99, False, 0.2)])
     assert alone["best_uptime"] is None and alone["worst_accuracy"] is None  # no best without another to beat
+    tied = state_of([summary("a", "up", 1.0, False, None), summary("b", "up", 1.0, False, None)])
+    assert tied["best_uptime"] is None  # all at 100 %: no best, and no worst
+
+
+def test_a_summary_says_how_much_of_each_window_was_watched_and_keeps_its_own_calls_out_of_the_failures():
+    from history import History
+    from metrics.summary import summarize
+
+    # Watched for 40 days: a crawl every 6 hours, one down crawl 3 days ago, and two failed calls the monitor made
+    # for itself (an old window of the backfill, a panel ticket) in the latest crawl.
+    calls = [p for n in range(160) for p in crawl(NOW - timedelta(days=40) + timedelta(hours=6 * n), "http_5xx" if n == 148 else "ok")]
+    latest = calls[-1]["crawl"]
+    calls += [probe(NOW, "backfill", "timeout", crawl=latest, target="2026-10-01T00:00:00Z/2026-10-02T00:00:00Z"),
+              probe(NOW, "panel", "http_5xx", crawl=latest)]
+    site = summarize(History.of({"probes": calls}, NOW + timedelta(minutes=5)), NOW + timedelta(minutes=5))
+    e = site["details"]["e"]
+    first = "2026-10-11T12:00:00Z"
+    assert e["uptime_coverage"]["30d"] == {"since": "2026-10-21T12:05:00Z", "until": "2026-11-20T12:05:00Z", "days": 30.0, "span_days": 30.0}
+    for window in ("90d", "365d"):  # longer than the history: a figure over the 40 days watched, and said so
+        assert e["uptime_coverage"][window] == {"since": first, "until": "2026-11-20T12:05:00Z", "days": 40.0,
+                                                "span_days": 90.0 if window == "90d" else 365.0}
+    assert e["uptime"]["90d"] == e["uptime"]["365d"] == round(159 / 160, 4)
+    assert [f["method"] for f in e["failures"]] == ["services"]  # the down crawl's: not the backfill's, not the panel's
+    assert latest == "2026-11-20T06:00:00Z" and e["checked_ago_s"] == 6 * 3600 + 5 * 60  # "Checked 6 hours ago"
+    assert site["history"] == {"first_crawl": first, "last_crawl": latest}
+
+
+def test_a_city_that_cannot_be_read_is_never_called_fresh():
+    from history import History
+    from metrics.summary import summarize
+
+    for status, latest in (("up", "ok"), ("down", "http_5xx")):
+        calls = [p for h in range(1, 100) for p in crawl(hours_ago(h))] + crawl(NOW, latest)
+        records = {"probes": calls, "tickets": [{"endpoint": "e", "id": str(n), "crawl": hours_ago(n).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                  "requested": hours_ago(n + 1).strftime("%Y-%m-%dT%H:%M:%SZ"), "status": "open",
+                                                  "service_code": "A", "updated": None} for n in range(1, 90)]}
+        summary = summarize(History.of(records, NOW), NOW)["endpoints"][0]
+        assert summary["status"] == status
+        assert summary["stale"] is (False if status == "up" else None)  # down: "–", never "fresh"

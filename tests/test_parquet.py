@@ -126,6 +126,11 @@ def test_the_site_publishes_the_months_a_manifest_and_a_valid_package(data, tmp_
     assert set(listed) == {p.name for p in downloads_dir.iterdir()} - {"manifest.json", "datapackage.json"}
     assert all(listed[name]["bytes"] == (downloads_dir / name).stat().st_size for name in listed)
     assert manifest["archives"] == [] and not (tmp_path / "site.archive").exists()
+    # A month holds only the days watched, said for each of its files alike: September only its 1st, November to the 20th.
+    spans = {(f["month"], f["first_day"], f["last_day"], f["partial"]) for f in manifest["files"] if "month" in f}
+    assert spans == {("2026-09", "2026-09-01", "2026-09-01", True), ("2026-11", "2026-11-01", "2026-11-20", True)}
+    about = (out / "about.html").read_text()
+    assert ("The history runs from\n2026-09-01 to 2026-11-20, so 2026-11\nis partial until it is over." in about)
     report = frictionless.validate(str(downloads_dir / "datapackage.json"))
     assert report.valid, report.flatten(["resource", "type", "note"])[:5]
     package = json.loads((downloads_dir / "datapackage.json").read_text())

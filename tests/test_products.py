@@ -55,7 +55,8 @@ def test_the_outage_feeds_parse_as_atom(built):  # noqa: F811
     entries = feed.findall(f"{ATOM}entry")
     assert [e.findtext(f"{ATOM}title") for e in entries] == [
         "Alpha <script>alert(1)</script> & Co: down (http_5xx), ended 2026-11-20T11:30:00Z",
-        "Alpha <script>alert(1)</script> & Co has had no new request since 2026-11-09 18:20 UTC",  # the incident log's stale one
+        # the incident log's stale one, over: headed as resolved, with its span
+        "Resolved: Alpha <script>alert(1)</script> & Co had no new request from 2026-11-09 18:20 UTC to 2026-11-10 11:30 UTC (17 h 10 min)",
         "Alpha <script>alert(1)</script> & Co: down (timeout), ended 2026-11-15T12:00:00Z",
     ]  # escaped in the XML, read back as text
     stale = entries[1]
