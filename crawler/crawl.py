@@ -225,7 +225,7 @@ def endpoint_record(e: Endpoint, crawl_stamp: str) -> EndpointRecord:
         crawl=crawl_stamp, endpoint=e.id, name=e.name, country=e.country, base_url=e.base_url, format=e.format,
         platform=e.platform, timezone=e.timezone, jurisdiction_id=e.jurisdiction_id,
         location=list(e.location) if e.location else None, retired=e.retired.to_dict() if e.retired else None,
-        maintenance=[m.to_dict() for m in e.maintenance] or None,
+        maintenance=[m.to_dict() for m in e.maintenance] or None, access=e.access(),
     )
 
 

@@ -15,11 +15,11 @@ CATEGORIES = ("endpoint", "method", "outcome", "format")  # few distinct values:
 def probes_frame(probes: list[dict[str, Any]]) -> pd.DataFrame:
     """The calls from probe records as dicts (records.read), for a history made of records (History.of)."""
     columns = ["endpoint", "crawl", "method", "probed_at", "outcome", "http_status", "elapsed_ms", "items", "error", "page",
-               "format", "findings", "target", "rtt_ms", "server_ms"]
+               "format", "findings", "target", "rtt_ms", "server_ms", "retry_after_s"]
     frame = pd.DataFrame.from_records(probes, columns=columns)
     frame["crawl"] = pd.to_datetime(frame["crawl"], utc=True, format="ISO8601")
     frame["probed_at"] = pd.to_datetime(frame["probed_at"], utc=True, format="ISO8601")
-    for column in ("elapsed_ms", "page", "rtt_ms", "server_ms"):
+    for column in ("elapsed_ms", "page", "rtt_ms", "server_ms", "retry_after_s"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ("method", "outcome", "format"):
         frame[column] = frame[column].astype("category")

@@ -12,6 +12,7 @@ import pandas as pd
 from metrics import accuracy, incidents, maintenance, twin
 from metrics.compare import percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
+from metrics.developer import build_on
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
 from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
@@ -219,6 +220,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     fresh = freshness(tickets, covered, now)
     twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
     listed = service_count(calls)
+    implemented = comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None
     summary = {
         "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
         "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
@@ -229,11 +231,10 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
         "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None}, "needs_key": needs_key(calls, figures["last_checked"]),
         "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
         "stale": fresh["stale"] if fresh and figures["status"] in READABLE else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
-        "twin": twin.api_entry(twin_detail),
+        "twin": twin.api_entry(twin_detail), "build_on": build_on(info.get("access"), implemented, calls, now),
     }
     detail = _detail(info, calls, figures, tickets, covered, now, {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")},
-                     shared.latency_daily.get(endpoint_id, []),
-                     comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None)
+                     shared.latency_daily.get(endpoint_id, []), implemented)
     found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,
                                shared.incident_log.get(endpoint_id, []), now)
     detail["outages"] = incidents.link_outages(detail["outages"], found)

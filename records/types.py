@@ -188,6 +188,7 @@ class EndpointRecord:
     location: list[float] | None = None  # [latitude, longitude]; added in crawler 0.2.0
     retired: dict[str, str] | None = None  # {since, reason, successor?}; added in crawler 0.4.0
     maintenance: list[dict[str, Any]] | None = None  # [{days, from, to, source}]: declared windows; added in crawler 0.7.0
+    access: dict[str, Any] | None = None  # {limit, pages, api_key, docs, rate_limit}: what an app needs; added in crawler 0.8.0
     v: int = LAYOUT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,7 +196,7 @@ class EndpointRecord:
         return _plain(self)
 
     STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
-                                        "location", "retired", "maintenance")
+                                        "location", "retired", "maintenance", "access")
 
 
 @dataclass(frozen=True)

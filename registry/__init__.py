@@ -38,6 +38,7 @@ PATTERN_HINTS = {
 
 # Platforms documented at 10 requests a minute (Connected Bits' API addendum: Boston, SF, Austin).
 SLOW_PLATFORMS = {"Connected Bits": 6.0}
+PLATFORM_RATE_LIMITS = {"Connected Bits": 10}  # requests a minute, as the platform documents them
 DEFAULT_MIN_INTERVAL_S = 1.0
 
 
@@ -121,6 +122,7 @@ class Endpoint:
     limit: int | None = None  # the most requests one answer holds: a full page, or the cap
     pages: bool | None = None  # whether page=N is honoured; None: not known
     history_days: int | None = None  # how far back it lists requests, when documented shorter than the spec's 90 days
+    rate_limit: int | None = None  # requests a minute its documentation allows; None: the platform's, if documented
     maintenance: tuple[Maintenance, ...] = ()  # declared planned maintenance: down inside it is maintenance
     retired: Retired | None = None
 
@@ -138,6 +140,15 @@ class Endpoint:
     def needs_key(self) -> bool:
         """Whether the endpoint answers nothing without its key."""
         return self.api_key == "required"
+
+    def access(self) -> dict[str, Any]:
+        """What an app developer needs to know of reaching it, as the registry says it (the endpoint record keeps it):
+        page size, paging, key, documentation and the documented rate limit ({per_minute, source}: the entry's own, or
+        the platform's documented one)."""
+        documented = self.rate_limit or PLATFORM_RATE_LIMITS.get(self.platform)
+        source = "registry" if self.rate_limit else "platform"
+        return {"limit": self.limit, "pages": self.pages, "api_key": self.api_key, "docs": self.docs,
+                "rate_limit": {"per_minute": documented, "source": source} if documented else None}
 
     @property
     def host(self) -> str:

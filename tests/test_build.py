@@ -264,3 +264,27 @@ def test_a_page_says_what_its_windows_cover_and_what_each_day_was(built):
     assert '<li><span class="swatch day-none"></span>not watched</li>' in page
     index = (out / "index.html").read_text()
     assert '<th scope="col" class="num">Uptime 7 d</th><th scope="col" class="num">Uptime 30 d</th>' in index  # the state-of box's window
+
+
+def test_an_app_developer_finds_what_to_build_on(built):
+    out, _ = built
+    alpha = endpoints(out)["alpha"]["build_on"]
+    assert alpha == {"formats": ["json"], "key": "raises_limit", "docs": "https://alpha.example.org/docs?a=1&b=<x>",
+                     "paging": {"documented": True, "page_size": 100, "largest_page": 3, "seen": "not seen"},
+                     "definitions": {"services": 7, "with_definition": 0, "share": 0.0, "calls_answered": None},
+                     "rate_limit": {"documented": {"per_minute": 30, "source": "registry"}, "learned": None},
+                     "fits": {"json": True, "pages": True, "no_key": True}}
+    beta = endpoints(out)["beta"]["build_on"]
+    assert beta["docs"] is None  # its record's docs is javascript:, never a link
+    assert (beta["key"], beta["fits"]) == ("required", {"json": False, "pages": False, "no_key": False})
+    assert endpoints(out)["gamma"]["build_on"]["key"] is None  # a record older than crawler 0.8.0: not known, not "none"
+    assert json.loads((out / "api" / "alpha.json").read_text())["build_on"] == alpha
+    page = (out / "endpoints" / "alpha.html").read_text()
+    assert '<dt>API key</dt><dd>optional: it answers without one, and a key raises the rate limit</dd>' in page
+    assert '<dd id="rate-limit">30 requests a minute, documented in the registry.' in page
+    assert '<a href="https://alpha.example.org/docs?a=1&amp;b=&lt;x&gt;" rel="nofollow">' in page
+    assert "javascript:" not in (out / "endpoints" / "beta.html").read_text()
+    index = (out / "index.html").read_text()
+    assert ('Cities that take JSON, page, and need no key (1 of 3):\n<a href="endpoints/alpha.html#build-on-it">'
+            'Alpha &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</a>.') in index
+    assert 'data-json="yes" data-pages="yes" data-nokey="yes"' in index and 'data-json="no" data-pages="no" data-nokey="no"' in index

@@ -51,6 +51,16 @@ def test_the_demo_crawls_the_world_and_builds_a_site(tmp_path):
     truth = json.loads((tmp_path / "work" / "truth" / "cities.json").read_text())
     assert set(truth["cities"]) == set(by_id)
     assert (tmp_path / "work" / "truth" / "tickets.jsonl").stat().st_size > 0
+    # Harborview refuses past its limit with a 429 and Retry-After: its page tells an app developer both what its
+    # platform documents and what the crawl learnt, as many calls a minute as the simulated server takes.
+    import yaml
+    allowed = yaml.safe_load((ROOT / "simulator" / "scenarios" / "default" / "02-harborview.yaml").read_text())["behaviour"]["rate_limit"]
+    rate = by_id["harborview"]["build_on"]["rate_limit"]
+    assert rate["documented"] == {"per_minute": 10, "source": "platform"}
+    assert rate["learned"]["refusals"] >= 1 and rate["learned"]["per_minute"] == allowed["per_minute"]
+    page = (tmp_path / "site" / "endpoints" / "harborview.html").read_text()
+    assert ('<dd id="rate-limit">10 requests a minute, documented for its platform (Connected Bits).\nAnswered 429 Too Many Requests '
+            in page) and f"after {allowed['per_minute']} calls in a minute" in page
     assert sorted(p.relative_to(ROOT) for p in (ROOT / "data").rglob("*")) == before  # never the committed data/
 
 

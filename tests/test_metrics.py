@@ -210,3 +210,21 @@ def test_a_city_that_cannot_be_read_is_never_called_fresh():
         summary = summarize(History.of(records, NOW), NOW)["endpoints"][0]
         assert summary["status"] == status
         assert summary["stale"] is (False if status == "up" else None)  # down: "–", never "fresh"
+
+
+def test_what_refusals_taught_of_the_rate_limit():
+    from history.frames import probes_frame
+    from metrics.developer import learned_rate
+
+    def call(crawl_at, seconds, outcome="ok", retry=None):
+        return probe(crawl_at + timedelta(seconds=seconds), "service_definition", outcome, crawl=crawl_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     http_status=429 if outcome == "rate_limited" else 200, retry_after_s=retry)
+
+    two_days_ago, today = hours_ago(48), hours_ago(2)
+    # Refused after 5 calls in a minute two days ago, after 4 today (a call 70 s before is outside its minute).
+    calls = ([call(two_days_ago, s) for s in range(0, 50, 10)] + [call(two_days_ago, 51, "rate_limited", 20)]
+             + [call(today, 0)] + [call(today, s) for s in (70, 80, 90, 100)] + [call(today, 101, "rate_limited", 36)]
+             + [call(hours_ago(24 * 40), 0, "rate_limited", 5)])  # 40 days ago: out of the 30
+    assert learned_rate(probes_frame(calls), NOW) == {"refusals": 2, "days": 2, "latest": "2026-11-20T10:01:41Z", "per_minute": 4,
+                                                      "retry_after_s": 36.0}
+    assert learned_rate(probes_frame(calls[:5]), NOW) is None  # never refused: nothing learned

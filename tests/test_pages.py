@@ -96,6 +96,11 @@ def test_the_index_renders_sorts_and_filters(served, browser):
     assert page.get_attribute("#league thead th:nth-child(10)", "aria-sort") == "descending"
     page.select_option("select[data-filter=platform]", "uReport")
     assert names(page) == ["Beta"]
+    page.select_option("select[data-filter=platform]", "")
+    page.check("input[data-filter=nokey]")  # an app developer's question: which need no key
+    assert names(page) == ["Alpha <script>alert(1)</script> & Co"]
+    page.uncheck("input[data-filter=nokey]")
+    assert len(names(page)) == 3
     assert problems == []
 
 
@@ -123,8 +128,8 @@ def test_plotly_loads_only_when_a_chart_comes_into_view_and_only_once(served, br
     page.on("request", lambda r: fetched.append(r.url.rsplit("/", 1)[-1]) if "plotly" in r.url else None)
     page.goto(served + "/index.html", wait_until="load")
     page.wait_for_timeout(500)
-    assert fetched == [] and page.locator("#map svg.static circle").count() == 1  # in view (the one city placed), drawn at build time
-    page.mouse.wheel(0, 1)
+    assert fetched == [] and page.locator("#map svg.static circle").count() == 1  # the one city placed, drawn at build time
+    page.locator("#map").scroll_into_view_if_needed()
     page.wait_for_selector("#map .main-svg", timeout=20000)
     assert page.locator("#map svg.static").count() == 0 and fetched == [fetched[0]] and fetched[0].startswith("plotly-geo.")
     fetched.clear()

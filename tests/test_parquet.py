@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cli import PagesHandler
 from history import downloads
-from history.parquet import SCHEMAS, table_schema, write_all
+from history.parquet import NESTED_FIELDS, SCHEMAS, table_schema, write_all
 from records.layout import KINDS
 from records.read import read_data
 from tests.test_build import HISTORY, build
@@ -55,7 +55,7 @@ def as_record(row: dict, kind: str) -> dict:
             value = value.strftime("%Y-%m-%dT%H:%M:%SZ")
         elif isinstance(value, date):
             value = value.isoformat()
-        elif f.name in ("findings", "by_service", "by_channel", "columns", "location", "retired") and value is not None:
+        elif f.name in NESTED_FIELDS[kind] and value is not None:
             value = json.loads(value)
         out[f.name] = value
     return out

@@ -161,6 +161,7 @@ POLITE = """\
   timezone: America/Indiana/Indianapolis
   api_key_as: bearer
   min_interval_s: -1
+  rate_limit: 0
   notes: fine
   source: tests
 """
@@ -178,6 +179,7 @@ def test_politeness_and_key_fields_are_checked(tmp_path):
         f"{path}:9: boston: discovery_url: must end with discovery.json or discovery.xml",
         f"{path}:19: bloomington: api_key_as: needs api_key_env (the environment variable that holds the key)",
         f"{path}:20: bloomington: min_interval_s: must be at least 0; got -1",
+        f"{path}:21: bloomington: rate_limit: must be at least 1; got 0",
     ]
 
 
@@ -188,6 +190,10 @@ def test_the_interval_defaults_by_platform_and_can_be_set():
     assert endpoints["boston"].host == "311.boston.gov"
     from dataclasses import replace
     assert replace(endpoints["boston"], min_interval_s=0).interval == 0.0
+    # What the endpoint record keeps for app developers: the platform's documented rate limit, unless the entry has one.
+    assert endpoints["boston"].access()["rate_limit"] == {"per_minute": 10, "source": "platform"}
+    assert replace(endpoints["boston"], rate_limit=25).access()["rate_limit"] == {"per_minute": 25, "source": "registry"}
+    assert endpoints["bloomington"].access()["rate_limit"] is None
 
 
 def test_open_data_blocks_are_checked_to_the_key(tmp_path, monkeypatch):

@@ -74,7 +74,7 @@
   });
 })();
 
-// The league table: sort by a column heading, filter by country and platform.
+// The league table: sort by a column heading, filter by country, platform and what an app needs.
 var table = document.getElementById("league");
 if (table) {
   var body = table.tBodies[0];
@@ -115,6 +115,7 @@ if (table) {
     form.addEventListener("change", function () {
       var wanted = {};
       form.querySelectorAll("select").forEach(function (s) { wanted[s.dataset.filter] = s.value; });
+      form.querySelectorAll("input[type=checkbox]").forEach(function (c) { wanted[c.dataset.filter] = c.checked ? c.value : ""; });
       Array.prototype.forEach.call(body.rows, function (row) {
         row.hidden = Object.keys(wanted).some(function (k) { return wanted[k] && row.dataset[k] !== wanted[k]; });
       });
