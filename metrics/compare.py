@@ -32,6 +32,28 @@ def percentiles(endpoints: list[dict[str, Any]]) -> dict[str, dict[str, float | 
     return out
 
 
+# The comparison at the top of each endpoint's page: FIGURES and the accuracy risk (lower is better).
+PEER_FIGURES = {**FIGURES, "accuracy_risk": (lambda e: (e.get("accuracy") or {}).get("risk"), False)}
+
+
+def peers(endpoints: list[dict[str, Any]]) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, list[float]]]:
+    """For each endpoint and figure of PEER_FIGURES: {"value", "median" (of every endpoint with the figure, this one
+    included), "rank" (1 is the best; ties share it; None without a figure), "of" (how many have it), "better":
+    "higher" | "lower"}; and each figure's values, sorted, for the chart that marks the city among them."""
+    out: dict[str, dict[str, dict[str, Any]]] = {e["id"]: {} for e in endpoints}
+    values: dict[str, list[float]] = {}
+    for name, (read, more_is_better) in PEER_FIGURES.items():
+        known = {e["id"]: read(e) for e in endpoints if read(e) is not None}
+        values[name] = sorted(known.values())
+        middle = _median(list(known.values()))
+        for e in endpoints:
+            mine = known.get(e["id"])
+            rank = None if mine is None else 1 + sum(1 for v in known.values() if (v > mine if more_is_better else v < mine))
+            out[e["id"]][name] = {"value": mine, "median": middle, "rank": rank, "of": len(known),
+                                  "better": "higher" if more_is_better else "lower"}
+    return out, values
+
+
 def _median(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(statistics.median(known), 4) if known else None

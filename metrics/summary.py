@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from metrics import accuracy, incidents, maintenance, twin
-from metrics.compare import percentiles, platforms, state_of
+from metrics.compare import peers, percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
 from metrics.developer import build_on
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
@@ -173,12 +173,14 @@ def summarize(history: History, now: datetime) -> dict[str, Any]:
     details = {summary["id"]: detail for summary, detail in pairs}
     watched = [e for e in endpoints if not e["retired"]]  # a retired endpoint is compared with nobody
     ranks = percentiles(watched)
+    among, spread = peers(watched)
     for endpoint_id, detail in details.items():
         detail["compare"] = ranks.get(endpoint_id, {})
+        detail["peers"] = among.get(endpoint_id)  # None for a retired endpoint: compared with nobody
     crawls = list(history.records["crawls"])
     made = history.statuses.loc[history.statuses["crawl"] <= pd.Timestamp(now), "crawl"]  # every crawl any endpoint was in
     return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
-            "state": state_of(watched), "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
+            "state": state_of(watched), "peer_values": spread, "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
             "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
 
 

@@ -38,6 +38,7 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     env.globals["site_url"] = site_url
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
     env.globals["incident_anchor"] = incident_anchor
+    env.globals["strip"] = svg.strip  # where a city sits among its peers, drawn at build time
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
     land = PLOTLY / "world_110m.json"

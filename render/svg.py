@@ -111,3 +111,22 @@ def _geo(traces: list[dict[str, Any]], geo: dict[str, Any]) -> str:
                 x, y = at(lat, lon)
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
     return "".join(out)
+
+
+def strip(values: list[float], mine: float | None, median: float | None) -> Markup:
+    """One figure of every endpoint as dots on a line, the median as a tick and this endpoint's dot marked, so that a
+    reader sees where the city sits among its peers (the table beside it has the numbers)."""
+    if not values:
+        return Markup("")
+    width, height, pad = 160, 18, 6
+    low, high = min(values), max(values)
+    def x(v: float) -> float:
+        return pad + ((v - low) / (high - low) if high > low else 0.5) * (width - 2 * pad)
+    out = [f'<line x1="{pad}" x2="{width - pad}" y1="9" y2="9" stroke="currentColor" stroke-opacity="0.35"/>']
+    if median is not None:
+        out.append(f'<line x1="{x(median):.1f}" x2="{x(median):.1f}" y1="3" y2="15" stroke="currentColor" stroke-width="1.5"/>')
+    out += [f'<circle cx="{x(v):.1f}" cy="9" r="3" fill="currentColor" fill-opacity="0.35"/>' for v in values]
+    if mine is not None:
+        out.append(f'<circle class="mine" cx="{x(mine):.1f}" cy="9" r="5.5" fill="#0a58ca" stroke="#ffffff" stroke-width="1.5"/>')
+    return Markup(f'<svg class="strip" viewBox="0 0 {width} {height}" width="{width}" height="{height}" aria-hidden="true" '
+                  f'focusable="false">{"".join(out)}</svg>')

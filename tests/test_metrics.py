@@ -228,3 +228,20 @@ def test_what_refusals_taught_of_the_rate_limit():
     assert learned_rate(probes_frame(calls), NOW) == {"refusals": 2, "days": 2, "latest": "2026-11-20T10:01:41Z", "per_minute": 4,
                                                       "retry_after_s": 36.0}
     assert learned_rate(probes_frame(calls[:5]), NOW) is None  # never refused: nothing learned
+
+
+def test_each_city_is_compared_by_its_figure_the_median_and_its_rank():
+    from metrics.compare import peers
+
+    def summary(id, uptime, server, risk):
+        return {"id": id, "name": id, "uptime": {"30d": uptime}, "server_ms": {"p50": server} if server else None,
+                "requests_per_day": None, "conformance": None, "accuracy": {"risk": risk}}
+
+    among, values = peers([summary("a", 1.0, 200, 10), summary("b", 1.0, 100, None), summary("c", 0.9958, 300, 70),
+                           summary("d", None, None, 40)])
+    assert among["c"]["uptime_30d"] == {"value": 0.9958, "median": 1.0, "rank": 3, "of": 3, "better": "higher"}
+    assert among["a"]["uptime_30d"]["rank"] == among["b"]["uptime_30d"]["rank"] == 1  # a tie shares its rank
+    assert among["b"]["server_p50"] == {"value": 100, "median": 200, "rank": 1, "of": 3, "better": "lower"}
+    assert among["d"]["accuracy_risk"] == {"value": 40, "median": 40, "rank": 2, "of": 3, "better": "lower"}
+    assert among["d"]["uptime_30d"] == {"value": None, "median": 1.0, "rank": None, "of": 3, "better": "higher"}
+    assert values["uptime_30d"] == [0.9958, 1.0, 1.0] and values["requests_per_day"] == []

@@ -180,3 +180,16 @@ def test_the_pages_read_without_javascript(served, browser, path):
         assert "p50" in text and "Outages" in text and "2026-11-20T06:00:00Z" in text  # the figures are tables, not only charts
         for chart in ("latency", "requests", "classes", "closing"):  # and each chart has its static form
             assert page.locator(f"#{chart} svg.static").locator("circle, rect, polyline").count() >= 1
+
+
+def test_the_comparison_comes_first_and_marks_the_city(served, browser):
+    """A 311 director's question, how does this city compare, is answered in the first view of a laptop's screen."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(served + "/endpoints/alpha.html", wait_until="load")
+    box = page.locator("section.peers").bounding_box()
+    assert box["y"] + box["height"] <= 900, box
+    rows = page.eval_on_selector_all("table.peers tbody tr", "rows => rows.map(r => [r.cells[1].textContent.trim(), r.cells[3].textContent.trim()])")
+    assert rows[0] == ["60.00\u00a0%", "1 of 1"]  # alpha's 30-day uptime, alone to have one
+    assert page.locator("table.peers svg.strip circle.mine").count() == 4  # marked on each strip it has a figure for
+    context.close()
