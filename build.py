@@ -1,5 +1,5 @@
 """python build.py --data DIR --out DIR [--now ISO8601] [--cache DIR] [--json] [--site-url URL]
-                 [--release-url URL] [--archive DIR] [--downloads-limit MB]
+                 [--repository URL] [--release-url URL] [--archive DIR] [--downloads-limit MB]
 
 Renders the static site from the records in DIR. main() is the map of the whole build:
 data/ → the history (history/) → the figures (metrics/, pure) → the pages and the data products
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     empty_out(out)
-    counts = write_pages(out, site, args.site_url, Path(args.cache) if args.cache else None)
+    counts = write_pages(out, site, args.site_url, Path(args.cache) if args.cache else None, args.repository)
     published = publish_parquet(parquet_writer, staged, out, args)
     write_products(out, site, published)
     watched = sum(counts.values())
@@ -71,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", metavar="DIR", help="keep each day of probes read here between builds (history/cache.py)")
     p.add_argument("--site-url", type=parse_site_url, metavar="URL",
                    help="where the site is published (https://OWNER.github.io/REPOSITORY/): the sharing tags' links and images")
+    p.add_argument("--repository", type=parse_site_url, metavar="URL",
+                   help="the repository the site is built from (https://github.com/OWNER/REPOSITORY): the pages link to it")
     p.add_argument("--release-url", type=parse_site_url, metavar="URL",
                    help="where older years of the history are published as release assets "
                         "(https://github.com/OWNER/REPOSITORY/releases/download/): the manifest's links")

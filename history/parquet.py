@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from history.tables import TIMES, columns as column_names, nested
 from records import terse
 from records.layout import KINDS, dumps
+from records.methods import METHODS
 from records.read import RECORD_TYPES, Loaded, day_of_file, probe_lines, read_file
 
 FORMAT = 1  # of the files: a change here makes every cached month be written again
@@ -242,6 +243,9 @@ def table_schema(kind: str) -> dict[str, Any]:
     for f in SCHEMAS[kind]:
         kind_of = _field_type(kind, f, hints[f.name])
         field: dict[str, Any] = {"name": f.name, "type": kind_of}
+        if kind == "probes" and f.name == "method":  # the data dictionary's own words for each value (records/methods.py)
+            field["description"] = "The call: " + "; ".join(f"{name}: {words}" for name, words in METHODS.items())
+            field["constraints"] = {"enum": list(METHODS)}
         if kind_of in ("integer", "number", "datetime", "date"):
             field["missingValues"] = ["", "nan", "NaT", "None"]
         fields.append(field)

@@ -18,13 +18,12 @@ from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
 from metrics.utilization import (FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, requested_within,
                                  weekday_pattern)
-from records import iso, parse_moment
+from records import iso, methods, parse_moment
 
 LATENCY_SPAN = timedelta(days=7)
 UTILIZATION_SPAN = timedelta(days=7)
 CHART_SPAN = timedelta(days=30)
 RECENT_FAILURES = 20
-OWN_CALLS = ("backfill", "panel")  # calls the monitor makes for its own history and accuracy panel, not an app's
 READABLE = ("up", "degraded")  # a city whose latest crawl could read it: whether its requests are fresh is known
 _NO_STATUSES = pd.DataFrame({"endpoint": [], "crawl": pd.Series([], dtype="datetime64[ns, UTC]"), "status": [], "failure": []})
 
@@ -250,7 +249,7 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, covered: Coverage, now: datetime,
             by_method: dict[str, Any], daily: list[dict[str, Any]], implemented: dict[str, Any] | None) -> dict[str, Any]:
-    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN) & ~probes["method"].isin(OWN_CALLS)]  # the last 20 failed calls of 30 days
+    recent = probes[in_window(probes["probed_at"], now, CHART_SPAN) & ~probes["method"].isin(methods.OWN)]  # the last 20 failed calls of 30 days
     failures = recent[recent["outcome"] != "ok"].sort_values("probed_at", kind="stable").tail(RECENT_FAILURES).iloc[::-1]
     return {
         "format": info.get("format"),

@@ -14,8 +14,13 @@ def bundle(*figures: dict[str, Any] | None) -> str:
     kinds = {trace["type"] for figure in figures if figure for trace in figure["data"]}
     return next(name for name, draws in BUNDLES.items() if kinds <= draws)
 
-LAYOUT = {"margin": {"l": 50, "r": 10, "t": 30, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
+LAYOUT = {"margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
           "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+
+
+def _title(text: str) -> dict[str, Any]:
+    """A chart's title, in Plotly's layout and in its static form alike (render/svg.py)."""
+    return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 14}}
 
 
 def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
@@ -33,7 +38,8 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
         if timed:
             data.append({"type": "scatter", "mode": "lines", "line": {"dash": "dot"}, "name": f"GET {method}, server's own",
                          "x": [d["day"] for d in timed], "y": [d["server_p50"] for d in timed]})
-    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "median ms"}, "rangemode": "tozero"}}}
+    return {"data": data, "layout": {**LAYOUT, "title": _title("Median response time per day"),
+                                     "yaxis": {"title": {"text": "median ms"}, "rangemode": "tozero"}}}
 
 
 def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
@@ -46,7 +52,7 @@ def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
              "marker": {"opacity": [1 if d["covered"] >= 1 else 0.4 for d in days]},
              "hovertext": [f"{d['requests']} request{'' if d['requests'] == 1 else 's'}" + ("" if d["covered"] >= 1 else f", {d['covered']:.0%} of the day covered")
                            for d in days], "hoverinfo": "x+text"}]
-    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "requests"}}}}
+    return {"data": data, "layout": {**LAYOUT, "title": _title("Service requests a day"), "yaxis": {"title": {"text": "requests"}}}}
 
 
 def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -66,7 +72,7 @@ def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
                          "xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False, "marker": {"size": 8, "opacity": 0.8}})
     if not data:
         return None
-    layout: dict[str, Any] = {**LAYOUT, "grid": {"rows": len(data), "columns": 1, "pattern": "independent"},
+    layout: dict[str, Any] = {**LAYOUT, "title": _title("Where each city sits among its peers"), "grid": {"rows": len(data), "columns": 1, "pattern": "independent"},
                               "height": 140 * len(data), "margin": {**LAYOUT["margin"], "l": 150}}
     for n, trace in enumerate(data, start=1):
         suffix = "" if n == 1 else str(n)
@@ -103,7 +109,7 @@ def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any
            "bgcolor": "rgba(0,0,0,0)", "fitbounds": False,
            "lataxis": {"range": _span([loc[0] for _, loc in placed], 12, 30, (-60, 85))},
            "lonaxis": {"range": _span([loc[1] for _, loc in placed], 20, 60, (-180, 180))}}
-    return {"data": data, "layout": {**LAYOUT, "geo": geo, "height": 420}}
+    return {"data": data, "layout": {**LAYOUT, "title": _title("Where the cities are"), "geo": geo, "height": 420}}
 
 
 def _span(values: list[float], margin: float, least: float, limits: tuple[float, float]) -> list[float]:
@@ -131,7 +137,8 @@ def classes_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
     data = [{"type": "bar", "name": name, "marker": {"color": colour}, "x": [m["month"] for m in months],
              "y": [m["classes"].get(name, 0) for m in months]}
             for name, colour in CLASS_COLOURS.items() if any(name in m["classes"] for m in months)]
-    return {"data": data, "layout": {**LAYOUT, "barmode": "stack", "yaxis": {"title": {"text": "closings"}},
+    return {"data": data, "layout": {**LAYOUT, "title": _title("Closings by what their note says, per month"), "barmode": "stack",
+                                     "yaxis": {"title": {"text": "closings"}},
                                      "xaxis": {"type": "category"}}}
 
 
@@ -144,4 +151,5 @@ def closing_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
     colours = ["#c62828" if n == 0 else "#1565c0" for n, _ in enumerate(buckets)]
     data = [{"type": "bar", "name": "closings", "marker": {"color": colours}, "x": [b["bucket"] for b in buckets],
              "y": [b["closed"] for b in buckets]}]
-    return {"data": data, "layout": {**LAYOUT, "yaxis": {"title": {"text": "closings"}}, "xaxis": {"type": "category"}}}
+    return {"data": data, "layout": {**LAYOUT, "title": _title("Time from request to closing"), "yaxis": {"title": {"text": "closings"}},
+                                     "xaxis": {"type": "category"}}}

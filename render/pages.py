@@ -16,6 +16,7 @@ import jinja2
 
 from metrics import accuracy, closure
 from metrics.compare import uptime_ranks
+from records.methods import METHODS, OWN
 from records.status import STATUSES, listed
 from render import charts, social, svg
 
@@ -29,13 +30,16 @@ def environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, cache: Path | None = None) -> dict[str, int]:
+def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, cache: Path | None = None,
+                repository: str | None = None) -> dict[str, int]:
     """index.html, the other top pages and endpoints/<id>.html, with the assets they use and each endpoint's social
     image; returns the league's count of endpoints per status (the retired are listed apart, out of the league).
     site_url, where the site is published, makes the sharing tags' links absolute, as Open Graph needs; cache, the
-    build's cache directory, keeps the social images between builds."""
+    build's cache directory, keeps the social images between builds; repository, where the code and data/ are, is
+    linked from every page."""
     env = environment()
     env.globals["site_url"] = site_url
+    env.globals["repository"] = repository.rstrip("/") if repository else None
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
     env.globals["incident_anchor"] = incident_anchor
     env.globals["strip"] = svg.strip  # where a city sits among its peers, drawn at build time
@@ -58,7 +62,8 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
-            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS, path=f"{name}.html", image=None))
+            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS, methods=METHODS, own_calls=OWN,
+            path=f"{name}.html", image=None))
     page = env.get_template("endpoint.html")
     ranks = uptime_ranks(watched)
     (out / "social").mkdir(parents=True, exist_ok=True)

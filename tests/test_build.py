@@ -288,3 +288,43 @@ def test_an_app_developer_finds_what_to_build_on(built):
     assert ('Cities that take JSON, page, and need no key (1 of 3):\n<a href="endpoints/alpha.html#build-on-it">'
             'Alpha &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</a>.') in index
     assert 'data-json="yes" data-pages="yes" data-nokey="yes"' in index and 'data-json="no" data-pages="no" data-nokey="no"' in index
+
+
+def test_the_about_pages_recipe_runs_as_written_and_no_page_has_a_placeholder(built):
+    """The pandas recipe, as the page prints it, run where the page says (the folder built, as no --site-url was
+    given), gives the medians of the calls an app makes: never of the monitor's own backfill or panel."""
+    import html as markup
+    out, _ = built
+    about = (out / "about.html").read_text()
+    recipe = markup.unescape(re.search(r"<p>With pandas \(and pyarrow\):</p>\n<pre><code>(.*?)</code></pre>", about, re.S).group(1))
+    result = subprocess.run([sys.executable, "-c", recipe], capture_output=True, text=True, cwd=out)
+    assert result.returncode == 0, result.stderr
+    assert "alpha" in result.stdout and "services" in result.stdout and "backfill" not in result.stdout and "panel" not in result.stdout
+    for page in out.rglob("*.html"):
+        assert "OWNER" not in page.read_text() and "REPOSITORY" not in page.read_text(), page
+    assert "<code>backfill</code></td><td>the monitor&#39;s own: reading older history" in about  # the data dictionary
+
+
+def test_the_recipes_read_the_published_site_and_every_page_links_the_repository(tmp_path):
+    out = tmp_path / "site"
+    result = build(out, "--site-url", "https://open311status.github.io/open311-status", "--repository", "https://github.com/open311status/open311-status")
+    assert result.returncode == 0, result.stderr
+    about = (out / "about.html").read_text()
+    assert 'site = "https://open311status.github.io/open311-status/"' in about
+    assert "read_json('https://open311status.github.io/open311-status/downloads/manifest.json')" in about
+    for page in ("index.html", "endpoints/alpha.html", "about.html"):
+        assert '<a href="https://github.com/open311status/open311-status">source and data</a>' in (out / page).read_text()
+
+
+def test_no_sentence_on_the_site_runs_past_45_words(built):
+    """Readers skim: a sentence in a paragraph, a list item or a fact of any page stays short (the methodology page's
+    longest was 113 words)."""
+    import html as markup
+    out, _ = built
+    long = []
+    for page in sorted(out.rglob("*.html")):
+        text = re.sub(r"<(script|style|pre|table|nav)\b[^>]*>.*?</\1>", " ", page.read_text(), flags=re.S)
+        for _, block in re.findall(r"<(p|li|dd)\b[^>]*>(.*?)</\1>", text, re.S):
+            words = re.sub(r"\s+", " ", markup.unescape(re.sub(r"<[^>]+>", " ", block))).strip()
+            long += [(page.name, len(s.split()), s[:80]) for s in re.split(r"(?<=[.!?])\s+(?=[A-Z“\"(])", words) if len(s.split()) > 45]
+    assert long == []

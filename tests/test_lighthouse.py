@@ -4,6 +4,7 @@ four pages scored. Lighthouse is pinned in tools/lighthouse/ and installed by ma
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -13,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.conftest import ROOT
 from tests.test_build import build
@@ -53,20 +55,25 @@ def served(tmp_path_factory):
         yield url
 
 
-def lighthouse(url: str) -> dict:
-    """Lighthouse's report of one page, mobile profile (its default), performance and accessibility."""
+def lighthouse(url: str, scheme: str = "light") -> dict:
+    """Lighthouse's report of one page, mobile profile (its default), performance and accessibility; in dark mode
+    with Chromium's --force-dark-mode (prefers-color-scheme: dark)."""
     assert LIGHTHOUSE.exists() and BROWSER, "make test installs Lighthouse (tools/lighthouse) and Debian's chromium"
     result = subprocess.run(
         [str(LIGHTHOUSE), url, "--quiet", "--output=json", "--output-path=stdout", "--only-categories=performance,accessibility",
-         "--chrome-flags=--headless=new --no-sandbox --disable-gpu"],
+         "--chrome-flags=--headless=new --no-sandbox --disable-gpu" + (" --force-dark-mode" if scheme == "dark" else "")],
         capture_output=True, text=True, timeout=240, env={**os.environ, "CHROME_PATH": BROWSER})
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("page", PAGES)
-def test_the_page_is_fast_and_accessible_on_a_phone(served, page):
-    report = lighthouse(f"{served}/{page}")
+def test_the_page_is_fast_and_accessible_on_a_phone(served, page, scheme):
+    report = lighthouse(f"{served}/{page}", scheme)
+    shot = report["audits"]["final-screenshot"]["details"]["data"]  # the page as Lighthouse saw it: dark paper in dark mode
+    corner = Image.open(io.BytesIO(base64.b64decode(shot.split(",", 1)[1]))).convert("RGB").getpixel((2, 2))
+    assert (sum(corner) < 100) == (scheme == "dark"), corner
     scores = {name: round(category["score"] * 100) for name, category in report["categories"].items()}
     audits = report["audits"]
     failed = [audit["id"] for audit in audits.values()

@@ -193,3 +193,73 @@ def test_the_comparison_comes_first_and_marks_the_city(served, browser):
     assert rows[0] == ["60.00\u00a0%", "1 of 1"]  # alpha's 30-day uptime, alone to have one
     assert page.locator("table.peers svg.strip circle.mine").count() == 4  # marked on each strip it has a figure for
     context.close()
+
+
+PAGES = ["/index.html", "/endpoints/alpha.html", "/endpoints/beta.html", "/accuracy.html", "/platforms.html", "/methodology.html",
+         "/about.html"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_is_wider_than_a_phone(served, browser, path):
+    """Every table scrolls inside its own box: at 390 px nothing makes the page itself scroll sideways."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(served + path, wait_until="load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+# WCAG's contrast ratio of each text's colour on the background it is drawn on (the first ancestor that paints one).
+CONTRAST = """selector => {
+  const rgba = text => { const m = text.match(/[0-9.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const behind = el => { for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) return c; }
+                         return [255, 255, 255, 1]; };
+  return Array.from(document.querySelectorAll(selector)).filter(el => {
+      const own = el instanceof SVGElement ? el.textContent : Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("");
+      const box = el.getBoundingClientRect();
+      return own.trim() && box.width > 0 && box.height > 0;
+    }).map(el => {
+      const style = getComputedStyle(el);
+      const fg = rgba(el instanceof SVGElement ? style.fill : style.color), bg = behind(el.parentElement && el instanceof SVGElement ? el.closest("svg").parentElement : el);
+      const mixed = fg.slice(0, 3).map((v, i) => v * fg[3] * Number(style.opacity) + bg[i] * (1 - fg[3] * Number(style.opacity)));
+      const [a, b] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+      return [el.tagName + " " + el.textContent.trim().slice(0, 30), Math.round((a + 0.05) / (b + 0.05) * 100) / 100];
+    });
+}"""
+TEXT = "main p, main li, main td, main th, main dt, main dd, main code, main a, main caption, main h1, main h2, main h3, figcaption, footer, .main-svg text, svg.static text"
+
+
+@pytest.mark.parametrize("path", ["/index.html", "/endpoints/alpha.html", "/about.html", "/methodology.html"])
+def test_in_dark_mode_every_text_and_chart_reads(served, browser, path):
+    """Dark mode: the page's text, the code blocks, the static charts and the charts Plotly draws, each at 4.5:1 at least."""
+    context = browser.new_context(color_scheme="dark")
+    page = context.new_page()
+    page.goto(served + path, wait_until="load")
+    static = page.evaluate(CONTRAST, TEXT)
+    page.mouse.wheel(0, 1)
+    for target in page.eval_on_selector_all("script.plot", "els => els.map(e => e.dataset.target)"):
+        page.locator(f"#{target}").scroll_into_view_if_needed()
+        page.wait_for_selector(f"#{target} .main-svg", timeout=20000)
+    drawn = page.evaluate(CONTRAST, ".main-svg text")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(13, 17, 23)"
+    assert len(static) > 10 and (path == "/about.html" or path == "/methodology.html" or len(drawn) > 5)
+    low = [(what, ratio) for what, ratio in static + drawn if ratio < 4.5]
+    assert low == [], low
+    context.close()
+
+
+def test_static_charts_carry_a_title_axes_and_a_legend_without_javascript(served, browser):
+    page, problems = open_page(browser, served + "/endpoints/alpha.html", javascript=False)
+    latency = page.locator("#latency svg.static")
+    texts = latency.locator("text").all_text_contents()
+    assert texts[0] == "Median response time per day"  # its title
+    assert "median ms" in texts and "0" in texts  # the y axis: its title and its ticks from 0
+    assert "2026-11-20" in texts  # the x axis: the last day
+    assert "GET services" in texts and "GET requests" in texts  # the legend: a name per line
+    assert latency.locator("line").count() >= 4  # axes and grid lines
+    index, _ = open_page(browser, served + "/index.html", javascript=False)
+    land = index.locator("#map svg.static path").first.get_attribute("d")
+    assert len(land) > 1000 and index.locator("#map svg.static text").all_text_contents()[0] == "Where the cities are"
+    assert problems == []

@@ -91,6 +91,7 @@ def test_the_years_moved_off_the_site_are_released_before_the_site_goes_up():
     names = [s.get("name") or s.get("uses") for s in build_steps]
     [built] = [s for s in build_steps if "python build.py" in s.get("run", "")]
     assert '--release-url "https://github.com/${{ github.repository }}/releases/download/"' in built["run"]
+    assert '--repository "https://github.com/${{ github.repository }}"' in built["run"]  # every page links the repository
     [release] = [s for s in build_steps if "release-archive.sh" in s.get("run", "")]
     assert release["run"] == ".github/scripts/release-archive.sh archive"
     assert release["env"] == {"GH_TOKEN": "${{ github.token }}", "GH_REPO": "${{ github.repository }}"}

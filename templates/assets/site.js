@@ -23,6 +23,7 @@
   var draw = function (node) {
     plotly(node.dataset.bundle).then(function (Plotly) {
       var figure = JSON.parse(node.textContent);
+      if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) { darken(figure.layout); }
       var target = document.getElementById(node.dataset.target);
       target.textContent = "";  // the static form gives way
       // topojsonURL: the map's land, from the site's own assets (Plotly's default is a CDN).
@@ -31,6 +32,22 @@
         if (figure.data.some(function (trace) { return trace.type === "scattergeo"; })) { focusable(Plotly, target, figure); }
       });
     });
+  };
+  // Dark mode: Plotly's own colours are dark grey text and white grid lines, unreadable on the page's dark paper.
+  // Text in the page's ink (far above 4.5:1 on it), grid lines faint, the map's land a shade above the paper.
+  var darken = function (layout) {
+    var ink = "#e6edf3", grid = "#3d444d";
+    layout.font = Object.assign({}, layout.font, { color: ink });
+    if (layout.title) { layout.title.font = Object.assign({}, layout.title.font, { color: ink }); }
+    Object.keys(layout).concat(["xaxis", "yaxis"]).forEach(function (key) {
+      if (/^[xy]axis[0-9]*$/.test(key)) {
+        layout[key] = Object.assign({}, layout[key], { gridcolor: grid, zerolinecolor: grid, linecolor: grid, color: ink });
+      }
+    });
+    if (layout.geo) {
+      Object.assign(layout.geo, { landcolor: "#2d333b", coastlinecolor: "#768390", countrycolor: "#545d68", subunitcolor: "#444c56" });
+    }
+    layout.hoverlabel = { font: { color: "#0d1117" }, bgcolor: "#e6edf3" };
   };
   // The map's dots, reachable by keyboard: each named (city and status) and, focused, showing the tooltip a
   // pointer would. The box becomes a group of named dots rather than one picture.
