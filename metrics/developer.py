@@ -65,10 +65,12 @@ def learned_rate(calls: pd.DataFrame, now: datetime) -> dict[str, Any] | None:
     if refused.empty:
         return None
     allowed = []
-    for crawl, group in recent[recent["crawl"].isin(refused["crawl"].unique())].groupby("crawl", sort=False):
+    # The whole crawl of each refusal: a minute before one may reach back past the start of the 30 days.
+    for crawl, group in calls[calls["crawl"].isin(refused["crawl"].unique())].groupby("crawl", sort=False):
         group = group.sort_values("probed_at", kind="stable")
         times = group["probed_at"].to_numpy()
-        for n in np.flatnonzero((group["outcome"] == "rate_limited").to_numpy()):
+        inside = ((group["probed_at"] > pd.Timestamp(now - RATE_SPAN)) & (group["probed_at"] <= pd.Timestamp(now))).to_numpy()
+        for n in np.flatnonzero((group["outcome"] == "rate_limited").to_numpy() & inside):
             before = times[:n]
             allowed.append(int((before > times[n] - np.timedelta64(RATE_WINDOW)).sum()))
     latest = refused.sort_values("probed_at", kind="stable").iloc[-1]

@@ -228,6 +228,10 @@ def test_what_refusals_taught_of_the_rate_limit():
     assert learned_rate(probes_frame(calls), NOW) == {"refusals": 2, "days": 2, "latest": "2026-11-20T10:01:41Z", "per_minute": 4,
                                                       "retry_after_s": 36.0}
     assert learned_rate(probes_frame(calls[:5]), NOW) is None  # never refused: nothing learned
+    # A crawl that began on the first second of the 30 days: its calls before the refusal still count.
+    edge = NOW - timedelta(days=30)
+    early = [call(edge, s) for s in range(0, 40, 10)] + [call(edge, 41, "rate_limited", 20)]
+    assert learned_rate(probes_frame(early), NOW)["per_minute"] == 4
 
 
 def test_each_city_is_compared_by_its_figure_the_median_and_its_rank():
