@@ -233,11 +233,12 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
     repo = tmp / "repo"
-    (repo / "data").mkdir(parents=True)
-    git("init", "-q")
-    git("config", "user.email", "bench@example.org")
-    git("config", "user.name", "bench")
-    (repo / ".gitattributes").write_text((ROOT / ".gitattributes").read_text())
+    renamed = tmp / "renamed"  # the same commits, each day file named with its kind last (issue 29: do such names pack smaller?)
+    for where in (repo, renamed):
+        (where / "data").mkdir(parents=True)
+        for args in (("init", "-q"), ("config", "user.email", "bench@example.org"), ("config", "user.name", "bench")):
+            subprocess.run(["git", "-C", str(where), *args], check=True)
+        (where / ".gitattributes").write_text((ROOT / ".gitattributes").read_text())
     end = datetime(2026, 11, 20, tzinfo=timezone.utc)
     start = end - timedelta(days=days)
     cities = load(DEFAULT_SCENARIO)
@@ -254,15 +255,24 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
             git("add", "-A")
             git("commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}")
             commit_s += time.monotonic() - started
+            mirror_renamed(repo / "data", renamed / "data")
+            for args in (("add", "-A"), ("commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}")):
+                subprocess.run(["git", "-C", str(renamed), *args], check=True, capture_output=True)
             moment += timedelta(minutes=30)
             if moment == start + timedelta(days=GROWTH_WARMUP_DAYS):
                 git("gc", "-q")
                 warm_type, warm_kinds = packed_sizes(repo, git)
+                subprocess.run(["git", "-C", str(renamed), "gc", "-q"], check=True)
+                renamed_warm = packed_sizes(renamed, lambda *a: subprocess.run(["git", "-C", str(renamed), *a], capture_output=True,
+                                                                                 text=True, check=True).stdout)[0]
     commits = int(git("rev-list", "--count", "HEAD"))
     git("gc", "-q")
     packed = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
     by_type, blob_kinds = packed_sizes(repo, git)
     by_type, blob_kinds = by_type - warm_type, blob_kinds - warm_kinds
+    subprocess.run(["git", "-C", str(renamed), "gc", "-q"], check=True)
+    renamed_type = packed_sizes(renamed, lambda *a: subprocess.run(["git", "-C", str(renamed), *a], capture_output=True, text=True,
+                                                                    check=True).stdout)[0] - renamed_warm
     grown = days - GROWTH_WARMUP_DAYS
     # The data's blobs grow with the endpoints; commits and trees with the crawls, whatever the endpoints.
     blobs_per_endpoint_year = by_type["blob"] * 365 / grown / len(endpoints)
@@ -276,6 +286,10 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
          f"{(blobs_per_endpoint_year + history_per_year / 100) / 1e6:.2f} MB",
          f"the data {blobs_per_endpoint_year / 1e6:.2f} MB per endpoint-year, commits and trees {history_per_year / 1e6:.1f} MB a year "
          f"shared by all; {commits} commits, {packed / 1e6:.1f} MB packed; {commit_s / commits * 1000:.0f} ms a commit"),
+        ("git: the same, each day file named with its kind last (2026-11-10.probes.jsonl)",
+         f"{renamed_type['blob'] * 365 / grown / len(endpoints) / 1e6:.2f} MB",
+         f"the data's blobs, against {blobs_per_endpoint_year / 1e6:.2f} MB as named now (issue 29: git pairs files for deltas by "
+         f"the last 16 characters of their path)"),
         ("git: packed data per endpoint-year, by kind", "",
          ", ".join(f"{k} {v * 365 / grown / len(endpoints) / 1e6:.2f} MB" for k, v in blob_kinds.most_common())),
         ("git: checkout (data/) per endpoint-year", f"{checkout * year / 1e6:.1f} MB",
@@ -439,6 +453,17 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
                      f"{(sizes[True] - sizes[False]) / len(endpoints) / 1e6:.2f} MB",
                      f"packed, {len(endpoints)} kinds crawled {crawls_taken} times with and without it"))
     return rows
+
+
+def mirror_renamed(source: Path, target: Path) -> None:
+    """Copy the day files that changed from source to target, each named with its kind last: data/probes/2026/
+    2026-11-10.jsonl becomes data/probes/2026/2026-11-10.probes.jsonl (day files only grow, so a size tells a change)."""
+    for path in source.rglob("*.jsonl"):
+        kind = path.relative_to(source).parts[0]
+        copy = target / path.relative_to(source).parent / f"{path.stem}.{kind}.jsonl"
+        if not copy.exists() or copy.stat().st_size != path.stat().st_size:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(path.read_bytes())
 
 
 def packed_sizes(repo: Path, git: Callable[..., str]) -> tuple[collections.Counter[str], collections.Counter[str]]:
