@@ -48,10 +48,15 @@ def peers(endpoints: list[dict[str, Any]]) -> tuple[dict[str, dict[str, dict[str
         middle = _median(list(known.values()))
         for e in endpoints:
             mine = known.get(e["id"])
-            rank = None if mine is None else 1 + sum(1 for v in known.values() if (v > mine if more_is_better else v < mine))
+            rank = None if mine is None else _rank(mine, known.values(), more_is_better)
             out[e["id"]][name] = {"value": mine, "median": middle, "rank": rank, "of": len(known),
                                   "better": "higher" if more_is_better else "lower"}
     return out, values
+
+
+def _rank(mine: float, values: Any, more_is_better: bool) -> int:
+    """1 for the best of values (mine among them); ties share a rank."""
+    return 1 + sum(1 for v in values if (v > mine if more_is_better else v < mine))
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -104,4 +109,4 @@ def uptime_ranks(endpoints: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """Per endpoint with a 30-day uptime, its rank among those that have one (1 is the best; ties share a rank) and
     how many they are: what each endpoint's social image says."""
     known = {e["id"]: e["uptime"]["30d"] for e in endpoints if e["uptime"]["30d"] is not None}
-    return {key: (1 + sum(1 for other in known.values() if other > value), len(known)) for key, value in known.items()}
+    return {key: (_rank(value, known.values(), True), len(known)) for key, value in known.items()}

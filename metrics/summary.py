@@ -34,7 +34,7 @@ def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict
     by linear interpolation. total is what the call took from the runner; server the server's own time (the time to
     the first byte less a round trip, crawler/stopwatch.py), over the calls that have it (crawler 0.7.0 on); rtt one
     round trip."""
-    ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok")
+    ok = probes[probes["method"].isin(methods.APP) & (probes["outcome"] == "ok")
                 & in_window(probes["probed_at"], now, LATENCY_SPAN) & probes["elapsed_ms"].notna()]
     # One pass for the three: each column's quantiles leave out its own nulls (calls before crawler 0.7.0 have no server time).
     table = ok.groupby(["endpoint", "method"], observed=True)[["elapsed_ms", "server_ms", "rtt_ms"]].quantile([0.5, 0.95]).unstack()
@@ -52,7 +52,7 @@ def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict
 def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """p50 per UTC day and method (services, requests) of successful calls, the total and the server's own time (None
     for a day without it), the 30 days before now, for every endpoint."""
-    ok = probes[probes["method"].isin(["services", "requests"]) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
+    ok = probes[probes["method"].isin(methods.APP) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
     daily = ok.groupby([ok["endpoint"], ok["probed_at"].dt.normalize(), "method"], observed=True)[["elapsed_ms", "server_ms"]].median()
     out: dict[str, list[dict[str, Any]]] = {}
     for (endpoint, day, method), row in daily.iterrows():
