@@ -129,6 +129,13 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
+def archive(argv: list[str]) -> int:
+    """open311-status archive: the monthly archive of data/ (compact, export), with the real clock."""
+    from history.archive import main
+
+    return main(argv, clock=_now)
+
+
 def shards(argv: list[str]) -> int:
     """open311-status shards: the crawl workflow's export and merge of sharded crawls."""
     from shards import main
@@ -156,6 +163,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "build": (build, "render the site from data/ (python build.py)"),
     "demo": (demo, "crawl a simulated world for 30 days and build its site, offline"),
     "serve": (serve, "serve the built site on http://127.0.0.1:8000/"),
+    "archive": (archive, "compact the months that are over into data/archive/, or export one as JSON Lines"),
     "shards": (shards, "export a shard's new lines, or merge shards' lines (the crawl workflow)"),
     "bench": (bench, "run the benchmarks and print their table"),
 }

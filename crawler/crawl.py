@@ -32,8 +32,8 @@ from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, Tic
 from records.terse import seconds_after
 from crawler.paces import KEPT, Paces
 from records.coverage import merged, read_whole
-from records.layout import day_path, moment
-from records.read import probe_lines, read_data
+from records.layout import moment
+from records.read import probe_days, read_data
 
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -304,14 +304,14 @@ class Memory:
         into records: a quarter of a year of them), then kept up by note_coverage."""
         if self.intervals is None:
             self.intervals = {}
-            for n in range((BACKFILL_SPAN + timedelta(days=2)).days):
-                path = day_path(self.data_dir, "probes", (self.now - timedelta(days=n)).date())
-                if path.exists():
-                    for line in probe_lines(path, []):
-                        for c in line.calls:
-                            self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
-                        if n <= KEPT.days and any(c.o == "rate_limited" for c in line.calls):
-                            self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
+            days = [(self.now - timedelta(days=n)).date() for n in range((BACKFILL_SPAN + timedelta(days=2)).days)]
+            for day, lines in probe_days(self.data_dir, days, []):  # its day file, or its month's archive
+                n = (self.now.date() - day).days
+                for line in lines:
+                    for c in line.calls:
+                        self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
+                    if n <= KEPT.days and any(c.o == "rate_limited" for c in line.calls):
+                        self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
         return self.intervals
 
     def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from history import cache
-from history.days import first_raw_day, key_of, no_day, on_the_cores, read_day
+from history.days import archived_month, first_raw_day, key_of, no_day, on_the_cores, read_archived, read_day
 from history.frames import CATEGORIES, crawl_statuses, probes_frame
 from records import iso
-from records.layout import KINDS
+from records.layout import KINDS, day_path
 from records.read import read_data
 from records.status import STATUSES
 
@@ -104,11 +104,16 @@ def _probes(data_dir: Path, now: datetime, cache_dir: Path | None, problems: lis
     found = {day: no_day() for day in days if keys[day][1] == 0}  # no crawl was stored that day
     if cache_dir:
         found |= {day: cache.cached(cache_dir, keys[day], day, day >= raw_from) for day in days if day not in found}
-    missing = [(data_dir, day, day >= raw_from) for day in days if found.get(day) is None]
-    for (_, day, _), read in zip(missing, on_the_cores(read_day, missing)):
-        found[day] = read
-        if cache_dir and read["key"][1]:
-            cache.store(cache_dir, day, read)
+    missing = [day for day in days if found.get(day) is None]  # each has a day file, or is in an archived month
+    from_files = [(data_dir, day, day >= raw_from) for day in missing if day_path(data_dir, "probes", day).exists()]
+    by_month: dict[Path, list[tuple[date, bool]]] = {}
+    for day in sorted(set(missing) - {day for _, day, _ in from_files}):
+        by_month.setdefault(archived_month(data_dir, day), []).append((day, day >= raw_from))  # type: ignore[arg-type]  # its key was not 0
+    read = on_the_cores(read_day, from_files) + [d for part in on_the_cores(read_archived, list(by_month.items())) for d in part]
+    for day, got in zip([d for _, d, _ in from_files] + [d for part in by_month.values() for d, _ in part], read):
+        found[day] = got
+        if cache_dir and got["key"][1]:
+            cache.store(cache_dir, day, got)
     if cache_dir:
         cache.prune(cache_dir, days[0], raw_from)
     counts: dict[str, tuple[str, int]] = {}

@@ -7,7 +7,8 @@ with the columns of data/README.md in its order: times as UTC timestamps (whole 
 Parquet has no seconds), days as dates, repeated text (endpoint, method, outcome, status...) as dictionaries,
 whole numbers as integers, nested values (a probe's findings, a twin day's counts) as JSON text. Probes come one row per call, in the order of
 their endpoint, crawl and call; the other kinds in the order they were written. A line that is not a sound
-record is left out, as the build leaves it out.
+record is left out, as the build leaves it out. The file's metadata (open311-status.days) lists the day files it was
+made of, with their sizes and rows. A month already archived in data/archive/ (history/archive.py) is that file.
 
 With a cache directory, a month whose day files have not changed since (names and sizes: they only
 grow) is copied from there rather than written again: a past month is written once.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import shutil
 import types
 import typing
@@ -30,12 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from history.tables import TIMES, columns as column_names, nested
-from records import terse
+from records import archive, terse
+from records.archive import DAYS_KEY
 from records.layout import KINDS, dumps
 from records.methods import METHODS
 from records.read import RECORD_TYPES, Loaded, day_of_file, probe_lines, read_file
 
-FORMAT = 1  # of the files: a change here makes every cached month be written again
+FORMAT = 2  # of the files: a change here makes every cached month be written again
 DATES = {"day", "date"}
 # Text that is mostly different on every row: kept plain; all other text is a dictionary (few distinct values).
 UNIQUE_TEXT = {"id", "target", "error", "notes", "reason", "source", "base_url"}
@@ -92,16 +95,28 @@ def months(data_dir: str | Path, kind: str) -> dict[str, list[Path]]:
     return dict(by_month)
 
 
-def table(kind: str, paths: list[Path], problems: list[str]) -> pa.Table:
-    """The records of these day files of one kind as one typed table."""
+def month_table(kind: str, paths: list[Path], problems: list[str]) -> pa.Table:
+    """The records of these day files of one kind as one typed table, which says in its metadata what it was made of:
+    each day file's day and size, and how many rows it gave (records/archive.py reads a day at a time by them)."""
+    rows = []
     if kind == "probes":
-        lines = [line for path in paths for line in probe_lines(path, problems)]
-        return probe_table(lines)
-    loaded = Loaded()
-    for path in paths:
-        read_file(path, kind, loaded)
-    problems.extend(loaded.problems)
-    records = loaded.records[kind]
+        per_file = [probe_lines(path, problems) for path in paths]
+        rows = [sum(len(line.calls) for line in lines) for lines in per_file]
+        made = probe_table([line for lines in per_file for line in lines])
+    else:
+        loaded = Loaded()
+        for path in paths:
+            before = len(loaded.records[kind])
+            read_file(path, kind, loaded)
+            rows.append(len(loaded.records[kind]) - before)
+        problems.extend(loaded.problems)
+        made = records_table(kind, loaded.records[kind])
+    days = [[day_of_file(path).isoformat(), path.stat().st_size, n] for path, n in zip(paths, rows)]  # type: ignore[union-attr]  # months() keeps day files only
+    return made.replace_schema_metadata({DAYS_KEY: json.dumps(days, separators=(",", ":"))})
+
+
+def records_table(kind: str, records: list[dict[str, Any]]) -> pa.Table:
+    """Records of any kind but probes as one typed table, in their order."""
     target = SCHEMAS[kind]
     columns = {}
     for f in target:
@@ -163,6 +178,11 @@ def fingerprint(kind: str, paths: list[Path]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def write_table(kind: str, made: pa.Table, path: Path) -> None:
+    """A month's table as its file: the same bytes from the same table (the archive and the download are one file)."""
+    pq.write_table(made, path, **_options(SCHEMAS[kind]))
+
+
 def write_month(kind: str, month: str, paths: list[Path], out_dir: Path, problems: list[str], cache: Path | None = None) -> Path:
     """downloads/<kind>-<month>.parquet, from the cache when its day files are unchanged."""
     out = out_dir / f"{kind}-{month}.parquet"
@@ -170,7 +190,7 @@ def write_month(kind: str, month: str, paths: list[Path], out_dir: Path, problem
     if kept is not None and kept.exists():
         shutil.copyfile(kept, out)
         return out
-    pq.write_table(table(kind, paths, problems), out, **_options(SCHEMAS[kind]))
+    write_table(kind, month_table(kind, paths, problems), out)
     if kept is not None:
         kept.parent.mkdir(parents=True, exist_ok=True)
         for stale in kept.parent.glob(f"{kind}-{month}.*.parquet"):
@@ -181,28 +201,38 @@ def write_month(kind: str, month: str, paths: list[Path], out_dir: Path, problem
 
 def write_all(data_dir: str | Path, out_dir: str | Path, cache: str | Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Every kind's every month into out_dir: (one entry per file written: kind, month, path, rows, bytes, sha256, the
-    first and last day the history holds of that month and whether that is less than the whole month; problems)."""
+    first and last day the history holds of that month and whether that is less than the whole month; problems). An
+    archived month (records/archive.py) is its archive file as it is: the same bytes its day files gave."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries, problems = [], []
     by_kind = {kind: months(data_dir, kind) for kind in KINDS}
-    spans = month_spans(by_kind)
+    stored = {kind: archive.months(data_dir, kind) for kind in KINDS}
+    spans = month_spans(by_kind, stored)
     for kind in KINDS:
-        for month, paths in by_kind[kind].items():
-            path = write_month(kind, month, paths, out_dir, problems, Path(cache) if cache else None)
+        for month in sorted(set(by_kind[kind]) | set(stored[kind])):
+            if month in stored[kind]:
+                path = out_dir / f"{kind}-{month}.parquet"
+                shutil.copyfile(stored[kind][month], path)
+            else:
+                path = write_month(kind, month, by_kind[kind][month], out_dir, problems, Path(cache) if cache else None)
             entries.append({"kind": kind, "month": month, "path": path.name, "rows": pq.read_metadata(path).num_rows,
                             "bytes": path.stat().st_size, "sha256": sha256(path), **spans[month]})
     return entries, problems
 
 
-def month_spans(by_kind: dict[str, dict[str, list[Path]]]) -> dict[str, dict[str, Any]]:
-    """Per month, the first and last day any kind has a day file of, and whether the month is partial: watched from
-    after its first day (the monitor started then) or not to its last (it is not over, or the monitor stopped). The same
-    for every kind of the month, for a kind written only when something changed may have no file of a quiet day."""
+def month_spans(by_kind: dict[str, dict[str, list[Path]]], stored: dict[str, dict[str, Path]] | None = None) -> dict[str, dict[str, Any]]:
+    """Per month, the first and last day any kind has a day file of (or had, for an archived month), and whether the
+    month is partial: watched from after its first day (the monitor started then) or not to its last (it is not over,
+    or the monitor stopped). The same for every kind of the month, for a kind written only when something changed may
+    have no file of a quiet day."""
     days: dict[str, list[date]] = defaultdict(list)
     for by_month in by_kind.values():
         for month, paths in by_month.items():
             days[month] += [d for d in map(day_of_file, paths) if d is not None]
+    for files in (stored or {}).values():
+        for month, path in files.items():
+            days[month] += [date.fromisoformat(d) for d in archive.days_of(path)]
     out = {}
     for month, held in days.items():
         first, last = min(held), max(held)

@@ -23,7 +23,6 @@ import dataclasses
 import json
 import sqlite3
 import sys
-import typing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,14 @@ import numpy as np
 import pandas as pd
 
 from records.layout import KINDS
-from records.read import RECORD_TYPES, read_data
+from records.read import NESTED, RECORD_TYPES, read_data
 
 TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported", "start", "end"}
 
 
 def nested(kind: str) -> set[str]:
     """A kind's fields that hold a dict or a list (a probe's findings, a twin day's counts): JSON text in a table."""
-    return {n for n, hint in typing.get_type_hints(RECORD_TYPES[kind]).items() if "dict" in str(hint) or "list" in str(hint)}
+    return NESTED[kind]
 
 
 def columns(kind: str) -> list[str]:

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 
 import msgspec
 
-from records import terse
-from records.layout import KINDS
+from records import archive, terse
+from records.layout import KINDS, day_path
 from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, IncidentRecord, ProbeRecord, ServiceRecord,
                            TicketRecord, TwinDayRecord, TwinRowRecord)
 
@@ -39,6 +39,9 @@ def _expected_types(cls: type) -> dict[str, frozenset[type]]:
 
 
 EXPECTED = {kind: _expected_types(cls) for kind, cls in RECORD_TYPES.items()}
+# The fields that hold a dict or a list (a probe's findings, a twin day's counts): JSON text in a table or an archive.
+NESTED = {kind: {n for n, hint in typing.get_type_hints(cls).items() if "dict" in str(hint) or "list" in str(hint)}
+          for kind, cls in RECORD_TYPES.items()}
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -76,10 +79,15 @@ def day_of_file(path: Path) -> date | None:
 def read_data(
     data_dir: str | Path, since: date | None = None, until: date | None = None, kinds: tuple[str, ...] = KINDS
 ) -> Loaded:
-    """Every sound record of the kinds in [since, until] (by day file), with the problems met."""
+    """Every sound record of the kinds in [since, until] (by day file), with the problems met: the archived months
+    first (records/archive.py: a month is archived once it is over), then the day files."""
     data_dir = Path(data_dir)
     loaded = Loaded()
     for kind in kinds:
+        for month, stored in archive.months(data_dir, kind).items():
+            if archive.in_span(month, since, until):
+                loaded.records[kind].extend(archive.probe_records(stored, since, until) if kind == "probes"
+                                            else archive.read_records(stored, kind, NESTED[kind], since, until))
         for path in sorted((data_dir / kind).glob("*/*.jsonl")):
             day = day_of_file(path)
             if day is None:
@@ -115,6 +123,25 @@ def probe_lines(path: Path, problems: list[str]) -> list[terse.Line]:
             except ValueError as e:
                 problems.append(f"{path}:{number}: {_probe_problem(raw, e)}; skipped")
     return lines
+
+
+def probe_days(data_dir: str | Path, days: list[date], problems: list[str]) -> Iterator[tuple[date, list[terse.Line]]]:
+    """(day, its probe lines) for each of these days that has any, in their order: from its day file, or from its
+    archived month (read once, column by column, as far as these days reach; one month held at a time)."""
+    held: tuple[str, dict[str, list[terse.Line]]] = ("", {})
+    for day in days:
+        path = day_path(data_dir, "probes", day)
+        month = archive.month_path(data_dir, "probes", day.isoformat()[:7])
+        if path.exists():
+            yield day, probe_lines(path, problems)
+        elif month.exists():
+            if held[0] != month.stem:
+                inside = [d for d in days if d.isoformat()[:7] == month.stem]
+                held = (month.stem, {})
+                for line in archive.probe_lines(month, min(inside), max(inside)):
+                    held[1].setdefault(line.crawl[:10], []).append(line)
+            if day.isoformat() in held[1]:
+                yield day, held[1][day.isoformat()]
 
 
 def _probe_problem(raw: bytes, error: ValueError) -> str:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 import build
 import incidents
+from history.archive import compact
 from crawler.crawl import Memory, crawl
 from registry import load_registry
 from twins import run_twins
@@ -161,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     run(cities, work, start, end, timedelta(minutes=args.every), progress=sys.stderr.isatty())
     crawled = time.monotonic() - started
+    # As the merge job does after each crawl: the months over for 3 days into data/archive/ (the site is the same).
+    archived = compact(work / "data", end)
+    for left in archived.left:
+        print(f"left as day files: {left}", file=sys.stderr)
+    if archived.written:
+        print(f"Archived {len(archived.written)} kind-months of day files into {work / 'data' / 'archive'}.")
     code = build.main(["--data", str(work / "data"), "--out", args.out, "--now", end.isoformat()])
     if code != 0:
         return code

@@ -14,7 +14,8 @@ pause="${COMMIT_PAUSE_S:-5}"
 
 git config user.name >/dev/null || git config user.name "open311-status-bot"
 git config user.email >/dev/null || git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
-git add data/
+# --sparse: a job's checkout is sparse (.github/workflows/crawl.yml), and an archive month it writes may lie outside it.
+git add --sparse data/
 if git diff --cached --quiet; then
   echo "nothing new to commit"
   exit 0
