@@ -33,8 +33,12 @@ from records.terse import seconds_after
 from crawler.paces import KEPT, Paces
 from records.coverage import merged, read_whole
 from records.layout import moment
-from records.read import probe_days, read_data
+from records.read import probe_calls, probe_days, read_data
 
+# What covered() reads of the calls before the last KEPT days: the only ones _note takes an interval or a backfill's
+# window from (records.coverage.read_whole), and its arguments, in its order.
+NOTED = frozenset({"requests", "backfill"})
+NOTED_COLUMNS = ("endpoint", "crawl", "method", "page", "outcome", "error", "target", "items", "findings")
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
@@ -305,13 +309,19 @@ class Memory:
         if self.intervals is None:
             self.intervals = {}
             days = [(self.now - timedelta(days=n)).date() for n in range((BACKFILL_SPAN + timedelta(days=2)).days)]
-            for day, lines in probe_days(self.data_dir, days, []):  # its day file, or its month's archive
-                n = (self.now.date() - day).days
+            # The last KEPT days whole, line by line, for the paces refusals taught; the days before only their calls
+            # that _note reads (listings and backfill windows), column by column: the crawl's start stays quick when a
+            # hundred endpoints fill the quarter (make bench, benchmarks/years.py).
+            recent = days[:KEPT.days + 1]
+            for day, lines in probe_days(self.data_dir, recent, []):  # its day file, or its month's archive
                 for line in lines:
                     for c in line.calls:
                         self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
-                    if n <= KEPT.days and any(c.o == "rate_limited" for c in line.calls):
+                    if any(c.o == "rate_limited" for c in line.calls):
                         self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
+            for day, cols in probe_calls(self.data_dir, days[len(recent):], [], NOTED, NOTED_COLUMNS):
+                for call in zip(*cols.values()):
+                    self._note(*call)
         return self.intervals
 
     def _note(self, endpoint: str, crawl: str, method: str, page: int | None, outcome: str, error: str | None,

@@ -7,7 +7,7 @@
 compact takes every month that ended at least SETTLE (3 days) before now, so that late shard lines and union
 merges are in, and for each kind writes data/archive/<kind>/<YYYY-MM>.parquet: the very bytes the build writes as
 that month's download (history/parquet.py), so the site serves the archive as it is. The file is read back and held
-to the lines (how many records, and a digest of them) before its day files go; the crawl workflow's merge job then
+to the lines (every value of every record) before its day files go; the crawl workflow's merge job then
 commits the file and the removals together (.github/scripts/commit-data.sh). The lines stay in git's history.
 
 A month is left as it is, and said why, when its lines hold something the archive has no room for: a field its
@@ -22,7 +22,6 @@ a job of the crawl workflow reads (READS), which the job adds to its checkout of
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -84,26 +83,35 @@ def _compact_month(data_dir: Path, kind: str, month: str, paths: list[Path], don
         done.left.append(f"{kind} {month}: day files {', '.join(str(p) for p in paths)} came after the month was archived; "
                          f"left as they are (their lines are not in {target})")
         return
-    loaded = Loaded()
-    refusal = None
-    for path in paths:
-        before = len(loaded.records[kind])
-        read_file(path, kind, loaded)
-        refusal = refusal or _refusal(kind, path, loaded.records[kind][before:])
+    problems: list[str] = []
+    if kind == "probes":  # read once: the lines make the table and are what it is held to
+        per_file = [probe_lines(path, problems) for path in paths]
+        refusal = next(filter(None, (_wrong_day(path, lines) for path, lines in zip(paths, per_file))), None)
+    else:
+        loaded = Loaded()
+        refusal = None
+        for path in paths:
+            before = len(loaded.records[kind])
+            read_file(path, kind, loaded)
+            refusal = refusal or _extra_fields(kind, path, loaded.records[kind][before:])
     if refusal:
         done.left.append(f"{kind} {month}: {refusal}; left as day files")
         return
-    problems: list[str] = []
-    table = parquet.month_table(kind, paths, problems)
+    table = parquet.month_table(kind, paths, problems, per_file if kind == "probes" else None)
     done.skipped_lines += problems
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".parquet.partial")
     parquet.write_table(kind, table, partial)
-    back = _read_back(kind, partial)
-    if len(back) != len(loaded.records[kind]) or digest(kind, back) != digest(kind, loaded.records[kind]):
+    if kind == "probes":
+        lines = [line for lines in per_file for line in lines]
+        wrote, back = _probe_rows(terse.columns(lines), ordered=False), _probe_rows(archived.probe_columns(partial))
+    else:
+        wrote = [_row(kind, r) for r in loaded.records[kind]]
+        back = [_row(kind, r) for r in archived.read_records(partial, kind, nested(kind))]
+    if back != wrote:
         partial.unlink()
-        raise RuntimeError(f"{target}: read back, {len(back)} records do not match the {len(loaded.records[kind])} of its "
-                           f"day files; nothing removed")  # a bug of ours, never an endpoint's
+        raise RuntimeError(f"{target}: read back, its {len(back)} records are not the {len(wrote)} of its day files"
+                           f"{_first_difference(wrote, back)}; nothing removed")  # a bug of ours, never an endpoint's
     os.replace(partial, target)
     for path in paths:
         path.unlink()
@@ -112,36 +120,39 @@ def _compact_month(data_dir: Path, kind: str, month: str, paths: list[Path], don
     done.written.append((kind, month, len(back), len(paths)))
 
 
-def _refusal(kind: str, path: Path, records: list[dict[str, Any]]) -> str | None:
+def _wrong_day(path: Path, lines: list[terse.Line]) -> str | None:
+    """Why a day file of probes cannot go into the archive (which finds a day's calls by their crawl), or None."""
+    wrong = next((line.crawl for line in lines if line.crawl[:10] != path.stem), None)
+    return f"{path} holds a crawl of another day ({wrong})" if wrong else None
+
+
+def _extra_fields(kind: str, path: Path, records: list[dict[str, Any]]) -> str | None:
     """Why a day file's records cannot go into the archive as they are, or None."""
-    if kind == "probes":
-        day = path.stem
-        wrong = next((r["crawl"] for r in records if r["crawl"][:10] != day), None)
-        return f"{path} holds a crawl of another day ({wrong})" if wrong else None
     known = set(parquet.SCHEMAS[kind].names)
     extra = sorted({name for r in records for name in r if name not in known})
     return f"{path} has field(s) the archive has no column for: {', '.join(extra)}" if extra else None
 
 
-def _read_back(kind: str, path: Path) -> list[dict[str, Any]]:
-    if kind == "probes":
-        return archived.probe_records(path)
-    return archived.read_records(path, kind, nested(kind))
+# What the archive is held to, value by value: a record as a tuple of its kind's columns. Equality, not a digest of
+# text, so 5 and 5.0 are the same number (Parquet keeps no difference in a float column) and a month of a hundred
+# endpoints is checked in seconds. The probes' calls compared in the archive's order: by endpoint and crawl, each
+# line's calls in their order.
+def _row(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record.get(n) for n in parquet.SCHEMAS[kind].names)
 
 
-def digest(kind: str, records: list[dict[str, Any]]) -> str:
-    """A digest of records as the archive holds them: each kind's columns, numbers as numbers (Parquet keeps no
-    difference between 5 and 5.0 in a float column). The probes' calls in any order (the archive sorts them by
-    endpoint and crawl), every other kind's records in the order written."""
-    names = parquet.SCHEMAS[kind].names
-    lines = [dumps({n: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-                    for n, v in ((n, r.get(n)) for n in names)}) for r in records]
-    if kind == "probes":
-        lines.sort()
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode() + b"\n")
-    return h.hexdigest()
+def _probe_rows(cols: dict[str, list[Any]], ordered: bool = True) -> list[tuple[Any, ...]]:
+    rows = list(zip(*(cols[name] for name in terse.COLUMNS)))
+    if ordered:
+        return rows
+    at = {name: i for i, name in enumerate(terse.COLUMNS)}
+    endpoint, crawl = at["endpoint"], at["crawl"]
+    return sorted(rows, key=lambda row: (row[endpoint], row[crawl]))  # stable: a line's calls keep their order
+
+
+def _first_difference(wrote: list[tuple[Any, ...]], back: list[tuple[Any, ...]]) -> str:
+    at = next((i for i, (a, b) in enumerate(zip(wrote, back)) if a != b), min(len(wrote), len(back)))
+    return f" (the first difference at record {at + 1})"
 
 
 def checkout(job: str, now: datetime) -> list[str]:

@@ -95,12 +95,15 @@ def months(data_dir: str | Path, kind: str) -> dict[str, list[Path]]:
     return dict(by_month)
 
 
-def month_table(kind: str, paths: list[Path], problems: list[str]) -> pa.Table:
+def month_table(kind: str, paths: list[Path], problems: list[str],
+                per_file: list[list[terse.Line]] | None = None) -> pa.Table:
     """The records of these day files of one kind as one typed table, which says in its metadata what it was made of:
-    each day file's day and size, and how many rows it gave (records/archive.py reads a day at a time by them)."""
+    each day file's day and size, and how many rows it gave (records/archive.py reads a day at a time by them).
+    The probes' lines of each file when they have been read already."""
     rows = []
     if kind == "probes":
-        per_file = [probe_lines(path, problems) for path in paths]
+        if per_file is None:
+            per_file = [probe_lines(path, problems) for path in paths]
         rows = [sum(len(line.calls) for line in lines) for lines in per_file]
         made = probe_table([line for lines in per_file for line in lines])
     else:

@@ -119,20 +119,23 @@ def probe_columns(path: Path, since: date | None = None, until: date | None = No
     return _columns(table if keep is None else table.filter(keep))
 
 
-def probe_days(path: Path, days: list[date]) -> dict[date, dict[str, list[Any]]]:
+def probe_days(path: Path, days: list[date], methods: frozenset[str] | None = None,
+               names: tuple[str, ...] = terse.COLUMNS) -> dict[date, dict[str, list[Any]]]:
     """The calls of each of these days of an archived month of probes (by their crawl's day), as probe_columns
-    gives them; the file is read once."""
+    gives them; the file is read once. Only the calls of `methods` when given, and only the columns named."""
     table = pq.read_table(path)
+    if methods is not None:
+        table = table.filter(pc.is_in(table.column("method"), pa.array(sorted(methods), pa.string())))
     day = pc.strftime(table.column("crawl").cast(SECONDS), format="%Y-%m-%d")
-    return {d: _columns(table.filter(pc.equal(day, d.isoformat()))) for d in days}
+    return {d: _columns(table.filter(pc.equal(day, d.isoformat())), names) for d in days}
 
 
-def _columns(table: pa.Table) -> dict[str, list[Any]]:
-    crawl = table.column("crawl").cast(SECONDS)
-    after = pc.subtract(table.column("probed_at").cast(SECONDS).cast(pa.int64()), crawl.cast(pa.int64()))
+def _columns(table: pa.Table, names: tuple[str, ...] = terse.COLUMNS) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
-    for name in terse.COLUMNS:
+    for name in names:
         if name == "probed_at":
+            crawl = table.column("crawl").cast(SECONDS)
+            after = pc.subtract(table.column("probed_at").cast(SECONDS).cast(pa.int64()), crawl.cast(pa.int64()))
             out[name] = after.to_pylist()
         elif name == "findings":
             out[name] = [{} if text in (None, "{}") else json.loads(text) for text in table.column(name).to_pylist()]

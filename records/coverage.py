@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
 
 from records.layout import iso, parse_moment
 
@@ -28,11 +29,17 @@ def read_whole(crawl: str, method: str, page: int | None, outcome: str, error: s
         if target and "/" in target:
             start, end = target.split("/", 1)
             return start, end
-        return iso(parse_moment(crawl) - REQUESTS_WINDOW), crawl
+        return _listed_since(crawl), crawl
     if method == "backfill" and page in (1, None) and target and "/" in target:  # its first page says for its window
         start, end = target.split("/", 1)
         return start, end
     return None
+
+
+@lru_cache(maxsize=1 << 12)
+def _listed_since(crawl: str) -> str:
+    """Where a crawl's listing begins: the same for every endpoint of a crawl, so worked out once."""
+    return iso(parse_moment(crawl) - REQUESTS_WINDOW)
 
 
 def covered_since(intervals: Iterable[tuple[str, str]]) -> str | None:

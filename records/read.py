@@ -144,6 +144,33 @@ def probe_days(data_dir: str | Path, days: list[date], problems: list[str]) -> I
                 yield day, held[1][day.isoformat()]
 
 
+def probe_calls(data_dir: str | Path, days: list[date], problems: list[str], methods: frozenset[str],
+                names: tuple[str, ...]) -> Iterator[tuple[date, dict[str, list[Any]]]]:
+    """(day, its calls of these methods, column by column: the columns named, of records.terse.COLUMNS) for each
+    of these days that has any, in their order: from its day file, or from its archived month, filtered there
+    before a value of it is made (the crawl's start reads a quarter of a year of them). Not the columns a line
+    carries from call to call (content_type, rtt_ms)."""
+    if set(names) & set(terse.CARRIED):
+        raise ValueError(f"probe_calls does not give {sorted(set(names) & set(terse.CARRIED))}")
+    held: tuple[str, dict[date, dict[str, list[Any]]]] = ("", {})
+    on_line = [n for n in names if n in ("crawl", "endpoint", "crawler")]
+    on_call = [n for n in names if n not in on_line]
+    shorts = [terse.SHORT[n] if n != "probed_at" else "t" for n in on_call]
+    for day in days:
+        path = day_path(data_dir, "probes", day)
+        month = archive.month_path(data_dir, "probes", day.isoformat()[:7])
+        if path.exists():
+            rows = [(*(getattr(line, n) for n in on_line), *(getattr(c, k) for k in shorts))
+                    for line in probe_lines(path, problems) for c in line.calls if c.m in methods]
+            at = {n: i for i, n in enumerate([*on_line, *on_call])}
+            yield day, {n: [row[at[n]] for row in rows] for n in names}
+        elif month.exists():
+            if held[0] != month.stem:
+                held = (month.stem, archive.probe_days(month, [d for d in days if d.isoformat()[:7] == month.stem], methods, names))
+            if held[1].get(day, {}).get(names[0]):
+                yield day, held[1][day]
+
+
 def _probe_problem(raw: bytes, error: ValueError) -> str:
     """Why a probe line is not sound: not JSON at all, or JSON that is not a probe line."""
     try:

@@ -179,3 +179,78 @@ def test_the_build_cache_keeps_its_days_across_a_compaction(tmp_path):
     assert compact(copy).returncode == 0
     assert build("after") == before
     assert {p: p.stat().st_mtime_ns for p in (cache / "days").glob("*.bin")} == kept  # every day reused, none read again
+
+
+def test_a_month_whose_file_reads_back_otherwise_keeps_its_day_files(tmp_path, monkeypatch):
+    """The check before the day files go: a written file that lost a call (a bug of ours) stops the compaction, says
+    where they part, and removes nothing: not the day files, and not the partial file."""
+    from history import parquet
+
+    copy = tmp_path / "data"
+    shutil.copytree(HISTORY, copy)
+    write = parquet.write_table
+    monkeypatch.setattr(parquet, "write_table", lambda kind, table, out: write(kind, table.slice(0, table.num_rows - 1), out))
+    before = files(copy)
+    target = copy / "archive" / "probes" / "2026-09.parquet"  # the first kind and month due
+    with pytest.raises(RuntimeError, match=re.escape(f"{target}: read back, its 1 records are not the 2 of its day files "
+                                                     "(the first difference at record 2); nothing removed")):
+        main(["compact", "--data", str(copy), "--now", LATER])
+    assert files(copy) == before
+
+
+def test_a_day_file_holding_another_days_crawl_is_left_as_it_is(tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(HISTORY, copy)
+    probes = copy / "probes" / "2026" / "2026-11-20.jsonl"
+    line = json.loads(probes.read_text().splitlines()[0]) | {"crawl": "2026-11-19T18:00:00Z"}
+    probes.write_text(probes.read_text() + json.dumps(line) + "\n")
+    result = compact(copy)
+    assert result.returncode == 1
+    assert (f"left: probes 2026-11: {probes} holds a crawl of another day (2026-11-19T18:00:00Z); left as day files"
+            in result.stderr.splitlines())
+    assert probes.exists() and not (copy / "archive" / "probes" / "2026-11.parquet").exists()
+
+
+def test_the_crawls_start_reads_the_calls_it_needs_alike_from_day_files_and_archive(data, compacted):  # noqa: F811
+    from records.read import probe_calls
+
+    copy, _ = compacted
+    days = [date(2026, 11, d) for d in range(1, 31)]
+    names = ("endpoint", "crawl", "method", "page", "outcome", "target", "items", "findings", "probed_at")
+
+    def calls(folder: Path, methods: frozenset[str]) -> list[tuple]:
+        got = list(probe_calls(folder, days, [], methods, names))
+        return sorted((day, *row) for day, cols in got for row in zip(*(cols[n] for n in names)))
+
+    for methods in (frozenset({"requests", "backfill"}), frozenset({"services"})):
+        from_days, from_archive = calls(data, methods), calls(copy, methods)
+        assert from_days == from_archive and from_days, methods
+        assert {row[3] for row in from_days} <= methods
+    with pytest.raises(ValueError, match=re.escape("probe_calls does not give ['rtt_ms']")):
+        list(probe_calls(copy, days, [], frozenset({"services"}), ("endpoint", "rtt_ms")))
+
+
+def test_a_value_changed_on_the_way_to_the_archive_is_caught(tmp_path, monkeypatch):
+    """Value by value, not only by count: a ticket's status changed in the file keeps the month's tickets as day files."""
+    import pyarrow as pa
+
+    from history import parquet
+
+    copy = tmp_path / "data"
+    shutil.copytree(HISTORY, copy)
+    write = parquet.write_table
+
+    def changed(kind, table, out):
+        if kind == "tickets":
+            at = table.schema.get_field_index("status")
+            table = table.set_column(at, "status", pa.array(["wontfix"] * table.num_rows, pa.string()).dictionary_encode()
+                                     .cast(table.schema.field(at).type))
+        write(kind, table, out)
+
+    monkeypatch.setattr(parquet, "write_table", changed)
+    target = copy / "archive" / "tickets" / "2026-11.parquet"
+    with pytest.raises(RuntimeError, match=re.escape(f"{target}: read back, its 6 records are not the 6 of its day files "
+                                                     "(the first difference at record 1); nothing removed")):
+        main(["compact", "--data", str(copy), "--now", LATER])
+    assert sorted(p.name for p in (copy / "tickets" / "2026").iterdir()) == ["2026-11-15.jsonl", "2026-11-20.jsonl"]
+    assert not (copy / "archive" / "tickets").exists() or not any((copy / "archive" / "tickets").iterdir())
