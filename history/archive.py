@@ -22,7 +22,9 @@ a job of the crawl workflow reads (READS), which the job adds to its checkout of
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import operator
 import os
 import sys
 from dataclasses import dataclass, field
@@ -84,29 +86,22 @@ def _compact_month(data_dir: Path, kind: str, month: str, paths: list[Path], don
                          f"left as they are (their lines are not in {target})")
         return
     problems: list[str] = []
-    if kind == "probes":  # read once: the lines make the table and are what it is held to
-        per_file = [probe_lines(path, problems) for path in paths]
-        refusal = next(filter(None, (_wrong_day(path, lines) for path, lines in zip(paths, per_file))), None)
-    else:
-        loaded = Loaded()
-        refusal = None
-        for path in paths:
-            before = len(loaded.records[kind])
-            read_file(path, kind, loaded)
-            refusal = refusal or _extra_fields(kind, path, loaded.records[kind][before:])
+    per_file = parquet.read_month(kind, paths, problems)  # read once: they make the table and are what it is held to
+    check = _wrong_day if kind == "probes" else functools.partial(_extra_fields, kind)
+    refusal = next(filter(None, (check(path, read) for path, read in zip(paths, per_file))), None)
     if refusal:
         done.left.append(f"{kind} {month}: {refusal}; left as day files")
         return
-    table = parquet.month_table(kind, paths, problems, per_file if kind == "probes" else None)
+    table = parquet.month_table(kind, paths, problems, per_file)
     done.skipped_lines += problems
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".parquet.partial")
     parquet.write_table(kind, table, partial)
-    if kind == "probes":
-        lines = [line for lines in per_file for line in lines]
-        wrote, back = _probe_rows(terse.columns(lines), ordered=False), _probe_rows(archived.probe_columns(partial))
+    if kind == "probes":  # in the archive's order: by endpoint and crawl, each line's calls in their order (a stable sort)
+        wrote = sorted(_probe_rows(terse.columns([line for lines in per_file for line in lines])), key=_endpoint_and_crawl)
+        back = _probe_rows(archived.probe_columns(partial))
     else:
-        wrote = [_row(kind, r) for r in loaded.records[kind]]
+        wrote = [_row(kind, r) for records in per_file for r in records]
         back = [_row(kind, r) for r in archived.read_records(partial, kind, nested(kind))]
     if back != wrote:
         partial.unlink()
@@ -141,13 +136,11 @@ def _row(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(record.get(n) for n in parquet.SCHEMAS[kind].names)
 
 
-def _probe_rows(cols: dict[str, list[Any]], ordered: bool = True) -> list[tuple[Any, ...]]:
-    rows = list(zip(*(cols[name] for name in terse.COLUMNS)))
-    if ordered:
-        return rows
-    at = {name: i for i, name in enumerate(terse.COLUMNS)}
-    endpoint, crawl = at["endpoint"], at["crawl"]
-    return sorted(rows, key=lambda row: (row[endpoint], row[crawl]))  # stable: a line's calls keep their order
+def _probe_rows(cols: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+    return list(zip(*(cols[name] for name in terse.COLUMNS)))
+
+
+_endpoint_and_crawl = operator.itemgetter(terse.COLUMNS.index("endpoint"), terse.COLUMNS.index("crawl"))
 
 
 def _first_difference(wrote: list[tuple[Any, ...]], back: list[tuple[Any, ...]]) -> str:

@@ -95,25 +95,32 @@ def months(data_dir: str | Path, kind: str) -> dict[str, list[Path]]:
     return dict(by_month)
 
 
-def month_table(kind: str, paths: list[Path], problems: list[str],
-                per_file: list[list[terse.Line]] | None = None) -> pa.Table:
+def read_month(kind: str, paths: list[Path], problems: list[str]) -> list[list[Any]]:
+    """Each of these day files' sound probe lines (probes) or records (every other kind), in their order; each line
+    that is not sound is said in problems."""
+    if kind == "probes":
+        return [probe_lines(path, problems) for path in paths]
+    per_file = []
+    for path in paths:
+        loaded = Loaded()
+        read_file(path, kind, loaded)
+        problems.extend(loaded.problems)
+        per_file.append(loaded.records[kind])
+    return per_file
+
+
+def month_table(kind: str, paths: list[Path], problems: list[str], per_file: list[list[Any]] | None = None) -> pa.Table:
     """The records of these day files of one kind as one typed table, which says in its metadata what it was made of:
     each day file's day and size, and how many rows it gave (records/archive.py reads a day at a time by them).
-    The probes' lines of each file when they have been read already."""
-    rows = []
+    per_file: what read_month gave of them, when they have been read already."""
+    if per_file is None:
+        per_file = read_month(kind, paths, problems)
     if kind == "probes":
-        if per_file is None:
-            per_file = [probe_lines(path, problems) for path in paths]
         rows = [sum(len(line.calls) for line in lines) for lines in per_file]
         made = probe_table([line for lines in per_file for line in lines])
     else:
-        loaded = Loaded()
-        for path in paths:
-            before = len(loaded.records[kind])
-            read_file(path, kind, loaded)
-            rows.append(len(loaded.records[kind]) - before)
-        problems.extend(loaded.problems)
-        made = records_table(kind, loaded.records[kind])
+        rows = [len(records) for records in per_file]
+        made = records_table(kind, [r for records in per_file for r in records])
     days = [[day_of_file(path).isoformat(), path.stat().st_size, n] for path, n in zip(paths, rows)]  # type: ignore[union-attr]  # months() keeps day files only
     return made.replace_schema_metadata({DAYS_KEY: json.dumps(days, separators=(",", ":"))})
 

@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import msgspec
 
@@ -24,6 +24,7 @@ from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord
 RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
                 "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord,
                 "incidents": IncidentRecord}
+T = TypeVar("T")  # what _day_or_month gives of a day
 
 
 def _expected_types(cls: type) -> dict[str, frozenset[type]]:
@@ -128,20 +129,13 @@ def probe_lines(path: Path, problems: list[str]) -> list[terse.Line]:
 def probe_days(data_dir: str | Path, days: list[date], problems: list[str]) -> Iterator[tuple[date, list[terse.Line]]]:
     """(day, its probe lines) for each of these days that has any, in their order: from its day file, or from its
     archived month (read once, column by column, as far as these days reach; one month held at a time)."""
-    held: tuple[str, dict[str, list[terse.Line]]] = ("", {})
-    for day in days:
-        path = day_path(data_dir, "probes", day)
-        month = archive.month_path(data_dir, "probes", day.isoformat()[:7])
-        if path.exists():
-            yield day, probe_lines(path, problems)
-        elif month.exists():
-            if held[0] != month.stem:
-                inside = [d for d in days if d.isoformat()[:7] == month.stem]
-                held = (month.stem, {})
-                for line in archive.probe_lines(month, min(inside), max(inside)):
-                    held[1].setdefault(line.crawl[:10], []).append(line)
-            if day.isoformat() in held[1]:
-                yield day, held[1][day.isoformat()]
+    def of_month(month: Path, inside: list[date]) -> dict[date, list[terse.Line]]:
+        by_day: dict[date, list[terse.Line]] = {}
+        for line in archive.probe_lines(month, min(inside), max(inside)):
+            by_day.setdefault(date.fromisoformat(line.crawl[:10]), []).append(line)
+        return by_day
+
+    yield from _day_or_month(data_dir, days, lambda path: probe_lines(path, problems), of_month)
 
 
 def probe_calls(data_dir: str | Path, days: list[date], problems: list[str], methods: frozenset[str],
@@ -152,22 +146,35 @@ def probe_calls(data_dir: str | Path, days: list[date], problems: list[str], met
     carries from call to call (content_type, rtt_ms)."""
     if set(names) & set(terse.CARRIED):
         raise ValueError(f"probe_calls does not give {sorted(set(names) & set(terse.CARRIED))}")
-    held: tuple[str, dict[date, dict[str, list[Any]]]] = ("", {})
     on_line = [n for n in names if n in ("crawl", "endpoint", "crawler")]
-    on_call = [n for n in names if n not in on_line]
-    shorts = [terse.SHORT[n] if n != "probed_at" else "t" for n in on_call]
+    on_call = [terse.SHORT[n] for n in names if n not in on_line]
+    at = {n: i for i, n in enumerate([*on_line, *(n for n in names if n not in on_line)])}
+
+    def of_file(path: Path) -> dict[str, list[Any]]:
+        rows = [(*(getattr(line, n) for n in on_line), *(getattr(c, k) for k in on_call))
+                for line in probe_lines(path, problems) for c in line.calls if c.m in methods]
+        return {n: [row[at[n]] for row in rows] for n in names}
+
+    for day, cols in _day_or_month(data_dir, days, of_file, lambda month, inside: archive.probe_days(month, inside, methods, names)):
+        if cols[names[0]]:
+            yield day, cols
+
+
+def _day_or_month(data_dir: str | Path, days: list[date], of_file: Callable[[Path], T],
+                  of_month: Callable[[Path, list[date]], dict[date, T]]) -> Iterator[tuple[date, T]]:
+    """(day, what of_file gives of its day file) for each of these days, in their order; for a day without one, what
+    of_month gives of it, when its month is archived: of_month reads the month once, for all these days of it (one
+    month held at a time)."""
+    held: tuple[str, dict[date, T]] = ("", {})
     for day in days:
         path = day_path(data_dir, "probes", day)
         month = archive.month_path(data_dir, "probes", day.isoformat()[:7])
         if path.exists():
-            rows = [(*(getattr(line, n) for n in on_line), *(getattr(c, k) for k in shorts))
-                    for line in probe_lines(path, problems) for c in line.calls if c.m in methods]
-            at = {n: i for i, n in enumerate([*on_line, *on_call])}
-            yield day, {n: [row[at[n]] for row in rows] for n in names}
+            yield day, of_file(path)
         elif month.exists():
             if held[0] != month.stem:
-                held = (month.stem, archive.probe_days(month, [d for d in days if d.isoformat()[:7] == month.stem], methods, names))
-            if held[1].get(day, {}).get(names[0]):
+                held = (month.stem, of_month(month, [d for d in days if d.isoformat()[:7] == month.stem]))
+            if day in held[1]:
                 yield day, held[1][day]
 
 
