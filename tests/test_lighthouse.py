@@ -67,6 +67,15 @@ def lighthouse(url: str, scheme: str = "light") -> dict:
     return json.loads(result.stdout)
 
 
+def speed(report: dict) -> tuple[int, float]:
+    """The two figures that vary from run to run: the performance score and the total blocking time (ms)."""
+    return round(report["categories"]["performance"]["score"] * 100), report["audits"]["total-blocking-time"]["numericValue"]
+
+
+def within_budget(figures: tuple[int, float]) -> bool:
+    return figures[0] >= 95 and figures[1] <= 200
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("page", PAGES)
 def test_the_page_is_fast_and_accessible_on_a_phone(served, page, scheme):
@@ -74,12 +83,17 @@ def test_the_page_is_fast_and_accessible_on_a_phone(served, page, scheme):
     shot = report["audits"]["final-screenshot"]["details"]["data"]  # the page as Lighthouse saw it: dark paper in dark mode
     corner = Image.open(io.BytesIO(base64.b64decode(shot.split(",", 1)[1]))).convert("RGB").getpixel((2, 2))
     assert (sum(corner) < 100) == (scheme == "dark"), corner
-    scores = {name: round(category["score"] * 100) for name, category in report["categories"].items()}
     audits = report["audits"]
     failed = [audit["id"] for audit in audits.values()
               if audit.get("scoreDisplayMode") == "binary" and audit.get("score") == 0]
-    assert scores["performance"] >= 95 and scores["accessibility"] == 100, (scores, failed)
-    assert audits["total-blocking-time"]["numericValue"] <= 200
+    assert round(report["categories"]["accessibility"]["score"] * 100) == 100, failed
+    # Speed is measured on a CPU shared with the other test workers, so one slow run is noise, as Lighthouse's own
+    # guide on variability says: a miss is judged on the median of three runs. A real regression misses all three.
+    runs = [speed(report)]
+    if not within_budget(runs[0]):
+        runs += [speed(lighthouse(f"{served}/{page}", scheme)) for _ in range(2)]
+    median = (sorted(score for score, _ in runs)[len(runs) // 2], sorted(tbt for _, tbt in runs)[len(runs) // 2])
+    assert within_budget(median), (runs, failed)
     # (No script holds the first paint back: test_build checks that the only script a page names is site.js, deferred.)
     if page == "index.html":  # the first view: what a visitor's phone fetches before scrolling
         assert audits["total-byte-weight"]["numericValue"] <= 150_000
