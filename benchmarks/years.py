@@ -190,7 +190,7 @@ class Year:
     archive: int
     live: int
     jobs: dict[str, tuple[int, int]]  # job -> (data/ checked out, .git)
-    memory_s: float
+    memory_s: tuple[float, float]  # the crawl's start: its digests made (the cache lost), kept (the cache restored)
     contributor: tuple[int, int]  # (the clone in all, its .git)
     blobless: int
     full: int
@@ -215,12 +215,13 @@ def job_checkout(repo: Path, dest: Path, job: str, now: datetime) -> Path:
     return dest
 
 
-def memory_read(data: Path, now: datetime) -> float:
-    """The crawl's start: its memory of what is stored (crawler/crawl.py Memory), read whole."""
+def memory_read(data: Path, now: datetime, cache: Path | None = None) -> float:
+    """The crawl's start: its memory of what is stored (crawler/crawl.py Memory), read whole, with the digests of its
+    older days (crawler/digest.py) kept in cache."""
     from crawler.crawl import Memory
 
     started = time.monotonic()
-    memory = Memory(data, now)
+    memory = Memory(data, now, cache)
     memory.covered()
     for kind in ("tickets", "events", "services", "endpoints", "twin_rows"):
         memory.changed(kind, [])
@@ -229,12 +230,14 @@ def memory_read(data: Path, now: datetime) -> float:
 
 def measure(repo: Path, tmp: Path, pool: Pool, n: int, now: datetime) -> Year:
     data = repo / "data"
-    jobs, memory_s = {}, 0.0
+    jobs, memory_s = {}, (0.0, 0.0)
     for job in ("crawl", "merge"):
         dest = job_checkout(repo, tmp / f"job-{job}", job, now)
         jobs[job] = (size(dest / "data"), size(dest / ".git"))
-        if job == "crawl":
-            memory_s = memory_read(dest / "data", now)
+        if job == "crawl":  # the workflow's Actions cache lost, then restored
+            digests = tmp / "crawl-cache"
+            shutil.rmtree(digests, ignore_errors=True)
+            memory_s = (memory_read(dest / "data", now, digests), memory_read(dest / "data", now, digests))
     build = clone(repo, tmp / "job-build", "--depth", "1", "--no-checkout")  # a plain actions/checkout: one commit, every file
     jobs["build"] = (size(data), size(build / ".git"))
     contributor = clone(repo, tmp / "contributor", "--filter=blob:none", "--sparse")
@@ -334,9 +337,10 @@ def rows(years: list[Year], n: int, overhead: float, skeleton: float, total_s: f
         (f"years: the crawl job's checkout of data/, {span}", each([y.jobs['crawl'][0] for y in years]),
          f"target: the same after year 5 as after year 1; its .git {each([y.jobs['crawl'][1] for y in years])} "
          "(one commit, blobless, sparse: .github/workflows/crawl.yml)"),
-        (f"years: the crawl's memory read (its start), {span}", each([y.memory_s for y in years], "s", 1, 2),
-         "target ≤ 2 s; crawler/crawl.py Memory from the crawl job's checkout: 92 days of probes (the backfill's coverage), "
-         "tickets, events, twin rows, and every service type and registry entry"),
+        (f"years: the crawl's memory read (its start), {span}", each([y.memory_s[1] for y in years], "s", 1, 2),
+         "target ≤ 2 s; crawler/crawl.py Memory from the crawl job's checkout and its digests (crawler/digest.py): 92 days "
+         "of probes (the backfill's coverage), tickets, events, twin rows, and every service type and registry entry; "
+         f"with the cache lost, its digests made: {each([y.memory_s[0] for y in years], 's', 1, 2)}"),
         (f"years: the merge job's checkout of data/, {span}", each([y.jobs['merge'][0] for y in years]),
          f"its .git {each([y.jobs['merge'][1] for y in years])}"),
         (f"years: the build job's checkout of data/, {span}", each([y.jobs['build'][0] for y in years]),

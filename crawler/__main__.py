@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crawl only shard I of N (1 <= I <= N): a stable share of the hosts, so a host is never crawled by two runners")
     p.add_argument("--allow-loopback", action="store_true",
                    help="permit 127.0.0.0/8 and ::1 (tests and the demo); other non-public addresses stay refused")
+    p.add_argument("--cache", type=Path, metavar="DIR",
+                   help="where the crawl keeps its digest of each older day between runs, so that it starts quickly "
+                        "(the workflow's Actions cache); made again from --data when missing or out of date")
     p.add_argument("--version", action="version", version=f"open311-status crawler {__version__}")
     return p
 
@@ -102,7 +106,7 @@ def main(
             bar.update(1)
 
         report = crawl(endpoints, args.data, args.now or clock(), partial(factory, allow_loopback=args.allow_loopback), env=env,
-                       scheduled=args.scheduled, progress=advance)
+                       scheduled=args.scheduled, progress=advance, cache=args.cache)
     print_report(report, endpoints)
     return 1 if report.bugs else 0
 

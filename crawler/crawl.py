@@ -33,12 +33,9 @@ from records.terse import seconds_after
 from crawler.paces import KEPT, Paces
 from records.coverage import merged, read_whole
 from records.layout import moment
-from records.read import probe_calls, probe_days, read_data
+from records.read import probe_days, read_data
+from crawler.digest import digests
 
-# What covered() reads of the calls before the last KEPT days: the only ones _note takes an interval or a backfill's
-# window from (records.coverage.read_whole), and its arguments, in its order.
-NOTED = frozenset({"requests", "backfill"})
-NOTED_COLUMNS = ("endpoint", "crawl", "method", "page", "outcome", "error", "target", "items", "findings")
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
 RECHECK_DAYS = (1, 7, 30)  # a closed (or vanished) panel ticket is asked for again this long after
@@ -174,16 +171,18 @@ def crawl(
     memory: Memory | None = None,
     durable: bool = True,
     in_flight: int = IN_FLIGHT,
+    cache: Path | None = None,
 ) -> CrawlReport:
     """Probe the endpoints due now and append the records. client_factory(interval, host=...) makes one host's Client.
 
     memory carries what was stored across crawls made by one process (the simulator's month of
     crawls); without it, the latest stored states are read from data/. durable=False skips
-    fsync, for scratch data only. in_flight bounds the calls on the wire at once, across the hosts.
+    fsync, for scratch data only. in_flight bounds the calls on the wire at once, across the hosts. cache is where
+    the memory keeps its digests of older days between runs (crawler/digest.py); without it, they are read from data/.
     """
     report = CrawlReport(crawl=iso(now), scheduled=iso(scheduled or scheduled_slot(now)))
     started = clock()
-    memory = memory or Memory(data_dir, now)
+    memory = memory or Memory(data_dir, now, cache)
     secrets = tuple(v for v in (env.get(e.api_key_env, "") for e in endpoints if e.api_key_env) if v)
     covered = memory.covered()
     run = HostCrawl(now, client_factory, env, memory.panel(now), secrets, progress, covered,
@@ -245,9 +244,10 @@ class Memory:
     forgotten, and stored again when next listed.
     """
 
-    def __init__(self, data_dir: str | Path, now: datetime):
+    def __init__(self, data_dir: str | Path, now: datetime, cache: Path | None = None):
         self.data_dir = data_dir
         self.now = now
+        self.cache = cache  # where covered() keeps its digests of older days between runs (crawler/digest.py)
         self.latest: dict[str, dict[tuple[str, str], tuple[tuple[Any, ...], str]]] = {}
         self.tracks: dict[tuple[str, str], Track] = {}  # the panel's tickets
         self.intervals: dict[str, list[tuple[str, str]]] | None = None  # what was read whole, per endpoint
@@ -309,9 +309,9 @@ class Memory:
         if self.intervals is None:
             self.intervals = {}
             days = [(self.now - timedelta(days=n)).date() for n in range((BACKFILL_SPAN + timedelta(days=2)).days)]
-            # The last KEPT days whole, line by line, for the paces refusals taught; the days before only their calls
-            # that _note reads (listings and backfill windows), column by column: the crawl's start stays quick when a
-            # hundred endpoints fill the quarter (make bench, benchmarks/years.py).
+            # The last KEPT days whole, line by line, for the paces refusals taught; of the days before, a digest each
+            # (crawler/digest.py), kept in the cache between runs: the crawl's start stays quick when a hundred
+            # endpoints fill the quarter (make bench, benchmarks/years.py).
             recent = days[:KEPT.days + 1]
             for day, lines in probe_days(self.data_dir, recent, []):  # its day file, or its month's archive
                 for line in lines:
@@ -319,8 +319,13 @@ class Memory:
                         self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
                     if any(c.o == "rate_limited" for c in line.calls):
                         self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
-            for day, cols in probe_calls(self.data_dir, days[len(recent):], [], NOTED, NOTED_COLUMNS):
-                for call in zip(*cols.values()):
+            for day, digest in digests(self.data_dir, days[len(recent):], self.cache):
+                for endpoint, runs in digest.intervals.items():
+                    mine = self.intervals.setdefault(endpoint, [])
+                    mine.extend(runs)
+                    if len(mine) > MERGE_AT:
+                        self.intervals[endpoint] = merged(mine)
+                for call in digest.backfill:
                     self._note(*call)
         return self.intervals
 

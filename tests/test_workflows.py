@@ -72,7 +72,7 @@ def test_the_crawl_workflow_does_what_the_readme_promises():
     assert "workflow_dispatch" in crawl[True]  # YAML 1.1 reads the key `on` as true
     assert crawl["concurrency"] == {"group": "crawl", "cancel-in-progress": False}
     runs = [s.get("run", "") + s.get("uses", "") for _, s in steps(crawl)]
-    assert any("python -m crawler --endpoints endpoints.yaml --data data --shard" in s for s in runs)
+    assert any("python -m crawler --endpoints endpoints.yaml --data data --cache .crawl-cache --shard" in s for s in runs)
     assert any("open311-status shards export --data data --base HEAD" in s for s in runs)
     assert any("open311-status shards merge --data data shards/shard-*" in s for s in runs)
     assert crawl["jobs"]["crawl"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
@@ -394,6 +394,19 @@ def test_the_build_cache_is_keyed_by_the_code_and_saved_once_a_day():
     assert key == f"build-cache-${{{{ {code} }}}}-${{{{ steps.day.outputs.day }}}}"
     assert restore == f"build-cache-${{{{ {code} }}}}-"
     assert "run_id" not in key and "run_number" not in key
+
+
+def test_the_crawl_keeps_its_digests_in_a_cache_restored_before_it_and_saved_once_a_day():
+    crawl_steps = load("crawl.yml")["jobs"]["crawl"]["steps"]
+    [at] = [i for i, s in enumerate(crawl_steps) if s.get("uses", "").startswith("actions/cache@")]
+    [crawled] = [i for i, s in enumerate(crawl_steps) if s.get("run", "").startswith("python -m crawler --endpoints")]
+    cache = crawl_steps[at]["with"]
+    assert at < crawled and f"--cache {cache['path']} " in crawl_steps[crawled]["run"]
+    code = "hashFiles('crawler/digest.py', 'records/**/*.py')"  # a digest is made by these
+    assert cache["key"] == f"crawl-memory-${{{{ {code} }}}}-${{{{ steps.day.outputs.day }}}}-${{{{ matrix.shard }}}}"
+    assert cache["restore-keys"] == f"crawl-memory-${{{{ {code} }}}}-"  # any shard's: each reads every endpoint's days
+    [day] = [s for s in crawl_steps[:at] if s.get("id") == "day"]
+    assert 'date -u +%Y-%m-%d' in day["run"]
 
 
 # -- current actions, a lock, and a shallow pull-request check -------------------------------------
