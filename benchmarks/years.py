@@ -104,7 +104,7 @@ def moved(text: str, by: int, city: str | None, name: str | None, rng: random.Ra
 
 def endpoint_ids(pool: Pool, n: int) -> list[tuple[str, str]]:
     """(its city, its id) of each of the n endpoints."""
-    return [(pool.cities[k % len(pool.cities)], f"{pool.cities[k % len(pool.cities)]}-{k:03d}") for k in range(n)]
+    return [(pool.cities[k % len(pool.cities)], f"{pool.cities[k % len(pool.cities)]}_{k:03d}") for k in range(n)]
 
 
 def day_files(pool: Pool, day: date, n: int, rng: random.Random) -> dict[str, str]:
@@ -246,6 +246,8 @@ def measure(repo: Path, tmp: Path, pool: Pool, n: int, now: datetime) -> Year:
     full = clone(repo, tmp / "full", "--no-checkout")
     out, cache = tmp / "site", tmp / f"cache-{now:%Y}"
     builds = [build_in_child(["--data", str(data), "--out", str(out), "--now", now.isoformat(), "--cache", str(cache)])]
+    if (pages := len(list((out / "endpoints").glob("*.html")))) < n:  # a build that left endpoints out is not timed as one
+        raise RuntimeError(f"{out}: {pages} endpoint pages of {n}; the build left the others out")
     # One more crawl, within the day (at the next 30 minutes a new day, month and year would begin, and the build would
     # write the new month's downloads: not the build of a crawl like the others); the build again, its cache warm.
     later = now + timedelta(minutes=15)
