@@ -64,7 +64,7 @@ def audit(argv: list[str]) -> int:
 
 def build(argv: list[str]) -> int:
     """open311-status build: build.py's command line."""
-    from build import main
+    from builder import main
 
     return main(argv)
 

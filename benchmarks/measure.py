@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def build_in_child(args: list[str]) -> tuple[float, float, float]:
     """One build in its own process: wall seconds, its peak memory and the largest of its own
     children's (the processes that read days and write the SQLite file), in MB."""
-    code = ("import resource, sys, contextlib, io, build\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n    rc = build.main(sys.argv[1:])\n"
+    code = ("import resource, sys, contextlib, io, builder\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    rc = builder.main(sys.argv[1:])\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
             "sys.exit(rc)")
     started = time.monotonic()

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
-import build
+import builder
 import incidents
 from history.archive import compact
 from crawler.crawl import Memory, crawl
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"left as day files: {left}", file=sys.stderr)
     if archived.written:
         print(f"Archived {len(archived.written)} kind-months of day files into {work / 'data' / 'archive'}.")
-    code = build.main(["--data", str(work / "data"), "--out", args.out, "--now", end.isoformat()])
+    code = builder.main(["--data", str(work / "data"), "--out", args.out, "--now", end.isoformat()])
     if code != 0:
         return code
     # What the crawl workflow would do on GitHub now (the dry run: the demo has no repository to open issues in).

@@ -57,3 +57,17 @@ def test_make_installs_from_the_lock_only():
         "$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.txt",
         "$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .",
     ]
+
+
+def test_the_installed_project_leaves_pypas_build_alone_and_needs_no_plotly_package(tmp_path):
+    """Installed (make's editable install), the project puts no module named `build` on the path, where it would shadow
+    PyPA's `python -m build`; build.py is a script run from the checkout. And it does not install the plotly package,
+    which nothing imports: the site's charts are plotly.js bundles kept in render/plotly/."""
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('build') is None, "
+                            "u.find_spec('builder').origin)"], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert found.stdout.split() == ["True", str(ROOT / "builder" / "__init__.py")]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "plotly" not in {canonicalize_name(Requirement(d).name) for d in declared}
