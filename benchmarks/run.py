@@ -127,10 +127,10 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
 
 def bench_incidents(data: Path, tmp: Path, endpoints: int, now: datetime) -> list[tuple[str, str, str]]:
     """The crawl workflow's incidents step on the same year (a dry run: the same reading and planning, no GitHub), against
-    its budget in crawler/timing.py."""
+    its budget in vocabulary/timing.py."""
     import subprocess
 
-    from crawler.timing import INCIDENTS_S
+    from vocabulary.timing import INCIDENTS_S
 
     registry = [{"id": f"city_{n:04d}", "name": f"City {n}", "country": "USA", "base_url": f"https://example.org/{n}/", "format": "json",
                  "platform": "unknown", "timezone": "UTC", "notes": "", "source": "bench"} for n in range(endpoints)]
@@ -139,7 +139,7 @@ def bench_incidents(data: Path, tmp: Path, endpoints: int, now: datetime) -> lis
     subprocess.run([sys.executable, "-m", "incidents", "--data", str(data), "--endpoints", str(tmp / "year-endpoints.yaml"), "--repo",
                     "bench/bench", "--now", now.isoformat(), "--dry-run"], cwd=ROOT, check=True, capture_output=True)
     return [(f"incidents step (dry run) on that year, {endpoints} endpoints", f"{time.monotonic() - started:.1f} s",
-             f"≤ {INCIDENTS_S} s (the merge job's budget, crawler/timing.py); reads 31 days of statuses and tickets")]
+             f"≤ {INCIDENTS_S} s (the merge job's budget, vocabulary/timing.py); reads 31 days of statuses and tickets")]
 
 
 def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from history import downloads, load, parquet
 from metrics.summary import summarize
-from records import parse_moment
+from vocabulary import parse_now
 from records.status import listed
 from render.pages import write_pages
 from render.products import write_products
@@ -87,14 +87,6 @@ def parse_site_url(text: str) -> str:
     if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?", text):
         raise argparse.ArgumentTypeError(f"not an http(s) URL of a site: {text!r}")
     return text if text.endswith("/") else text + "/"
-
-
-def parse_now(text: str) -> datetime:
-    """--now as a moment, or argparse's own error naming the bad value."""
-    try:
-        return parse_moment(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
 
 
 def without_unsafe_ids(site: dict[str, Any], data_dir: str) -> dict[str, Any]:

@@ -21,20 +21,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from crawler import __version__
-from crawler.client import NOT_SENT, Client, make_client, user_agent
+from crawler.client import Client, make_client, user_agent
 from crawler.crawl import CrawlReport, crawl, shard_of
 from registry import Endpoint, RegistryError, load_registry
 from records.maintenance import holds
 from records.status import crawl_status, listed
-from records import parse_moment
-
-
-def parse_now(text: str) -> datetime:
-    """--now and --scheduled as moments, or argparse's own error naming the bad value."""
-    try:
-        return parse_moment(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+from vocabulary import NOT_SENT, parse_now
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -46,15 +46,11 @@ from urllib3.connection import HTTPConnection
 from urllib3.util.connection import is_connection_dropped
 
 from crawler import PROJECT_URL, __version__
-from crawler.timing import HOST_S
+from vocabulary import NOT_SENT, OUTCOMES  # noqa: F401  # the outcomes a call is given here
+from vocabulary.timing import HOST_S
 from crawler.guard import RefusedAddress, Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
 from crawler.stopwatch import Stopwatch, Timing
 
-OUTCOMES = (
-    "ok", "dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "rate_limited",
-    "not_open311", "parse", "schema", "too_large", "refused", "no_key",
-)
-NOT_SENT = ("refused", "no_key")  # outcomes of calls that were never made: the endpoint's status is unknown
 USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
 REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 ERROR_MAX_CHARS = 200

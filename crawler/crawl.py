@@ -25,9 +25,9 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, CRAWLS_PER_DAY, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from registry import Endpoint
-from crawler.timing import CADENCE, CRON_OFFSET
+from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.terse import seconds_after
 from crawler.paces import KEPT, Paces
@@ -58,10 +58,6 @@ class CrawlReport:
     bugs: dict[str, str] = field(default_factory=dict)  # endpoint id -> traceback
     written: list[Path] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _day(stamp: str) -> date:
-    return date.fromisoformat(stamp[:10])
 
 
 def scheduled_slot(moment: datetime) -> datetime:
@@ -208,7 +204,7 @@ def store_crawl(report: CrawlReport, endpoints: list[Endpoint], memory: Memory, 
     probes = [p for r in results for p in r.probes]
 
     def write(kind: str, records: list[dict[str, Any]]) -> None:
-        report.written.extend(store.append(data_dir, kind, records, lambda r: _day(r["crawl"]), durable=durable))
+        report.written.extend(store.append(data_dir, kind, records, lambda r: day_of(r["crawl"]), durable=durable))
 
     write("probes", terse.pack([p.to_dict() for p in probes]))  # one line per endpoint: records/terse.py
     write("tickets", memory.changed("tickets", [t.to_dict() for r in results for t in r.tickets]))
@@ -295,7 +291,7 @@ class Memory:
             if forgets and seen is not None:
                 cutoff = cutoffs.get(d["crawl"])
                 if cutoff is None:
-                    cutoff = cutoffs[d["crawl"]] = (_day(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)).isoformat()
+                    cutoff = cutoffs[d["crawl"]] = (day_of(d["crawl"]) - timedelta(days=TICKET_MEMORY_DAYS)).isoformat()
                 stale = seen[1] < cutoff  # ISO times compare as their days do
             if seen is None or seen[0] != state or stale or (keep is not None and keep(d)):
                 out.append(d)

@@ -48,8 +48,8 @@ from crawler.conformance import Findings
 from registry import Endpoint
 from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso, parse_moment as parse_stamp
 from records.coverage import REQUESTS_WINDOW, covered_since, read_whole
+from vocabulary import CRAWLS_PER_DAY
 
-CRAWLS_PER_DAY = 48  # the crawl workflow's cron: every 30 minutes
 PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # without a registry limit: a page of exactly this many is probably cut
 MAX_PAGES = 3
 LOOKUPS = 1  # a listed request asked for alone each crawl (two until crawler 0.6.0: one is enough to time the method, and the history grows a fifth slower)
@@ -577,7 +577,7 @@ def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str)
 
 
 def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str) -> EndpointResult:
-    """The record of a GET services that was never made (client.NOT_SENT): the endpoint's status for the crawl is unknown."""
+    """The record of a GET services that was never made (vocabulary.NOT_SENT): the endpoint's status for the crawl is unknown."""
     record = ProbeRecord(
         crawl=iso(crawl_time), endpoint=endpoint.id, method="services", format=endpoint.format, probed_at=iso(crawl_time),
         outcome=outcome, http_status=None, elapsed_ms=None, bytes=0, items=None, error=error, target=None, page=None,

@@ -29,7 +29,7 @@ from history.frames import CATEGORIES, crawl_statuses, probes_frame
 from records import iso
 from records.layout import KINDS, day_path
 from records.read import read_data
-from records.status import STATUSES
+from vocabulary import STATUSES
 
 # How far back each kind of record can change a figure (the longest window is 365 days; tickets feed
 # 7-, 28- and 30-day figures and freshness; the accuracy panel's events 90 days; the twins 30 days,

@@ -37,7 +37,8 @@ import pyarrow.parquet as pq
 from history import parquet
 from history.tables import nested
 from records import archive as archived, terse
-from records.layout import KINDS, dumps, parse_moment
+from records.layout import KINDS, dumps
+from vocabulary import parse_now
 from records.read import Loaded, day_of_file, probe_lines, read_file
 
 SETTLE = timedelta(days=3)  # a month is compacted once it has been over this long
@@ -198,11 +199,6 @@ def _month(text: str) -> str:
     return text
 
 
-def _now(text: str) -> datetime:
-    try:
-        return parse_moment(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
 
 
 def main(argv: list[str] | None = None, clock: Any = None) -> int:
@@ -211,14 +207,14 @@ def main(argv: list[str] | None = None, clock: Any = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compact", help="every month over for 3 days into data/archive/, its day files removed")
     c.add_argument("--data", required=True, type=Path, metavar="DIR")
-    c.add_argument("--now", type=_now, metavar="ISO8601", help="the moment months are judged over at (default: now)")
+    c.add_argument("--now", type=parse_now, metavar="ISO8601", help="the moment months are judged over at (default: now)")
     e = sub.add_parser("export", help="a month's records as JSON Lines on stdout, one per stored line")
     e.add_argument("--data", required=True, type=Path, metavar="DIR")
     e.add_argument("--month", required=True, type=_month, metavar="YYYY-MM")
     e.add_argument("--kind", required=True, choices=KINDS)
     o = sub.add_parser("checkout", help="the sparse-checkout patterns of the archive months a job of the crawl workflow reads")
     o.add_argument("--job", required=True, choices=sorted(READS))
-    o.add_argument("--now", type=_now, metavar="ISO8601", help="the moment the job runs at (default: now)")
+    o.add_argument("--now", type=parse_now, metavar="ISO8601", help="the moment the job runs at (default: now)")
     args = p.parse_args(argv)
     if args.command == "checkout":
         print("\n".join(checkout(args.job, args.now or (clock() if clock else datetime.now(timezone.utc)))))

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vocabulary import STAMP
 from history.cache import VERSION
 from history.frames import calls_frame
 from records import archive
@@ -112,7 +113,7 @@ def crawl_statuses(cols: dict[str, list[Any]]) -> pd.DataFrame:
     found = statuses(crawl, len(crawls), cols["method"], cols["outcome"], order, cols["page"], cols["elapsed_ms"])
     return pd.DataFrame({
         "endpoint": pd.Series([e for e, _ in crawls], dtype=object),
-        "crawl": pd.to_datetime(pd.Series([c for _, c in crawls], dtype=object), utc=True, format="%Y-%m-%dT%H:%M:%SZ"),
+        "crawl": pd.to_datetime(pd.Series([c for _, c in crawls], dtype=object), utc=True, format=STAMP),
         "status": found.status, "failure": found.failure})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vocabulary import STAMP
 from records.status import statuses
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")  # few distinct values: comparisons on codes, not strings
@@ -30,7 +31,7 @@ def calls_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     """The same table, with every field, from records.terse's columns (probed_at as seconds after the crawl)."""
     frame = pd.DataFrame(columns)
     codes, stamps = pd.factorize(frame["crawl"])  # a few thousand crawls among the calls: each parsed once
-    frame["crawl"] = pd.to_datetime(stamps, utc=True, format="%Y-%m-%dT%H:%M:%SZ").take(codes)
+    frame["crawl"] = pd.to_datetime(stamps, utc=True, format=STAMP).take(codes)
     frame["probed_at"] = frame["crawl"] + pd.to_timedelta(frame["probed_at"].astype("int64"), unit="s")
     for column in ("elapsed_ms", "http_status", "items", "page", "retry_after_s", "rtt_ms", "server_ms"):  # null: NaN
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")

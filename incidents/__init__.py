@@ -26,13 +26,13 @@ import pandas as pd
 
 import history
 from incidents.github import API_URL, GitHub, IssueTrackerError
-from incidents.plan import Action, Endpoint, from_log, marked, plan, said
+from incidents.plan import Action, Watched, from_log, marked, plan, said
 from metrics import incidents as derive, maintenance
 from metrics.coverage import requests_coverage
 from metrics.summary import tickets_frame
 from metrics.utilization import freshness
 from records import IncidentRecord, iso, parse_moment, store
-from registry import RegistryError, load_registry
+from registry import Endpoint, RegistryError, load_registry
 
 DAYS_READ = timedelta(days=31)  # the statuses looked at, and the month freshness is judged on
 CLOSED_SINCE = timedelta(days=2)  # closed issues listed: enough to reopen within REOPEN_WITHIN after a missed run or two
@@ -54,7 +54,7 @@ class Report:
         return "\n".join(out + [""])
 
 
-def view(past: history.History, registry: list[Any], now: datetime, site_url: str | None) -> list[Endpoint]:
+def view(past: history.History, registry: list[Endpoint], now: datetime, site_url: str | None) -> list[Watched]:
     """Each watched endpoint's incidents from the last DAYS_READ of data/, and what it has recovered from."""
     declared = maintenance.declared(past.statuses, past.records["endpoints"])  # down inside a declared window: no incident
     statuses = {str(k): g for k, g in declared.groupby("endpoint", sort=False, observed=True)}
@@ -65,7 +65,7 @@ def view(past: history.History, registry: list[Any], now: datetime, site_url: st
         if entry.retired is not None:
             continue
         mine = statuses.get(entry.id, past.statuses.iloc[0:0])
-        e = Endpoint(entry.id, entry.name, f"{site_url}endpoints/{entry.id}.html" if site_url else None, entry.maintainers)
+        e = Watched(entry.id, entry.name, f"{site_url}endpoints/{entry.id}.html" if site_url else None, entry.maintainers)
         downs = derive.down_incidents(entry.id, mine)
         e.known = {i["id"]: i for i in downs}
         e.ongoing = [i for i in downs if i["closed"] is None]
@@ -90,7 +90,7 @@ def _freshness(calls: pd.DataFrame, tickets: pd.DataFrame, moment: pd.Timestamp)
     return freshness(seen, requests_coverage(calls, moment.to_pydatetime()), moment.to_pydatetime())
 
 
-def run(data_dir: str | Path, registry: list[Any], now: datetime, tracker: GitHub | None, site_url: str | None = None,
+def run(data_dir: str | Path, registry: list[Endpoint], now: datetime, tracker: GitHub | None, site_url: str | None = None,
         durable: bool = True) -> Report:
     """Plan and, with a tracker, do: the issues brought in line with the incidents, each thing done logged to data/.
     Without a tracker (the dry run) the issues are those the data's log remembers, and nothing is done."""

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import requests
 
-from crawler.timing import INCIDENTS_WAIT_S
+from vocabulary.timing import INCIDENTS_WAIT_S
 
 FAILURES = ("bad_token", "forbidden", "not_found", "rate_limited", "server", "network", "bad_answer")
 API_URL = "https://api.github.com"

@@ -21,8 +21,8 @@ MARKED = re.compile(r"<!-- open311-status incident: ([a-z][a-z0-9_]{1,47})/(down
 
 
 @dataclass
-class Endpoint:
-    """One endpoint as the run sees it: its incidents, and whether it has recovered from each kind."""
+class Watched:
+    """One endpoint as the run sees it (beside its registry entry): its incidents, and whether it has recovered from each kind."""
 
     id: str
     name: str
@@ -61,7 +61,7 @@ def marked(issue: dict[str, Any]) -> tuple[str, str, str] | None:
     return (found.group(1), found.group(2), found.group(3)) if found else None
 
 
-def plan(endpoints: list[Endpoint], issues: list[dict[str, Any]], now: datetime) -> list[Action]:
+def plan(endpoints: list[Watched], issues: list[dict[str, Any]], now: datetime) -> list[Action]:
     """The actions that bring the issues in line with the endpoints' incidents. issues: ours, open and recently
     closed, as GitHub lists them (number, state, title, body, closed_at, html_url)."""
     ours: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -85,7 +85,7 @@ def plan(endpoints: list[Endpoint], issues: list[dict[str, Any]], now: datetime)
     return out
 
 
-def _of_kind(e: Endpoint, kind: str, issues: list[dict[str, Any]], now: datetime) -> list[Action]:
+def _of_kind(e: Watched, kind: str, issues: list[dict[str, Any]], now: datetime) -> list[Action]:
     incident = next((i for i in e.ongoing if i["kind"] == kind), None)
     opened = [i for i in issues if i["state"] == "open"]
     out: list[Action] = []
@@ -117,7 +117,7 @@ def _of_kind(e: Endpoint, kind: str, issues: list[dict[str, Any]], now: datetime
     return out + _changes(e, incident, keep, keep["title"])
 
 
-def _changes(e: Endpoint, incident: dict[str, Any], issue: dict[str, Any] | None, title: str) -> list[Action]:
+def _changes(e: Watched, incident: dict[str, Any], issue: dict[str, Any] | None, title: str) -> list[Action]:
     """A comment for each change of failure class (on the issue the action before opens, when issue is None)."""
     out = []
     for index in range(1, len(incident["failures"])):
@@ -126,13 +126,13 @@ def _changes(e: Endpoint, incident: dict[str, Any], issue: dict[str, Any] | None
     return out
 
 
-def _close(e: Endpoint, incident: dict[str, Any], issue: dict[str, Any]) -> list[Action]:
+def _close(e: Watched, incident: dict[str, Any], issue: dict[str, Any]) -> list[Action]:
     event = f"closed@{incident['end']}"
     return [Action("comment", e.id, incident, issue["title"], _said(words.closing(incident, e.name), event), issue, event),
             Action("close", e.id, incident, issue["title"], words.closing(incident, e.name), issue)]
 
 
-def _incident_of(e: Endpoint, issue: dict[str, Any], end: str) -> dict[str, Any]:
+def _incident_of(e: Watched, issue: dict[str, Any], end: str) -> dict[str, Any]:
     """The incident an open issue is for, ended: as derived when its start is among the days read, else from its marker."""
     _, kind, start = marked(issue)  # type: ignore[misc]
     found = e.known.get(f"{e.id}/{kind}/{start}")

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from metrics import closure
+from vocabulary import iso, moment_or_none
 from metrics.stats import share
 
 WINDOW = timedelta(days=90)
@@ -50,10 +51,6 @@ WITHHELD = {"explained": "the API publishes no closing notes", "work_order": "th
 RISK_MIN_ENDPOINTS = 3  # endpoints to compare with
 
 
-def _time(stamp: str | None) -> datetime | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-
-
 @dataclass
 class Life:
     """One panel ticket's history as the crawler saw it."""
@@ -63,7 +60,7 @@ class Life:
     @property
     def requested(self) -> datetime | None:
         """When the ticket was requested, from the first event that says."""
-        return next((_time(e["requested"]) for e in self.events if e.get("requested")), None)
+        return next((moment_or_none(e["requested"]) for e in self.events if e.get("requested")), None)
 
     def closing(self) -> int | None:
         """The index of the event that closed it (the first closed after an open one), or None."""
@@ -72,21 +69,21 @@ class Life:
     def closed_at(self, i: int) -> datetime:
         """When that event says it was closed: its updated time, else the crawl that saw it."""
         e = self.events[i]
-        return _time(e["updated"]) or _time(e["crawl"])  # type: ignore[return-value]
+        return moment_or_none(e["updated"]) or moment_or_none(e["crawl"])  # type: ignore[return-value]
 
     def reopened(self, i: int) -> bool:
         """Seen open again within REOPEN_WITHIN of closing, or closed again with a later updated time
         (a reopening and a second closing between two looks)."""
-        start = _time(self.events[i]["crawl"])
-        first = _time(self.events[i]["updated"])
+        start = moment_or_none(self.events[i]["crawl"])
+        first = moment_or_none(self.events[i]["updated"])
         for e in self.events[i + 1:]:
-            if _time(e["crawl"]) - start > REOPEN_WITHIN:  # type: ignore[operator]
+            if moment_or_none(e["crawl"]) - start > REOPEN_WITHIN:  # type: ignore[operator]
                 break
             if e.get("gone"):
                 continue
             if e["status"] != "closed":
                 return True
-            later = _time(e["updated"])
+            later = moment_or_none(e["updated"])
             if first and later and later - first > RECLOSED_AFTER:
                 return True
         return False
@@ -98,7 +95,7 @@ class Life:
         requested = self.requested
         last = None
         for e in self.events:
-            updated = _time(e["updated"])
+            updated = moment_or_none(e["updated"])
             if requested and updated and updated < requested - timedelta(minutes=1):
                 out.append("updated before requested")
             if e["status"] == "closed" and not e["updated"]:
@@ -124,7 +121,7 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
     closed = []  # (life, index of the closing event, closing time, class)
     for life in tickets.values():
         i = life.closing()
-        if i is None or _time(life.events[i]["crawl"]) < start:  # type: ignore[operator]
+        if i is None or moment_or_none(life.events[i]["crawl"]) < start:  # type: ignore[operator]
             continue
         note = life.events[i]["notes"]
         closed.append((life, i, life.closed_at(i), closure.classify(note)))
@@ -138,14 +135,14 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
     # backfill read from the history (first seen already closed, or long open): their past was not watched.
     followed = {i: life for i, life in tickets.items() if life.events[0].get("via") != "backfill"}
     looked_again = [c for c in closed if c[0].events[0].get("via") != "backfill"
-                    and any(_time(e["crawl"]) - _time(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER  # type: ignore[operator]
+                    and any(moment_or_none(e["crawl"]) - moment_or_none(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER  # type: ignore[operator]
                             for e in c[0].events[c[1] + 1:])]
     durations = sorted(at - requested for (_, _, at, _), requested in timed)
     p90 = durations[int(0.9 * (len(durations) - 1))] if durations else timedelta(0)
     open_now, stale, never_updated, stale_after = _open_too_long(followed, start, now, p90)
-    recent = [life for life in tickets.values() if start <= _time(life.events[0]["crawl"])]  # type: ignore[operator]
+    recent = [life for life in tickets.values() if start <= moment_or_none(life.events[0]["crawl"])]  # type: ignore[operator]
     settled = [life for life in recent if life.events[0].get("via") != "backfill"
-               and now - _time(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
+               and now - moment_or_none(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
     bad = [life for life in recent if life.violations()]
 
     def work_order(c: tuple[Life, int, datetime, str]) -> bool:
@@ -273,7 +270,7 @@ def risk_parts(f: dict[str, Any]) -> dict[str, float | None]:
 
 def accuracy(events: list[dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
     """Per endpoint, its accuracy figures with the composite risk score beside its parts."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(now)
     figures = {endpoint: endpoint_accuracy(tickets, now)
                for endpoint, tickets in lives([e for e in events if e["crawl"] <= stamp]).items()}
     scores = risk(figures)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vocabulary import STAMP
 from records import iso
 
 REOPEN_WITHIN = timedelta(hours=6)
@@ -96,7 +97,7 @@ def _relevant(statuses: pd.DataFrame) -> list[tuple[str, str, Any]]:
     keep[1:] |= down[:-1]
     keep[2:] |= down[:-2]
     crawls = statuses["crawl"][known][keep]
-    stamps = crawls.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist() if len(crawls) else []
+    stamps = crawls.dt.strftime(STAMP).tolist() if len(crawls) else []
     return list(zip(stamps, status[keep].tolist(), statuses["failure"].to_numpy(dtype=object)[known][keep].tolist()))
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from records import iso
 from records.maintenance import covers
-from records.status import STATUSES
+from vocabulary import STATUSES
 
 REGULAR_SPAN = timedelta(days=30)  # the down crawls looked at for regular hours
 REGULAR_MOST_SLOTS = 12  # a band of at most 6 hours (30-minute slots)

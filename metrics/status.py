@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from records import iso
+from vocabulary import CADENCE, STATUSES, moment
 
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90),
            "365d": timedelta(days=365)}
 
 
-CADENCE = timedelta(minutes=30)  # the crawl workflow's cron (tests/test_workflows.py holds them together)
 
 
 def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> di
     slots = int(span / CADENCE)
     made = {c["scheduled"] for c in crawls if iso(start) < c["scheduled"] <= iso(now)}
     late = sorted(
-        (datetime.fromisoformat(c["crawl"].replace("Z", "+00:00")) - datetime.fromisoformat(c["scheduled"].replace("Z", "+00:00"))).total_seconds()
+        (moment(c["crawl"]) - moment(c["scheduled"])).total_seconds()
         for c in crawls if iso(start) < c["scheduled"] <= iso(now)
     )
     median = None
@@ -42,7 +42,7 @@ def schedule(crawls: list[dict[str, Any]], now: datetime, span: timedelta) -> di
     return {"slots": slots, "crawled": min(len(made), slots), "skipped": max(0, slots - len(made)), "late_median_s": median}
 
 
-STATUS_CODES = {"up": 0, "degraded": 1, "down": 2, "unknown": 3, "maintenance": 4}
+STATUS_CODES = {s: i for i, s in enumerate(STATUSES)}  # a status as a number, for numpy
 STATUS_BAR_DAYS = 90
 
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from metrics import closure
+from vocabulary import iso, moment_or_none
 from metrics.stats import MIN_N, share
 
 WINDOW = timedelta(days=30)
@@ -35,10 +36,6 @@ SETTLE = timedelta(days=1)  # a twin ticket is expected in the API's listing onc
 NOT_A_FIX = {"DUPLICATE", "NO_VIOLATION", "REFERRED", "NOT_RESPONSIBLE", "INSUFFICIENT_INFO", "DEFERRED", "AUTOMATED"}
 SILENT = {"EMPTY", "BOILERPLATE", "COMPLETED", "OTHER"}  # an API note that does not tell a non-fix
 OBSERVED = ("fixed", "partly_fixed", "not_fixed", "cannot_tell")
-
-
-def _time(stamp: str | None) -> datetime | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
 
 
 def _name(text: str | None) -> str:
@@ -73,7 +70,7 @@ def twin_figures(endpoint: str, records: Mapping[str, Sequence[dict[str, Any]]],
 def figures(mine: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
     """The twin figures from one endpoint's records (by_endpoint); None when it has no twin days in the window."""
     start = (now - WINDOW).strftime("%Y-%m-%d")
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(now)
     days: dict[str, dict[str, Any]] = {}
     for d in sorted((d for d in mine["twins"] if d["crawl"] <= stamp), key=lambda d: d["crawl"]):
         if d["day"] >= start:
@@ -126,7 +123,7 @@ def _settled(rows: dict[str, dict[str, Any]], offered: list[str], measurable_typ
     are what exposure counts): those the API should have listed by now."""
     offered_set = {_name(t) for t in offered}
     return [r for r in rows.values() if r["requested"] and r["requested"][:10] >= start
-            and now - _time(r["requested"]) >= SETTLE  # type: ignore[operator]
+            and now - moment_or_none(r["requested"]) >= SETTLE  # type: ignore[operator]
             and (not measurable_types or _name(r["service"]) in offered_set)]
 
 
@@ -150,8 +147,8 @@ def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns:
         api_closed = api[-1]["status"] == "closed"
         same = twin_closed == api_closed
         if same and twin_closed and row["closed"] and closing is not None:
-            api_time = _time(closing["updated"]) or _time(closing["crawl"])
-            same = abs(api_time - _time(row["closed"])) <= SAME_CLOSE  # type: ignore[operator]
+            api_time = moment_or_none(closing["updated"]) or moment_or_none(closing["crawl"])
+            same = abs(api_time - moment_or_none(row["closed"])) <= SAME_CLOSE  # type: ignore[operator]
         agree += same
         if twin_closed and api_closed and row["reason"] and closing is not None:
             reasoned += 1
@@ -189,7 +186,7 @@ def audit_figures(endpoint: str, records: Mapping[str, Sequence[dict[str, Any]]]
 
 def audit_figures_of(mine: dict[str, list[dict[str, Any]]], now: datetime, min_n: int = MIN_N) -> dict[str, Any] | None:
     """The audit figures from one endpoint's records (by_endpoint)."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(now)
     audits = _latest_audits([a for a in mine["audits"] if a["imported"] <= stamp])
     if not audits:
         return None

@@ -27,12 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from vocabulary import STAMP
 from records import terse
 from records.layout import KINDS
 
 DIR = "archive"
 DAYS_KEY = b"open311-status.days"  # the file's metadata: [[day, bytes of its day file, rows it gave], ...]
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
 SECONDS = pa.timestamp("s", tz="UTC")
 
 

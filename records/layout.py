@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from vocabulary import iso, moment, parse_moment  # noqa: F401  # how a time is stored: records' consumers read it here too
 
 LAYOUT_VERSION = 1
 KINDS = ("probes", "tickets", "events", "services", "endpoints", "crawls", "twins", "twin_rows", "audits", "incidents")
@@ -23,20 +24,3 @@ def dumps(record: dict[str, Any]) -> str:
     """One line, sorted keys, no padding: deterministic, so git diffs stay small."""
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
-
-def iso(moment: datetime) -> str:
-    """UTC, to the second, with Z: the one timestamp format of data/ (also for pandas Timestamps)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@lru_cache(maxsize=1 << 14)
-def moment(stamp: str) -> datetime:
-    """A time as data/ stores it (iso's format) back as a datetime; cached, for the same stamps are read again and again
-    (a crawl's panel tickets were seen in a few thousand crawls, and the panel is asked every crawl)."""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def parse_moment(text: str) -> datetime:
-    """A --now value: ISO 8601, taken as UTC when it has no offset. Raises ValueError."""
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -30,16 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from vocabulary import NOT_SENT, STATUSES
+
 SLOW_MS = 1000  # a service list is a small static document: over a second is slow (as status.open311.org)
 REQUESTS_SLOW_MS = 5000  # a day of requests is a database query; five seconds is a generous bound
-STATUSES = ("up", "degraded", "down", "unknown", "maintenance")
 
 
 def listed(counts: Mapping[str, int]) -> list[str]:
     """The statuses a summary line names: every one, but maintenance only when some endpoint is in it (most registries
     declare none)."""
     return [s for s in STATUSES if s != "maintenance" or counts.get(s)]
-NOT_SENT = ("refused", "no_key")  # outcomes of calls that were never made (crawler/client.py)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from records.layout import LAYOUT_VERSION
@@ -17,7 +17,7 @@ class ProbeRecord:
     method: str  # discovery | services | service_definition | requests | request
     format: str  # json | xml
     probed_at: str  # when this call started (UTC, ISO 8601)
-    outcome: str  # one of crawler.client.OUTCOMES
+    outcome: str  # one of vocabulary.OUTCOMES
     http_status: int | None
     elapsed_ms: int | None
     bytes: int
@@ -195,8 +195,10 @@ class EndpointRecord:
         """The record as stored."""
         return _plain(self)
 
-    STATE: ClassVar[tuple[str, ...]] = ("name", "country", "base_url", "format", "platform", "timezone", "jurisdiction_id",
-                                        "location", "retired", "maintenance", "access")
+    STATE: ClassVar[tuple[str, ...]]  # every registry field it holds: set below, from the fields themselves
+
+
+EndpointRecord.STATE = tuple(f.name for f in fields(EndpointRecord) if f.name not in ("crawl", "endpoint", "v"))
 
 
 @dataclass(frozen=True)

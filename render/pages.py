@@ -17,7 +17,8 @@ import jinja2
 from metrics import accuracy, closure
 from metrics.compare import uptime_ranks
 from records.methods import METHODS, OWN
-from records.status import STATUSES, listed
+from records.status import listed
+from vocabulary import STATUSES
 from render import charts, social, svg
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import vcr
 
-from crawler.probe import CRAWLS_PER_DAY, spread, probe_endpoint
+from crawler.probe import spread, probe_endpoint
+from vocabulary import CRAWLS_PER_DAY
 from registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client

@@ -445,7 +445,8 @@ def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
 
 def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
     from crawler.crawl import due
-    from crawler.probe import CRAWLS_PER_DAY, spread
+    from crawler.probe import spread
+    from vocabulary import CRAWLS_PER_DAY
     from registry import Endpoint, Retired
 
     retired = Endpoint(**entry(id="peoria", retired=Retired("2016", "not listed anywhere since")))

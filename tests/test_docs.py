@@ -41,7 +41,7 @@ def test_every_record_field_is_in_the_data_dictionary():
 
 
 def test_every_outcome_class_is_documented():
-    from crawler.client import OUTCOMES
+    from vocabulary import OUTCOMES
     dictionary = (ROOT / "data" / "README.md").read_text()
     schema = (ROOT / "schemas" / "probe.schema.json").read_text()
     for outcome in OUTCOMES:

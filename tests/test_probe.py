@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.probe import CRAWLS_PER_DAY, LOOKUPS, due_definitions, probe_endpoint, rotating, slot_of, spread
+from vocabulary import CRAWLS_PER_DAY
+from crawler.probe import LOOKUPS, due_definitions, probe_endpoint, rotating, slot_of, spread
 from registry import Endpoint
 from records.status import crawl_status
 from simulator.fleet import Fleet

@@ -12,7 +12,8 @@ from html.parser import HTMLParser
 import yaml
 
 from crawler.__main__ import main
-from crawler.probe import CRAWLS_PER_DAY, spread
+from crawler.probe import spread
+from vocabulary import CRAWLS_PER_DAY
 from simulator.hostile import Hostile
 from tests.conftest import NOW, ROOT, entry, fast_client
 

@@ -11,7 +11,7 @@ import requests
 
 from crawler import parse
 from crawler.conformance import Findings
-from crawler.crawl import CADENCE
+from vocabulary import CADENCE
 from simulator.fleet import Fleet
 from simulator.scenario import ScenarioError, city, load
 from simulator.world import World, uptime

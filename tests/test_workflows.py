@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler import timing
+from vocabulary import timing
 from registry import load_registry
 from tests.conftest import ROOT
 
@@ -343,20 +343,20 @@ def test_every_commit_goes_through_the_script_that_retries():
 
 # -- time ------------------------------------------------------------------------------------------
 
-def test_the_cron_is_off_the_hour_and_matches_the_crawler():
-    from crawler.crawl import scheduled_slot
-    from crawler.probe import CRAWLS_PER_DAY
+def test_the_cron_is_off_the_hour_at_the_cadence_everything_reads():
+    """The workflow's cron is the one copy of the cadence outside vocabulary/, so it is held to it here."""
     from datetime import datetime, timedelta, timezone
 
-    from metrics.status import CADENCE as METRICS_CADENCE
+    import vocabulary
+    from crawler.crawl import scheduled_slot
 
     [schedule] = load("crawl.yml")[True]["schedule"]
     minute, *rest = schedule["cron"].split()
     assert rest == ["*", "*", "*", "*"]
     minutes = sorted(int(m) for m in minute.split(","))
-    assert 0 not in minutes
-    assert minutes == [int(timing.CRON_OFFSET.total_seconds() // 60) + 30 * n for n in range(2)]
-    assert timing.CADENCE == METRICS_CADENCE == timedelta(minutes=30) == timedelta(days=1) / CRAWLS_PER_DAY
+    step = int(vocabulary.CADENCE.total_seconds() // 60)
+    assert 0 not in minutes and minutes == [int(vocabulary.CRON_OFFSET.total_seconds() // 60) + step * n for n in range(60 // step)]
+    assert vocabulary.CRAWLS_PER_DAY == 24 * 60 // step
     start = datetime(2026, 11, 20, 12, minutes[1], tzinfo=timezone.utc)
     assert scheduled_slot(start + timedelta(minutes=12)) == start
 

@@ -37,8 +37,9 @@ from crawler.client import Budget, Client, Limits, make_client, user_agent
 from crawler.crawl import Memory
 from crawler.parse import blank, in_panel, parse_time
 from registry import Endpoint, OpenData, RegistryError, load_registry
-from crawler.timing import TWINS_S
-from records import TwinDayRecord, TwinRowRecord, iso, parse_moment, store
+from vocabulary import day_of, parse_now
+from vocabulary.timing import TWINS_S
+from records import TwinDayRecord, TwinRowRecord, iso, store
 from records.read import read_data
 
 ROWS_PER_CALL = 5000
@@ -276,7 +277,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
                                 description="Fetch the day before --now of every endpoint's open-data twin, and append the records.")
     p.add_argument("--endpoints", required=True, metavar="FILE")
     p.add_argument("--data", required=True, metavar="DIR")
-    p.add_argument("--now", type=_parse_now, metavar="ISO8601", help="default: the clock")
+    p.add_argument("--now", type=parse_now, metavar="ISO8601", help="default: the clock")
     p.add_argument("--only", nargs="+", metavar="ID", help="only these endpoint ids")
     p.add_argument("--allow-loopback", action="store_true", help="permit 127.0.0.0/8 and ::1 (tests and the demo)")
     p.add_argument("--again", action="store_true", help="fetch even the twins already fetched on this UTC day")
@@ -353,20 +354,11 @@ def fetch_one(endpoint: Endpoint, data_dir: str | Path, now: datetime, client_fa
         log(f"  {problem}", file=sys.stderr)
     if result.day is None:
         return f"no rows: {result.problems[0] if result.problems else 'nothing answered'}"
-    store.append(data_dir, "twins", [result.day.to_dict()], lambda r: _day(r["crawl"]), durable=durable)
+    store.append(data_dir, "twins", [result.day.to_dict()], lambda r: day_of(r["crawl"]), durable=durable)
     store.append(data_dir, "twin_rows", memory.changed("twin_rows", [r.to_dict() for r in result.rows]),
-                 lambda r: _day(r["crawl"]), durable=durable)
+                 lambda r: day_of(r["crawl"]), durable=durable)
     d = result.day
     return (f"{d.day}: {d.rows} rows{' (more not read)' if d.truncated else ''}, {len(result.rows)} panel rows, "
             f"{d.bad_rows} left out")
 
 
-def _parse_now(text: str) -> datetime:
-    try:
-        return parse_moment(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-
-
-def _day(stamp: str) -> date:
-    return date.fromisoformat(stamp[:10])

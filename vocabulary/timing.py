@@ -11,12 +11,7 @@ these numbers, and the crawler and the twins to their budgets.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-CADENCE = timedelta(minutes=30)  # the cron: two runs an hour
-# GitHub's docs: scheduled runs at the top of the hour are delayed or dropped under load. So the
-# cron is "7,37 * * * *", and a crawl's slot is :07 or :37 (crawler.crawl.scheduled_slot).
-CRON_OFFSET = timedelta(minutes=7)
+from vocabulary import CADENCE, CRON_OFFSET  # noqa: F401  # the cadence, with the budget that must fit in it
 
 SETUP_S = 150  # a job's checkout, Python and the install from the lock (wheels from the pip cache)
 
