@@ -155,8 +155,8 @@ def bench(argv: list[str]) -> int:
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "crawl": (crawl, "probe every endpoint of the registry and append the records to data/ (python -m crawler)"),
-    "check": (check, "try a candidate endpoint once, or the registry entries a pull request touches (python -m crawler check)"),
-    "twins": (twins, "fetch the open-data twins, once a UTC day (python -m crawler twins)"),
+    "check": (check, "try a candidate endpoint once, or the registry entries a pull request touches (python -m check)"),
+    "twins": (twins, "fetch the open-data twins, once a UTC day (python -m twins)"),
     "validate": (validate, "check endpoints.yaml, every problem on a line of its own (python -m crawler.registry)"),
     "incidents": (incidents, "open, comment on and close a GitHub issue for each incident (python -m incidents)"),
     "audit": (audit, "import a field audit: what people saw of tickets on the street"),

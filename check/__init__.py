@@ -1,8 +1,8 @@
-"""python -m crawler check: try a candidate endpoint once, for a contributor about to add it.
+"""open311-status check: try a candidate endpoint once, for a contributor about to add it.
 
-    python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--limit N]
+    open311-status check URL [--jurisdiction ID] [--format json|xml] [--limit N]
                               [--api-key-env NAME [--api-key-as param|bearer]] [--json] [--allow-loopback]
-    python -m crawler check --endpoints FILE --changed-from OLD_FILE [--markdown FILE] [--allow-loopback]
+    open311-status check --endpoints FILE --changed-from OLD_FILE [--markdown FILE] [--allow-loopback]
 
 The first probes one base URL with the crawl's own plan, plus both formats and the usual
 discovery addresses, and prints what works and a ready-to-paste registry entry. The second
@@ -263,7 +263,7 @@ def entry_for(endpoint: Endpoint, report: dict[str, Any], working: list[str], di
     facts.append(f"paging {report['paging'].split(' (')[0]}")
     if report["findings"]:
         facts.append("findings " + ", ".join(sorted(report["findings"])))
-    entry["notes"] = endpoint.notes or f"Checked {report['checked_at'][:10]} with python -m crawler check: " + "; ".join(facts) + "."
+    entry["notes"] = endpoint.notes or f"Checked {report['checked_at'][:10]} with open311-status check: " + "; ".join(facts) + "."
     entry["source"] = endpoint.source
     return entry
 
@@ -328,8 +328,8 @@ def changed_entries(new: list[Endpoint], old: list[Endpoint]) -> list[Endpoint]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The check's command line (python -m crawler check and open311-status check)."""
-    p = argparse.ArgumentParser(prog="python -m crawler check", description=__doc__.splitlines()[0])
+    """The check's command line (open311-status check and open311-status check)."""
+    p = argparse.ArgumentParser(prog="open311-status check", description=__doc__.splitlines()[0])
     p.add_argument("url", nargs="?", help="the candidate's base URL (ends in /, e.g. https://city.example/open311/v2/)")
     p.add_argument("--jurisdiction", metavar="ID", help="the jurisdiction_id to send, if the endpoint needs one")
     p.add_argument("--format", choices=("json", "xml"), default="json", help="the format to try first (default json)")
@@ -353,7 +353,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
     now = clock()
     if args.changed_from or args.endpoints:
         if not (args.changed_from and args.endpoints) or args.url:
-            print("python -m crawler check: --endpoints and --changed-from go together, without a URL", file=sys.stderr)
+            print("open311-status check: --endpoints and --changed-from go together, without a URL", file=sys.stderr)
             return 2
         try:
             new = load_registry(args.endpoints)
@@ -364,15 +364,15 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
         targets = changed_entries(new, old)
     else:
         if not args.url:
-            print("python -m crawler check: give a URL, or --endpoints FILE --changed-from OLD_FILE", file=sys.stderr)
+            print("open311-status check: give a URL, or --endpoints FILE --changed-from OLD_FILE", file=sys.stderr)
             return 2
         url = args.url if args.url.endswith("/") else args.url + "/"
         problem = url_problem(url)
         if problem:
-            print(f"python -m crawler check: {url}: {problem}", file=sys.stderr)
+            print(f"open311-status check: {url}: {problem}", file=sys.stderr)
             return 2
         if args.api_key_env and not env.get(args.api_key_env):
-            print(f"python -m crawler check: {args.api_key_env} is not set", file=sys.stderr)
+            print(f"open311-status check: {args.api_key_env} is not set", file=sys.stderr)
             return 2
         targets = [candidate(url, args.jurisdiction, args.format, args.api_key_env, args.api_key_as, args.limit)]
     reports = []

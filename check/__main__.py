@@ -1,4 +1,4 @@
-"""python -m check URL ...: try a candidate endpoint once (open311-status check; also python -m crawler check)."""
+"""python -m check URL ...: try a candidate endpoint once (open311-status check)."""
 
 import sys
 from datetime import datetime, timezone

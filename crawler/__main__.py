@@ -1,6 +1,5 @@
-"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--shard I/N] [--allow-loopback]
-python -m crawler check URL [--jurisdiction ID] [--format json|xml] [--json]   (check/)
-python -m crawler twins --endpoints FILE --data DIR [--now ISO8601] [--only ID ...] [--allow-loopback]   (twins/)
+"""python -m crawler --endpoints FILE --data DIR [--now ISO8601] [--scheduled ISO8601] [--only ID ...] [--shard I/N]
+[--cache DIR] [--allow-loopback] (open311-status crawl). The check and the twins are open311-status check and twins.
 
 Exit status of a crawl: 0 after a crawl, whatever the endpoints did (an endpoint that is down
 is data); 2 for a bad command line or registry (nothing crawled, nothing written); 1 when a bug
@@ -45,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m crawler",
         description="Probe every endpoint in the registry and append the records to DIR. "
-                    "(To try a candidate endpoint: python -m crawler check URL.)",
+                    "(To try a candidate endpoint: open311-status check URL.)",
         epilog="Example: python -m crawler --endpoints endpoints.yaml --data data",
     )
     p.add_argument("--endpoints", required=True, metavar="FILE", help="the registry (endpoints.yaml)")
@@ -77,16 +76,13 @@ def main(
     env: Mapping[str, str] = os.environ,
     client_factory: Callable[..., Client] | None = None,
 ) -> int:
-    """python -m crawler (open311-status crawl): a crawl; `check` and `twins` as first word hand over to those."""
+    """python -m crawler (open311-status crawl): a crawl. The check and the twins, which build on the crawler, are
+    commands of their own (open311-status check, open311-status twins): a word of theirs first is answered with that."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["check"]:
-        from check import main as check_main  # only contributors need it
-
-        return check_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
-    if argv[:1] == ["twins"]:
-        from twins import main as twins_main  # once a day
-
-        return twins_main(argv[1:], clock=clock, env=env, client_factory=client_factory)
+    if argv[:1] in (["check"], ["twins"]):
+        print(f"python -m crawler {argv[0]} is now open311-status {argv[0]} (or python -m {argv[0]}), "
+              "with the same options", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     endpoints = chosen(args)
     if endpoints is None:

@@ -1,4 +1,4 @@
-"""python -m crawler check: what a contributor sees before adding an endpoint, and what CI runs on a pull request."""
+"""open311-status check: what a contributor sees before adding an endpoint, and what CI runs on a pull request."""
 
 import io
 import json
@@ -7,7 +7,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import yaml
 
-from crawler.__main__ import main
+from check import main
 from check import LIMITS
 from registry import load_registry
 from simulator.fleet import Fleet
@@ -22,7 +22,7 @@ def factory(interval, allow_loopback=False, limits=None, host=""):
 def check(*args, env=None, client_factory=factory):
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(["check", *args], clock=lambda: NOW, env=env or {}, client_factory=client_factory)
+        code = main(list(args), clock=lambda: NOW, env=env or {}, client_factory=client_factory)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -40,7 +40,7 @@ def test_a_good_endpoint_is_usable_and_gets_an_entry(tmp_path):
     assert suggested == {
         "id": "x_127_0_3_1", "name": "TODO", "country": "TODO", "base_url": server.base_url,
         "format": "json", "platform": "unknown", "timezone": "TODO",
-        "notes": "Checked 2026-11-20 with python -m crawler check: formats json; 2 services; paging not needed.",
+        "notes": "Checked 2026-11-20 with open311-status check: formats json; 2 services; paging not needed.",
         "source": "TODO",
     }
     # Filled in, it is a valid registry entry.
@@ -117,7 +117,7 @@ def test_loopback_is_refused_unless_allowed():
 def test_usage_errors():
     assert check()[0] == 2
     code, _, err = check("ftp://example.org/open311/v2/")
-    assert code == 2 and err.strip() == "python -m crawler check: ftp://example.org/open311/v2/: scheme must be http or https; got 'ftp'"
+    assert code == 2 and err.strip() == "open311-status check: ftp://example.org/open311/v2/: scheme must be http or https; got 'ftp'"
     assert check("--endpoints", "x.yaml")[0] == 2
 
 
@@ -152,7 +152,7 @@ def test_a_key_from_the_environment_is_sent_and_never_shown():
     assert server.seen[0].query["api_key"] == "s3cret-KEY"
     assert code == 1 and "api_key=[key]" in out and "s3cret" not in out + err
     assert "  api_key_env: CITY_KEY\n" in out
-    assert check("http://127.0.3.8/open311/v2/", "--api-key-env", "CITY_KEY")[2].strip() == "python -m crawler check: CITY_KEY is not set"
+    assert check("http://127.0.3.8/open311/v2/", "--api-key-env", "CITY_KEY")[2].strip() == "open311-status check: CITY_KEY is not set"
 
 
 def test_a_city_that_requires_a_key_is_said_to_need_one():
@@ -201,3 +201,13 @@ def test_a_pull_request_check_reports_a_required_key_it_does_not_have(tmp_path):
     assert code == 0 and server.seen == []
     assert out.startswith(f"{server.base_url}: NOT CHECKED (needs a key)\n  needs a key: ST_LOUIS_OPEN311_KEY is not set here")
     assert "### `st_louis`: needs a key (not checked)" in summary.read_text()
+
+
+def test_the_crawlers_old_spelling_says_the_new_one():
+    from crawler.__main__ import main as crawl_main
+
+    for word in ("check", "twins"):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            assert crawl_main([word, "http://127.0.0.1/"], env={"CI": "1"}) == 2
+        assert err.getvalue() == f"python -m crawler {word} is now open311-status {word} (or python -m {word}), with the same options\n"

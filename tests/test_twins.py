@@ -11,7 +11,7 @@ import pytest
 import yaml
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.__main__ import main
+from twins import main
 from metrics.twin import audit_figures, twin_figures
 import audits as audit
 from records.read import read_data
@@ -40,7 +40,7 @@ def factory(interval, allow_loopback=False, limits=None, host=""):
 def twins(*args, now=NOW):
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(["twins", *args, "--now", now.isoformat(), "--allow-loopback"], clock=lambda: now, env={},
+        code = main([*args, "--now", now.isoformat(), "--allow-loopback"], clock=lambda: now, env={},
                     client_factory=factory)
     return code, out.getvalue(), err.getvalue()
 
@@ -257,7 +257,7 @@ def test_a_bug_in_one_twin_leaves_the_others_and_is_in_the_job_summary(tmp_path)
         summary = tmp_path / "summary.md"
         out, err = io.StringIO(), io.StringIO()
         with redirect_stdout(out), redirect_stderr(err):
-            code = main(["twins", "--endpoints", str(registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
+            code = main(["--endpoints", str(registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
                          "--allow-loopback", "--summary", str(summary)], clock=lambda: NOW, env={}, client_factory=buggy)
     assert code == 1
     assert [d["endpoint"] for d in read_lines(tmp_path / "data", "twins")] == ["sf"]

@@ -442,7 +442,7 @@ def test_pull_requests_check_the_endpoints_they_touch_from_a_shallow_clone():
     assert all("fetch-depth" not in s.get("with", {}) for _, s in steps(ci))
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert 'git fetch --no-tags --depth=1 origin "${BASE_REF}"' in runs and "git show FETCH_HEAD:endpoints.yaml" in runs
-    assert "python -m crawler check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs
+    assert "open311-status check --endpoints endpoints.yaml --changed-from" in runs and "GITHUB_STEP_SUMMARY" in runs
 
 
 # -- checkouts that do not grow with the years ------------------------------------------------------

@@ -270,10 +270,10 @@ def still_open(data_dir: str | Path, endpoint: Endpoint, now: datetime) -> list[
 
 def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
          client_factory: Callable[..., Client] | None = None) -> int:
-    """python -m crawler twins: fetch each registry entry's open-data twin, once a UTC day (the crawl workflow
+    """open311-status twins: fetch each registry entry's open-data twin, once a UTC day (the crawl workflow
     calls it every run; the first run of the day fetches). A twin that fails is data: exit 0 whatever the twins
     did, 1 when a bug of ours hit one (the others' records are still written), 2 for a bad command line."""
-    p = argparse.ArgumentParser(prog="python -m crawler twins",
+    p = argparse.ArgumentParser(prog="open311-status twins",
                                 description="Fetch the day before --now of every endpoint's open-data twin, and append the records.")
     p.add_argument("--endpoints", required=True, metavar="FILE")
     p.add_argument("--data", required=True, metavar="DIR")

@@ -1,4 +1,4 @@
-"""python -m twins --endpoints FILE --data DIR: fetch the open-data twins (open311-status twins; also python -m crawler twins)."""
+"""python -m twins --endpoints FILE --data DIR: fetch the open-data twins (open311-status twins)."""
 
 import os
 import sys
