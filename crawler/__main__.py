@@ -25,7 +25,7 @@ from crawler.crawl import CrawlReport, crawl, shard_of
 from registry import Endpoint, RegistryError, load_registry
 from records.maintenance import holds
 from records.status import crawl_status, listed
-from vocabulary import NOT_SENT, parse_now
+from vocabulary import NOT_SENT, moment, parse_now
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -128,7 +128,7 @@ def print_report(report: CrawlReport, endpoints: list[Endpoint]) -> None:
             print(f"{endpoint.id}: BUG (see below)")
             continue
         status = crawl_status([p.to_dict() for p in result.probes])
-        if status == "down" and endpoint.maintenance and holds(parse_moment(report.crawl), [m.to_dict() for m in endpoint.maintenance],
+        if status == "down" and endpoint.maintenance and holds(moment(report.crawl), [m.to_dict() for m in endpoint.maintenance],
                                                                endpoint.timezone):
             status = "maintenance"  # down inside the planned maintenance its registry entry declares
         statuses[status] += 1

@@ -160,3 +160,19 @@ def test_the_site_shows_maintenance_as_such(nights):
     assert (f"{regular['down_in_band']} of the {regular['down']} down crawls of the last 30 days fell between 02:00 and 04:00 "
             "local time (Europe/Helsinki), on 6 different days") in other
     assert "Regular hours?" not in page
+
+
+def test_the_crawls_console_line_says_maintenance_for_a_down_endpoint_inside_its_window(tmp_path):
+    """Nothing listens on the port: the endpoint is down, at 03:00 inside its declared nightly window."""
+    import yaml
+
+    from tests.test_crawl import run_main
+
+    registry = tmp_path / "endpoints.yaml"
+    registry.write_text(yaml.safe_dump([entry(id="nightly", base_url="http://127.0.9.9:9/open311/v2/", timezone="UTC",
+                                              maintenance=[WINDOW])]))
+    code, out = run_main("--endpoints", str(registry), "--data", str(tmp_path / "data"), "--now", "2026-11-20T03:00:00Z",
+                         "--allow-loopback")
+    assert code == 0
+    assert out.splitlines()[0].startswith("nightly: maintenance: services ")
+    assert ": 1 endpoints: 0 up, 0 degraded, 0 down, 0 unknown, 1 maintenance;" in out.splitlines()[1]
