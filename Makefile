@@ -9,13 +9,17 @@ LIGHTHOUSE := tools/lighthouse/node_modules/.bin/lighthouse
 # (on 2 cores, 104 s with 3 workers against 131 s with 2, in one session).
 WORKERS := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 
-.PHONY: demo test serve validate crawl build bench browser lock clean
+.PHONY: demo test lint serve validate crawl build bench browser lock clean
 
 demo: $(STAMP)
 	$(VENV)/bin/open311-status demo --work .demo --out site
 
-test: $(STAMP) browser $(LIGHTHOUSE)
+test: lint $(STAMP) browser $(LIGHTHOUSE)
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile
+
+# The linter and the type checker (pyproject.toml says what each holds to); make test runs them first.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 serve: $(STAMP)
 	$(VENV)/bin/open311-status serve --directory site --port 8000

@@ -26,14 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
 import build  # noqa: E402
 from benchmarks import load, years  # noqa: E402
 from benchmarks.measure import build_in_child  # noqa: E402
-from crawler.crawl import crawl  # noqa: E402
 from crawler.client import Client, Limits, Transport  # noqa: E402
+from crawler.crawl import crawl  # noqa: E402
 from registry import Endpoint, load_registry  # noqa: E402
 from simulator.fleet import Fleet  # noqa: E402
-import yaml  # noqa: E402
 
 
 def cities(n: int) -> list[dict]:
@@ -121,7 +122,8 @@ def bench_year_build(tmp: Path, per_day: int = 48) -> list[tuple[str, str, str]]
             synthetic_crawl(data, 100, now)
         seconds, peak, child = build_in_child(["--data", str(data), "--out", str(tmp / "site-year"), "--now", now.isoformat(), *extra])
         rows.append((f"build of a year, 100 endpoints, {per_day} crawls a day ({label})", f"{seconds:.1f} s",
-                     f"peak {peak:.0f} MB, its largest child {child:.0f} MB" + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
+                     f"peak {peak:.0f} MB, its largest child {child:.0f} MB"
+                     + (f"; {lines} calls, {size:.0f} MB of probe lines" if not extra else "")))
     return rows + bench_incidents(data, tmp, 100, end + timedelta(minutes=30))
 
 
@@ -156,7 +158,8 @@ def synthetic_crawl(data: Path, endpoints: int, moment: datetime) -> None:
 
 def bench_storage(tmp: Path) -> list[tuple[str, str, str]]:
     """Bytes per endpoint-day of each record kind, from three simulated days of the demo's dozen cities."""
-    from simulator.demo import DEFAULT_SCENARIO, run as simulate
+    from simulator.demo import DEFAULT_SCENARIO
+    from simulator.demo import run as simulate
     from simulator.scenario import load
 
     end = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -175,7 +178,8 @@ def bench_panel_storage(tmp: Path) -> list[tuple[str, str, str]]:
     """The accuracy panel's events per endpoint-day once it is in its steady state: 40 simulated days of
     the demo's cities (crawls every 3 hours, to keep this quick: the panel's events follow the tickets'
     lives, not the crawls), measured over the last 7, when the 30-day rechecks of early closings come due."""
-    from simulator.demo import DEFAULT_SCENARIO, PANEL_RATE, run as simulate
+    from simulator.demo import DEFAULT_SCENARIO, PANEL_RATE
+    from simulator.demo import run as simulate
     from simulator.scenario import load
 
     end = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -305,12 +309,12 @@ def bench_downloads(data: Path, endpoints: int, days: int, end: datetime, tmp: P
              + ", ".join(f"{k} {v / endpoints / (days / 30.44) / 1000:.1f} kB" for k, v in by_kind.most_common())
              + f"; the rest (CSV, manifest, data package) {(downloads - sum(by_kind.values())) / 1000:.0f} kB in all")]
     for n in (73, 1000):
-        for years in (1, 3):
-            months = {f"{2026 + (m // 12)}-{m % 12 + 1:02d}": int(month_each * n) for m in range(12 * years)}
+        for span in (1, 3):
+            months = {f"{2026 + (m // 12)}-{m % 12 + 1:02d}": int(month_each * n) for m in range(12 * span)}
             kept, moved = plan(months, DEFAULT_LIMIT)
             artifact = assets + pages_each * n + sum(months[m] for m in kept)
             released = {year: sum(months[m] for m in ms) for year, ms in moved.items()}
-            rows.append((f"Pages artifact at {n} endpoints after {years} year{'s' * (years > 1)}", f"{artifact / 1e6:.0f} MB",
+            rows.append((f"Pages artifact at {n} endpoints after {span} year{'s' * (span > 1)}", f"{artifact / 1e6:.0f} MB",
                          f"limit 1 GB; {len(kept)} months of downloads on the site ({sum(months[m] for m in kept) / 1e6:.0f} MB), "
                          + (f"{sum(len(ms) for ms in moved.values())} months in {len(moved)} release assets "
                             f"(at most {max(released.values()) / 1e6:.0f} MB each)" if moved else "none released")

@@ -65,7 +65,8 @@ class Pool:
 
 def pool(tmp: Path) -> Pool:
     """Simulate the demo's cities for SIM_DAYS and keep the lines of the last POOL_DAYS (and the registry's)."""
-    from simulator.demo import DEFAULT_SCENARIO, run as simulate
+    from simulator.demo import DEFAULT_SCENARIO
+    from simulator.demo import run as simulate
     from simulator.scenario import load
 
     end = datetime(2026, 11, 20, tzinfo=timezone.utc)

@@ -21,10 +21,10 @@ from typing import Any
 
 from history import downloads, load, parquet
 from metrics.summary import summarize
-from vocabulary import parse_now
 from records.status import listed
 from render.pages import write_pages
 from render.products import write_products
+from vocabulary import parse_now
 
 SAFE_ID = re.compile(r"^[a-z][a-z0-9_]{1,47}$")  # the registry's id pattern: safe as a file name
 MARKER = ".open311-status-site"  # only a directory we built is ever emptied

@@ -33,9 +33,9 @@ import yaml
 from crawler import parse
 from crawler.client import Client, Limits, make_client, user_agent
 from crawler.probe import MAX_DEFINITIONS, OTHER, REQUESTS_WINDOW, EndpointResult, Probe, definition_codes
-from registry import Endpoint, RegistryError, load_registry, url_problem
-from records.status import crawl_status
 from records import iso
+from records.status import crawl_status
+from registry import Endpoint, RegistryError, load_registry, url_problem
 
 LIMITS = Limits(endpoint_calls=16, endpoint_s=300.0)  # one careful look, not a crawl every 30 minutes
 PLATFORM_HINTS = [  # (pattern in the URL, platform)

@@ -37,8 +37,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Any
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
@@ -46,10 +46,10 @@ from urllib3.connection import HTTPConnection
 from urllib3.util.connection import is_connection_dropped
 
 from crawler import PROJECT_URL, __version__
-from vocabulary import NOT_SENT, OUTCOMES  # noqa: F401  # the outcomes a call is given here
-from vocabulary.timing import HOST_S
 from crawler.guard import RefusedAddress, Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
 from crawler.stopwatch import Stopwatch, Timing
+from vocabulary import NOT_SENT, OUTCOMES  # noqa: F401  # the outcomes a call is given here
+from vocabulary.timing import HOST_S
 
 USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
 REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")

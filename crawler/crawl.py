@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -25,16 +25,16 @@ from typing import Any
 
 from crawler import __version__
 from crawler.client import Client, redact
-from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
-from registry import Endpoint
-from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of
-from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
-from records.terse import seconds_after
+from crawler.digest import digests
 from crawler.paces import KEPT, Paces
+from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.coverage import merged, read_whole
 from records.layout import moment
 from records.read import probe_days, read_data
-from crawler.digest import digests
+from records.terse import seconds_after
+from registry import Endpoint
+from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of
 
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -309,13 +309,13 @@ class Memory:
             # (crawler/digest.py), kept in the cache between runs: the crawl's start stays quick when a hundred
             # endpoints fill the quarter (make bench, benchmarks/years.py).
             recent = days[:KEPT.days + 1]
-            for day, lines in probe_days(self.data_dir, recent, []):  # its day file, or its month's archive
+            for _, lines in probe_days(self.data_dir, recent, []):  # its day file, or its month's archive
                 for line in lines:
                     for c in line.calls:
                         self._note(line.endpoint, line.crawl, c.m, c.p, c.o, c.e, c.g, c.n, c.x)
                     if any(c.o == "rate_limited" for c in line.calls):
                         self.paces.learn(line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls])
-            for day, digest in digests(self.data_dir, days[len(recent):], self.cache):
+            for _, digest in digests(self.data_dir, days[len(recent):], self.cache):
                 for endpoint, runs in digest.intervals.items():
                     mine = self.intervals.setdefault(endpoint, [])
                     mine.extend(runs)

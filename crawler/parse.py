@@ -22,8 +22,8 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from crawler.conformance import Findings
-from registry import Endpoint
 from records import EventRecord, TicketRecord, iso
+from registry import Endpoint
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 # Elements that repeat inside a container: one of them alone still makes a list (the Spark convention).
@@ -146,7 +146,8 @@ def _error_text(data: Any) -> str | None:
         data = data["errors"]
     if isinstance(data, list) and data and all(isinstance(d, dict) and "description" in d and set(d) <= {"code", "description"} for d in data):
         return "; ".join(str(d.get("description"))[:100] for d in data)
-    if isinstance(data, dict) and any(k in data for k in ERROR_KEYS) and not any(isinstance(v, list) and v and isinstance(v[0], dict) and k not in ("errors",) for k, v in data.items()):
+    if isinstance(data, dict) and any(k in data for k in ERROR_KEYS) and not any(
+            isinstance(v, list) and v and isinstance(v[0], dict) and k not in ("errors",) for k, v in data.items()):
         key = next(k for k in ERROR_KEYS if k in data)
         return f"{key}: {str(data[key])[:100]}"
     return None
@@ -176,7 +177,8 @@ def _list(data: Any, findings: Findings, method: str) -> list[Any]:
                 break
             findings.add("json_wrapper", f"{{{key!r}: ...}}")
             data = data[key] if data[key] is not None else []
-        elif isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict) and len(data[0]) == 1 and next(iter(data[0])) in ("request", "service"):
+        elif (isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict) and len(data[0]) == 1
+              and next(iter(data[0])) in ("request", "service")):
             findings.add("json_wrapper", f"[{{{next(iter(data[0]))!r}: ...}}]")
             data = next(iter(data[0].values()))
         else:
@@ -245,7 +247,8 @@ def services(body: bytes, fmt: str, findings: Findings, content_type: str | None
     _extra_keys(items, SERVICE_KEYS, findings)
     for item in items:
         metadata = item.get("metadata")
-        if metadata is not None and not isinstance(metadata, bool) and not (isinstance(metadata, str) and metadata.strip().lower() in ("true", "false") and fmt == "xml"):
+        if metadata is not None and not isinstance(metadata, bool) and not (
+                isinstance(metadata, str) and metadata.strip().lower() in ("true", "false") and fmt == "xml"):
             findings.add("metadata_not_boolean", repr(metadata))
         kind = item.get("type")
         if isinstance(kind, str) and kind.strip().lower() not in SERVICE_TYPES:

@@ -45,14 +45,17 @@ from urllib.parse import quote, urlsplit
 from crawler import __version__, dates, parse
 from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
-from registry import Endpoint
-from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso, parse_moment as parse_stamp
+from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
+from records import parse_moment as parse_stamp
 from records.coverage import REQUESTS_WINDOW, covered_since, read_whole
+from registry import Endpoint
 from vocabulary import CRAWLS_PER_DAY
 
 PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # without a registry limit: a page of exactly this many is probably cut
 MAX_PAGES = 3
-LOOKUPS = 1  # a listed request asked for alone each crawl (two until crawler 0.6.0: one is enough to time the method, and the history grows a fifth slower)
+# A listed request asked for alone each crawl (two until crawler 0.6.0: one is enough to time the method, and the history
+# grows a fifth slower).
+LOOKUPS = 1
 MAX_DEFINITIONS = 3
 FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows them
 RECHECKS_PER_CRAWL = 20  # of which at most this many rechecks of closed tickets
@@ -378,7 +381,7 @@ class Probe:
                 break
             fresh: list[dict[str, Any]] = []
 
-            def new_ones(items: Any, findings: Findings) -> None:
+            def new_ones(items: Any, findings: Findings, fresh: list[dict[str, Any]] = fresh, page: int = page) -> None:
                 fresh.extend(i for i in items if str(i.get("service_request_id")) not in seen)
                 if items and not fresh:
                     findings.add("paging_ignored", f"page {page} repeated page {page - 1}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import operator
 import os
 import sys
@@ -32,14 +31,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-import pyarrow.parquet as pq
-
 from history import parquet
 from history.tables import nested
-from records import archive as archived, terse
+from records import archive as archived
+from records import terse
 from records.layout import KINDS, dumps
+from records.read import Loaded, probe_lines, read_file
 from vocabulary import parse_now
-from records.read import Loaded, day_of_file, probe_lines, read_file
 
 SETTLE = timedelta(days=3)  # a month is compacted once it has been over this long
 # What each job of the crawl workflow reads of the archive, so what it checks out beside the code and the months not yet

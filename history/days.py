@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vocabulary import STAMP
 from history.cache import VERSION
 from history.frames import calls_frame
 from records import archive
@@ -35,6 +34,7 @@ from records.layout import day_path
 from records.read import probe_lines
 from records.status import statuses
 from records.terse import Line, columns, probed_at
+from vocabulary import STAMP
 
 RAW_DAYS = 31
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vocabulary import STAMP
 from records.status import statuses
+from vocabulary import STAMP
 
 CATEGORIES = ("endpoint", "method", "outcome", "format")  # few distinct values: comparisons on codes, not strings
 

@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from history.tables import TIMES, columns as column_names, nested
+from history.tables import TIMES, nested
+from history.tables import columns as column_names
 from records import archive, terse
 from records.archive import DAYS_KEY
 from records.layout import KINDS, dumps

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vocabulary import STAMP
 from records.layout import KINDS
 from records.read import NESTED, RECORD_TYPES, read_data
+from vocabulary import STAMP
 
 TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported", "start", "end"}
 

@@ -27,7 +27,8 @@ import pandas as pd
 import history
 from incidents.github import API_URL, GitHub, IssueTrackerError
 from incidents.plan import Action, Watched, from_log, marked, plan, said
-from metrics import incidents as derive, maintenance
+from metrics import incidents as derive
+from metrics import maintenance
 from metrics.coverage import requests_coverage
 from metrics.summary import tickets_frame
 from metrics.utilization import freshness

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from metrics import closure
-from vocabulary import iso, moment_or_none
 from metrics.stats import share
+from vocabulary import iso, moment_or_none
 
 WINDOW = timedelta(days=90)
 FAST_CLOSE = timedelta(minutes=10)  # M5: closed this soon after it was requested

@@ -1,10 +1,10 @@
 """From when an endpoint's requests history is complete: the unbroken run of time its listings covered.
 
 Each successful first page of GET requests in a crawl covers the day before that crawl (from a server that
-ignores the date filter, what its answer covered: its target), each whole backfill window its dates (records.coverage.read_whole). The run that ends with the latest such listing,
-followed back while each older listing reaches the start of the newer one, is what has been seen
-whole: requests_since is its start, through its end. A day without a crawl breaks the run, so it
-is never counted as a day without requests; a figure over a window uses only its covered part.
+ignores the date filter, what its answer covered: its target), each whole backfill window its dates
+(records.coverage.read_whole). The run that ends with the latest such listing, followed back while each older
+listing reaches the start of the newer one, is what has been seen whole: requests_since is its start, through
+its end. A day without a crawl breaks the run, so it is never counted as a day without requests; a figure over a window uses only its covered part.
 """
 
 from __future__ import annotations

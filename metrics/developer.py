@@ -32,7 +32,8 @@ def build_on(access: dict[str, Any] | None, implemented: dict[str, Any] | None, 
         "rate_limit": {"documented": access.get("rate_limit"), "learned": learned_rate(calls, now)},
         "docs": docs if isinstance(docs, str) and docs.startswith(("https://", "http://")) else None,  # data/ is not trusted to hold a web address
         # The index's question: which cities take JSON, page, and need no key (a key that only raises the limit is not needed).
-        "fits": {"json": bool(formats and "json" in formats), "pages": pages["seen"] == "works" or (pages["documented"] is True and pages["seen"] in ("not seen", None)),
+        "fits": {"json": bool(formats and "json" in formats),
+                 "pages": pages["seen"] == "works" or (pages["documented"] is True and pages["seen"] in ("not seen", None)),
                  "no_key": key in ("none", "raises_limit")},
     }
 
@@ -66,7 +67,7 @@ def learned_rate(calls: pd.DataFrame, now: datetime) -> dict[str, Any] | None:
         return None
     allowed = []
     # The whole crawl of each refusal: a minute before one may reach back past the start of the 30 days.
-    for crawl, group in calls[calls["crawl"].isin(refused["crawl"].unique())].groupby("crawl", sort=False):
+    for _, group in calls[calls["crawl"].isin(refused["crawl"].unique())].groupby("crawl", sort=False):
         group = group.sort_values("probed_at", kind="stable")
         times = group["probed_at"].to_numpy()
         inside = ((group["probed_at"] > pd.Timestamp(now - RATE_SPAN)) & (group["probed_at"] <= pd.Timestamp(now))).to_numpy()

@@ -22,11 +22,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from vocabulary import STAMP
 from records import iso
+from vocabulary import STAMP
 
 REOPEN_WITHIN = timedelta(hours=6)
 OPEN_AFTER = 2  # consecutive down crawls
@@ -277,5 +276,6 @@ def link_outages(outages: list[dict[str, Any]], incidents: list[dict[str, Any]])
     for outage in outages:
         incident = next((i for i in downs if _holds(i, outage["start"])), None)
         out.append({**outage, "incident": None if incident is None else
-                    {"id": incident["id"], "title": incident["title"], "heading": incident["heading"], "url": incident["issue"]["url"] if incident["issue"] else None}})
+                    {"id": incident["id"], "title": incident["title"], "heading": incident["heading"],
+                     "url": incident["issue"]["url"] if incident["issue"] else None}})
     return out

@@ -16,7 +16,6 @@ import pandas as pd
 from records import iso
 from vocabulary import CADENCE, STATUSES, moment
 
-
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90),
            "365d": timedelta(days=365)}
 

@@ -9,15 +9,14 @@ from typing import Any
 
 import pandas as pd
 
+from history import History
 from metrics import accuracy, incidents, maintenance, twin
 from metrics.compare import peers, percentiles, platforms, state_of
 from metrics.coverage import Coverage, requests_coverage
 from metrics.developer import build_on
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
-from history import History
 from metrics.status import STATUS_BAR_DAYS, WINDOWS, in_window, schedule, status_figures
-from metrics.utilization import (FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, requested_within,
-                                 weekday_pattern)
+from metrics.utilization import FRESHNESS_SPAN, PATTERN_SPAN, SERVICE_SPAN, by_service, catalogue, freshness, requested_within, weekday_pattern
 from records import iso, methods, parse_moment
 
 LATENCY_SPAN = timedelta(days=7)
@@ -40,7 +39,7 @@ def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict
     table = ok.groupby(["endpoint", "method"], observed=True)[["elapsed_ms", "server_ms", "rtt_ms"]].quantile([0.5, 0.95]).unstack()
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for (e, m), row in table.iterrows():
-        def quantiles(column: str, which: tuple[float, ...]) -> dict[str, float] | None:
+        def quantiles(column: str, which: tuple[float, ...], row: pd.Series = row) -> dict[str, float] | None:
             if pd.isna(row[(column, 0.5)]):
                 return None
             return {f"p{round(q * 100)}": round(float(row[(column, q)]), 1) for q in which}
@@ -179,7 +178,8 @@ def summarize(history: History, now: datetime) -> dict[str, Any]:
     crawls = list(history.records["crawls"])
     made = history.statuses.loc[history.statuses["crawl"] <= pd.Timestamp(now), "crawl"]  # every crawl any endpoint was in
     return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
-            "state": state_of(watched), "peer_values": spread, "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
+            "state": state_of(watched), "peer_values": spread,
+            "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
             "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
 
 
@@ -229,13 +229,15 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
         **latency_entry(shared.latency.get((endpoint_id, "services"))),
         "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
         "requests_per_day": requests_per_day(tickets, covered, now),
-        "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None}, "needs_key": needs_key(calls, figures["last_checked"]),
+        "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None},
+        "needs_key": needs_key(calls, figures["last_checked"]),
         "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
-        "stale": fresh["stale"] if fresh and figures["status"] in READABLE else None, "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
+        "stale": fresh["stale"] if fresh and figures["status"] in READABLE else None,
+        "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         "twin": twin.api_entry(twin_detail), "build_on": build_on(info.get("access"), implemented, calls, now),
     }
-    detail = _detail(info, calls, figures, tickets, covered, now, {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")},
-                     shared.latency_daily.get(endpoint_id, []), implemented)
+    latency = {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")}
+    detail = _detail(info, calls, figures, tickets, covered, now, latency, shared.latency_daily.get(endpoint_id, []), implemented)
     found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,
                                shared.incident_log.get(endpoint_id, []), now)
     detail["outages"] = incidents.link_outages(detail["outages"], found)

@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from metrics import closure
-from vocabulary import iso, moment_or_none
 from metrics.stats import MIN_N, share
+from vocabulary import iso, moment_or_none
 
 WINDOW = timedelta(days=30)
 SAME_CLOSE = timedelta(hours=1)

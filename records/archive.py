@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vocabulary import STAMP
 from records import terse
 from records.layout import KINDS
+from vocabulary import STAMP
 
 DIR = "archive"
 DAYS_KEY = b"open311-status.days"  # the file's metadata: [[day, bytes of its day file, rows it gave], ...]

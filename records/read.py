@@ -18,8 +18,18 @@ import msgspec
 
 from records import archive, terse
 from records.layout import KINDS, day_path
-from records.types import (AuditRecord, CrawlRecord, EndpointRecord, EventRecord, IncidentRecord, ProbeRecord, ServiceRecord,
-                           TicketRecord, TwinDayRecord, TwinRowRecord)
+from records.types import (
+    AuditRecord,
+    CrawlRecord,
+    EndpointRecord,
+    EventRecord,
+    IncidentRecord,
+    ProbeRecord,
+    ServiceRecord,
+    TicketRecord,
+    TwinDayRecord,
+    TwinRowRecord,
+)
 
 RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
                 "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord,

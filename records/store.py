@@ -2,8 +2,8 @@
 
 A day file only ever grows: the new file is the old bytes followed by the new lines, written
 to a temporary file and renamed over the old one, so a reader (or a crash) never sees half a
-line of ours (scratch data, durable=False, is appended in place instead). A lock serialises two writers on one machine; two crawls on different machines
-merge through git's union driver (.gitattributes).
+line of ours (scratch data, durable=False, is appended in place instead). A lock serialises two writers on one
+machine; two crawls on different machines merge through git's union driver (.gitattributes).
 """
 
 from __future__ import annotations

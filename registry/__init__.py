@@ -376,7 +376,7 @@ def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[in
             continue
         ident = _ident(entry, index)
 
-        def report(field: str, msg: str) -> None:
+        def report(field: str, msg: str, index: int = index, ident: str = ident) -> None:
             line = lines.get((index, *(int(k) if k.isdigit() else k for k in field.split("."))), lines[(index,)])
             out.append((line, f"{name}:{line}: {ident}: {field}: {msg}"))
 
@@ -442,7 +442,7 @@ def url_problem(url: str, document: bool = False, kind: str | None = None) -> st
         return f"not a valid URL (contains white space): {url!r}"
     try:
         parts = urlsplit(url)
-        parts.port  # raises on a bad port
+        _ = parts.port  # raises on a bad port
     except ValueError as e:
         return f"not a valid URL ({e}): {url!r}"
     if parts.scheme not in ("http", "https"):

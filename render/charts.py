@@ -50,8 +50,9 @@ def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
         return None
     data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days],
              "marker": {"opacity": [1 if d["covered"] >= 1 else 0.4 for d in days]},
-             "hovertext": [f"{d['requests']} request{'' if d['requests'] == 1 else 's'}" + ("" if d["covered"] >= 1 else f", {d['covered']:.0%} of the day covered")
-                           for d in days], "hoverinfo": "x+text"}]
+             "hovertext": [f"{d['requests']} request{'' if d['requests'] == 1 else 's'}"
+                           + ("" if d["covered"] >= 1 else f", {d['covered']:.0%} of the day covered") for d in days],
+             "hoverinfo": "x+text"}]
     return {"data": data, "layout": {**LAYOUT, "title": _title("Service requests a day"), "yaxis": {"title": {"text": "requests"}}}}
 
 
@@ -72,7 +73,8 @@ def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
                          "xaxis": f"x{n}", "yaxis": f"y{n}", "showlegend": False, "marker": {"size": 8, "opacity": 0.8}})
     if not data:
         return None
-    layout: dict[str, Any] = {**LAYOUT, "title": _title("Where each city sits among its peers"), "grid": {"rows": len(data), "columns": 1, "pattern": "independent"},
+    layout: dict[str, Any] = {**LAYOUT, "title": _title("Where each city sits among its peers"),
+                              "grid": {"rows": len(data), "columns": 1, "pattern": "independent"},
                               "height": 140 * len(data), "margin": {**LAYOUT["margin"], "l": 150}}
     for n, trace in enumerate(data, start=1):
         suffix = "" if n == 1 else str(n)

@@ -18,8 +18,8 @@ from metrics import accuracy, closure
 from metrics.compare import uptime_ranks
 from records.methods import METHODS, OWN
 from records.status import listed
-from vocabulary import STATUSES
 from render import charts, social, svg
+from vocabulary import STATUSES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PLOTLY = Path(__file__).resolve().parent / "plotly"  # Plotly's partial bundles (their README says whence)

@@ -168,11 +168,13 @@ def _geo(traces: list[dict[str, Any]], geo: dict[str, Any], top: float) -> str:
         x, _ = at(lat0, lon)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="currentColor" stroke-opacity="0.12"/>')
         if (lon // 10) % every == 0:
-            out.append(f'<text x="{x:.1f}" y="{bottom + 12}" font-size="9" text-anchor="middle" fill="currentColor">{abs(lon)}°{"EW"[lon < 0] if lon else ""}</text>')
+            out.append(f'<text x="{x:.1f}" y="{bottom + 12}" font-size="9" text-anchor="middle" fill="currentColor">'
+                       f'{abs(lon)}°{"EW"[lon < 0] if lon else ""}</text>')
     for lat in range(-(-int(lat0) // 10) * 10, int(lat1) + 1, 10):
         _, y = at(lat, lon0)
         out.append(f'<line x1="{left}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.12"/>'
-                   f'<text x="{left - 3}" y="{y + 3:.1f}" font-size="9" text-anchor="end" fill="currentColor">{abs(lat)}°{"NS"[lat < 0] if lat else ""}</text>')
+                   f'<text x="{left - 3}" y="{y + 3:.1f}" font-size="9" text-anchor="end" fill="currentColor">'
+                   f'{abs(lat)}°{"NS"[lat < 0] if lat else ""}</text>')
     for n, t in enumerate(traces):
         colour = _colour(t, n)
         for lat, lon in zip(_numbers(t["lat"]), _numbers(t["lon"])):

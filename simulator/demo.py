@@ -22,16 +22,16 @@ from tqdm import tqdm
 
 import builder
 import incidents
-from history.archive import compact
-from crawler.crawl import Memory, crawl
-from registry import load_registry
-from twins import run_twins
-from records import store
 from audits import read_audit
+from crawler.crawl import Memory, crawl
+from history.archive import compact
+from records import store
+from registry import load_registry
 from simulator.fleet import in_child_process
 from simulator.scenario import City, load
 from simulator.virtual import simulated_client
 from simulator.world import World
+from twins import run_twins
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default"
 PANEL_RATE = 0.25

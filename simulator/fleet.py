@@ -7,7 +7,6 @@ import selectors
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -16,7 +15,6 @@ from simulator.opendata import Portal
 from simulator.scenario import City, city
 from simulator.server import CityState, Clock, LoopbackHTTPServer, handler_for
 from simulator.world import World
-
 
 PORTAL_RESOURCE = "open-3110"  # a Socrata-style resource id: four and four
 

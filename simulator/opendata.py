@@ -15,8 +15,8 @@ import io
 import json
 import re
 import threading
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
 from typing import Any

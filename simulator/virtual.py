@@ -61,7 +61,10 @@ class SimulatedTransport(Transport):
         self.timing = replace(self.timing, last_s=self.timing.ttfb_s if whole else None)
 
 
-def simulated_client(now: datetime, limits: Limits = Limits()):  # type: ignore[no-untyped-def]
+LIMITS = Limits()  # the crawler's own, shared: a default made once
+
+
+def simulated_client(now: datetime, limits: Limits = LIMITS):  # type: ignore[no-untyped-def]
     """A client factory for crawl(): the real Client on a virtual clock, for the crawl at `now`."""
 
     def factory(interval: float, allow_loopback: bool = True, host: str = "", **_: Any) -> Client:

@@ -7,13 +7,13 @@ cli.py are command-line adapters: they may call any package, but stay off the ne
 """
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ["audits", "builder", "check", "crawler", "history", "incidents", "metrics", "records", "registry", "render", "shards", "simulator", "twins", "vocabulary"]
+PACKAGES = ["audits", "builder", "check", "crawler", "history", "incidents", "metrics", "records", "registry", "render", "shards", "simulator",
+            "twins", "vocabulary"]
 MODULES = ["build", "cli"]
 MAY = {  # what each may import of the project, besides itself
     "vocabulary": set(),  # the shared words (the cadence, outcomes and statuses, stored times): every other may import it
@@ -106,7 +106,7 @@ def test_no_two_packages_import_each_other():
 def test_every_public_function_and_class_says_why_it_is_there():
     """A docstring on every public function, method and class of the project (tests aside)."""
     bare = []
-    for name, path in sources():
+    for _, path in sources():
         tree = ast.parse(path.read_text())
         for node in tree.body:
             members = [node] + ([m for m in node.body if isinstance(m, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else [])

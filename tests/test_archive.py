@@ -1,7 +1,6 @@
 """The monthly archive (history/archive.py): a month that is over becomes one Parquet file per kind, read back as the
 same records, and its day files go; everything that reads data/ reads both."""
 
-import filecmp
 import json
 import re
 import shutil

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import vcr
 
-from crawler.probe import spread, probe_endpoint
-from vocabulary import CRAWLS_PER_DAY
+from crawler.probe import probe_endpoint, spread
 from registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client
+from vocabulary import CRAWLS_PER_DAY
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 KEY = "s3cret-KEY"

@@ -2,13 +2,12 @@
 
 import io
 import json
-from dataclasses import replace
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import replace
 
 import yaml
 
-from check import main
-from check import LIMITS
+from check import LIMITS, main
 from registry import load_registry
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile

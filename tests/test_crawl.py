@@ -9,17 +9,16 @@ from contextlib import redirect_stdout
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 import urllib3
 import yaml
 
-from crawler.__main__ import main
 from crawler import __version__
+from crawler.__main__ import main
 from crawler.client import Transport, classify_exception
 from crawler.crawl import crawl, scheduled_slot
 from crawler.guard import RefusedAddress, address_refusal, host_refusal, resolve
-from registry import load_registry
 from records import iso
+from registry import load_registry
 from simulator.hostile import Hostile
 from tests.conftest import FAST, NOW, ROOT, entry, fast_client, read_lines, record_validator
 
@@ -446,8 +445,8 @@ def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
 def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
     from crawler.crawl import due
     from crawler.probe import spread
-    from vocabulary import CRAWLS_PER_DAY
     from registry import Endpoint, Retired
+    from vocabulary import CRAWLS_PER_DAY
 
     retired = Endpoint(**entry(id="peoria", retired=Retired("2016", "not listed anywhere since")))
     live = Endpoint(**entry(id="bloomington"))

@@ -6,6 +6,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -18,7 +19,6 @@ from records.read import read_data
 from registry import load_registry
 from simulator.scenario import city
 from tests.conftest import REALWORLD, entry, fast_client, sim
-from zoneinfo import ZoneInfo
 
 
 class Captured:

@@ -4,7 +4,6 @@ what one that reads data/ knows, and a digest that is missing, out of date or un
 import json
 import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 

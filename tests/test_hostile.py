@@ -145,9 +145,9 @@ def test_a_server_slower_to_answer_than_to_connect_to_is_waited_for_until_the_ca
 def test_a_kept_alive_connection_serves_a_hosts_calls_and_stays_under_each_calls_deadline(monkeypatch):
     """A city that keeps connections alive: one socket (its peer checked once, as it opened) carries a host's calls;
     when the city then hangs on that same socket, the call's deadline still ends the call in its time."""
-    import crawler.guard
     from datetime import timedelta
 
+    import crawler.guard
     from simulator.fleet import Fleet
     from tests.conftest import NOW, sim
 

@@ -38,7 +38,8 @@ def write_crawls(data: Path, pattern: str, first: int = 0, endpoint: str = "chic
             continue
         crawls.append({"bytes": 1, "calls": 2, "crawl": stamp, "crawler": "test", "endpoints": 1, "finished": stamp, "scheduled": stamp, "v": 1})
         if kind == "u":
-            calls = [{"m": "services", "ms": 100, "b": 500, "n": 5, "c": "application/json"}, {"m": "requests", "t": 1, "ms": 100, "b": 900, "n": 3, "p": 1}]
+            calls = [{"m": "services", "ms": 100, "b": 500, "n": 5, "c": "application/json"},
+                     {"m": "requests", "t": 1, "ms": 100, "b": 900, "n": 3, "p": 1}]
             if tickets:
                 seen.append({"crawl": stamp, "endpoint": endpoint, "id": f"T{i}", "requested": iso(moment - timedelta(minutes=5)),
                              "service_code": "pothole", "status": "open", "updated": None, "v": 1})
@@ -345,7 +346,8 @@ def test_an_outage_longer_than_the_days_read_keeps_its_issue(world):
     with fake_github(REPO, iso(now)) as (api, github):
         github.issues[1] = {"number": 1, "title": "Chicago, IL is down (http_5xx) since 2026-10-01 00:00 UTC", "body": marker,
                             "state": "open", "closed_at": None, "state_reason": None, "labels": [{"name": "incident"}, {"name": "chicago"}],
-                            "html_url": f"https://github.com/{REPO}/issues/1", "updated_at": "2026-10-01T00:30:00Z", "created_at": "2026-10-01T00:30:00Z"}
+                            "html_url": f"https://github.com/{REPO}/issues/1", "updated_at": "2026-10-01T00:30:00Z",
+                            "created_at": "2026-10-01T00:30:00Z"}
         github.comments[1] = []
         code, out, _ = run(world, api, now)
         assert (code, out, len(github.issues)) == (0, "", 1)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from registry import RegistryError, load_registry
 from metrics.maintenance import inside
+from registry import RegistryError, load_registry
 from simulator.scenario import city
 from tests.conftest import entry, sim
 

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from metrics.quality import comprehensiveness, conformance
 from history.frames import crawl_statuses, probes_frame
+from metrics.coverage import Coverage
+from metrics.quality import comprehensiveness, conformance
 from metrics.status import outages, uptime, window_counts
 from metrics.summary import tickets_frame
-from metrics.coverage import Coverage
 from metrics.utilization import by_service, freshness, weekday_pattern
 from records import ProbeRecord
 

@@ -217,18 +217,21 @@ CONTRAST = """selector => {
   const behind = el => { for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) return c; }
                          return [255, 255, 255, 1]; };
   return Array.from(document.querySelectorAll(selector)).filter(el => {
-      const own = el instanceof SVGElement ? el.textContent : Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("");
+      const own = el instanceof SVGElement ? el.textContent
+        : Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("");
       const box = el.getBoundingClientRect();
       return own.trim() && box.width > 0 && box.height > 0;
     }).map(el => {
       const style = getComputedStyle(el);
-      const fg = rgba(el instanceof SVGElement ? style.fill : style.color), bg = behind(el.parentElement && el instanceof SVGElement ? el.closest("svg").parentElement : el);
+      const fg = rgba(el instanceof SVGElement ? style.fill : style.color);
+      const bg = behind(el.parentElement && el instanceof SVGElement ? el.closest("svg").parentElement : el);
       const mixed = fg.slice(0, 3).map((v, i) => v * fg[3] * Number(style.opacity) + bg[i] * (1 - fg[3] * Number(style.opacity)));
       const [a, b] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
       return [el.tagName + " " + el.textContent.trim().slice(0, 30), Math.round((a + 0.05) / (b + 0.05) * 100) / 100];
     });
 }"""
-TEXT = "main p, main li, main td, main th, main dt, main dd, main code, main a, main caption, main h1, main h2, main h3, figcaption, footer, .main-svg text, svg.static text"
+TEXT = ("main p, main li, main td, main th, main dt, main dd, main code, main a, main caption, main h1, main h2, main h3, figcaption, footer, "
+        ".main-svg text, svg.static text")
 
 
 @pytest.mark.parametrize("path", ["/index.html", "/endpoints/alpha.html", "/about.html", "/methodology.html"])

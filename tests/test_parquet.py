@@ -7,6 +7,7 @@ import shutil
 import threading
 import zipfile
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import duckdb_extension_httpfs
@@ -14,11 +15,10 @@ import frictionless
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from pathlib import Path
 
 from cli import PagesHandler
 from history import downloads
-from history.parquet import NESTED_FIELDS, SCHEMAS, table_schema, write_all
+from history.parquet import NESTED_FIELDS, SCHEMAS, write_all
 from records.layout import KINDS
 from records.read import read_data
 from tests.test_build import HISTORY, build

@@ -14,7 +14,6 @@ from registry import Endpoint
 from tests.conftest import REALWORLD
 
 
-
 def body(name: str) -> bytes:
     return (REALWORLD / name).read_bytes()
 
@@ -102,7 +101,8 @@ def test_what_is_not_a_service_list(raw, fmt, error):
 
 
 def test_xml_entities_are_refused_not_expanded():
-    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><services><service><service_code>&b;</service_code></service></services>'
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
+            b'<services><service><service_code>&b;</service_code></service></services>')
     with pytest.raises(ParseError, match="XML refused: EntitiesForbidden"):
         read(parse.services, bomb, "xml")
 

@@ -4,13 +4,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from vocabulary import CRAWLS_PER_DAY
 from crawler.probe import LOOKUPS, due_definitions, probe_endpoint, rotating, slot_of, spread
-from registry import Endpoint
 from records.status import crawl_status
+from registry import Endpoint
 from simulator.fleet import Fleet
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client, sim
+from vocabulary import CRAWLS_PER_DAY
 
 
 def endpoint(url, **kw):

@@ -288,8 +288,9 @@ def test_the_registry_says_which_keys_are_required_and_which_endpoints_are_retir
 
 
 def test_a_documented_shorter_history_is_checked_and_loaded(tmp_path):
-    from tests.conftest import entry
     import yaml
+
+    from tests.conftest import entry
     path = tmp_path / "endpoints.yaml"
     path.write_text(yaml.safe_dump([entry(history_days=120)]))
     with pytest.raises(RegistryError) as info:

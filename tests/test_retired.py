@@ -13,9 +13,9 @@ import yaml
 
 from crawler.__main__ import main
 from crawler.probe import spread
-from vocabulary import CRAWLS_PER_DAY
 from simulator.hostile import Hostile
 from tests.conftest import NOW, ROOT, entry, fast_client
+from vocabulary import CRAWLS_PER_DAY
 
 DAY = NOW.replace(hour=0, minute=7)
 

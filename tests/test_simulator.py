@@ -11,11 +11,11 @@ import requests
 
 from crawler import parse
 from crawler.conformance import Findings
-from vocabulary import CADENCE
 from simulator.fleet import Fleet
 from simulator.scenario import ScenarioError, city, load
 from simulator.world import World, uptime
 from tests.conftest import NOW, sim
+from vocabulary import CADENCE
 
 BUSY = sim("busytown", "127.0.6.1", requests_per_day=60, jurisdiction_id="busy.example",
            closure={"work_order": 0.2, "vanish": 0.05}, quirks={"page_size": 50, "max_page_size": 200})
@@ -386,10 +386,11 @@ def test_a_city_stricter_than_its_pace_refuses_once_a_day_and_is_still_backfille
 def test_the_backfill_stops_where_the_citys_history_does(tmp_path, documented):
     """A server that lists only 3 days back (a start_date further back gets 400). Documented in the registry
     (history_days), the backfill reads no further; not documented, the first refusal ends it for good."""
+    import yaml
+
     from crawler.crawl import Memory, crawl
     from registry import load_registry
     from tests.conftest import entry, fast_client
-    import yaml
 
     with Fleet.of([sim("shortmemory", "127.0.7.15", requests_per_day=20, quirks={"history_days": 3})], NOW, days=10) as fleet:
         extra = {"history_days": 3} if documented else {}

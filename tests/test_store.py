@@ -1,12 +1,12 @@
 import json
 import multiprocessing
-
-import jsonschema
-import pytest
 import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
+
+import jsonschema
+import pytest
 
 from records import ProbeRecord, TicketRecord, dumps, terse
 from records.read import read_data

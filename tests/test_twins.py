@@ -6,17 +6,17 @@ import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from urllib.parse import parse_qs, urlsplit
 
-from twins import main
-from metrics.twin import audit_figures, twin_figures
 import audits as audit
+from metrics.twin import audit_figures, twin_figures
 from records.read import read_data
 from simulator.opendata import Portal
 from tests.conftest import ROOT, entry, fast_client, read_lines, sim
+from twins import main
 
 FILES = ROOT / "tests" / "fixtures" / "twins"
 NOW = datetime(2026, 11, 20, 20, tzinfo=timezone.utc)  # the day before, in every city's time zone, is 2026-11-19

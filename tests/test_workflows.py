@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vocabulary import timing
 from registry import load_registry
 from tests.conftest import ROOT
+from vocabulary import timing
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -272,7 +272,7 @@ def run_of(workflow, results, cancelled=False):
         needs = jobs[job].get("needs", [])
         context = {
             "needs": {n: {"result": outcome[n]} for n in ([needs] if isinstance(needs, str) else needs)},
-            "functions": {"success": lambda: all(r == "success" for r in above), "failure": lambda: "failure" in above,
+            "functions": {"success": lambda above=above: all(r == "success" for r in above), "failure": lambda above=above: "failure" in above,
                           "cancelled": lambda: cancelled, "always": lambda: True},
         }
         runs = evaluate(jobs[job].get("if", "success()"), context)

@@ -26,7 +26,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,11 @@ from zoneinfo import ZoneInfo
 from crawler.client import Budget, Client, Limits, make_client, user_agent
 from crawler.crawl import Memory
 from crawler.parse import blank, in_panel, parse_time
+from records import TwinDayRecord, TwinRowRecord, iso, store
+from records.read import read_data
 from registry import Endpoint, OpenData, RegistryError, load_registry
 from vocabulary import day_of, parse_now
 from vocabulary.timing import TWINS_S
-from records import TwinDayRecord, TwinRowRecord, iso, store
-from records.read import read_data
 
 ROWS_PER_CALL = 5000
 MAX_ROWS = 50_000  # a busy city's day (Chicago: about 5,000)
