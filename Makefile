@@ -20,6 +20,7 @@ test: lint $(STAMP) browser $(LIGHTHOUSE)
 # The linter and the type checker (pyproject.toml says what each holds to); make test runs them first.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 serve: $(STAMP)
 	$(VENV)/bin/open311-status serve --directory site --port 8000

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 
@@ -80,7 +81,7 @@ class PagesHandler(http.server.SimpleHTTPRequestHandler):
     """Files as GitHub Pages serves them, byte ranges too: DuckDB reads a Parquet file's footer, then only the
     columns a query needs (Range: bytes=A-B, bytes=A- and bytes=-N, answered 206 with Content-Range)."""
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self) -> Any:  # SimpleHTTPRequestHandler's: a file or buffer to copy, or None
         """The headers, and the body to send: the asked-for bytes of a file, or what SimpleHTTPRequestHandler sends."""
         wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
         path = self.translate_path(self.path)

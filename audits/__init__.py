@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def read_audit(path: Path, endpoint: str, now: datetime) -> tuple[list[AuditReco
     return out, problems
 
 
-def main(argv: list[str] | None = None, clock=lambda: datetime.now(timezone.utc)) -> int:  # type: ignore[no-untyped-def]
+def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
     """open311-status audit: every sound row imported and every other named, so a volunteer's file never loses a row
     silently."""
     p = argparse.ArgumentParser(prog="open311-status audit", description=__doc__.splitlines()[0].split(": ", 1)[1])

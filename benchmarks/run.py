@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ def cities(n: int) -> list[dict]:
              "behaviour": {"latency_ms": 200, "latency_spread": 0, "requests_latency_factor": 1}} for i in range(n)]
 
 
-def serve(n: int, now: datetime, conn) -> None:  # type: ignore[no-untyped-def]
+def serve(n: int, now: datetime, conn: Connection) -> None:
     """The child process: serve n cities until told to stop (with 2 days of tickets: they list only one, below)."""
     with Fleet.of(cities(n), now, days=1, before=timedelta(days=1)) as fleet:
         conn.send(fleet.urls())
@@ -363,7 +364,7 @@ def in_fresh_process(bench: Callable[[Path], list[tuple[str, str, str]]], tmp: P
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; import benchmarks.run as b; "
             f"print(json.dumps(b.{bench.__name__}(Path({str(tmp)!r}))))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return [tuple(row) for row in json.loads(out.splitlines()[-1])]  # type: ignore[misc]
+    return [(row[0], row[1], row[2]) for row in json.loads(out.splitlines()[-1])]
 
 
 BACKFILL_RATES = (20, 100)  # requests a day of the simulated cities the registry's kinds of endpoint are tried at

@@ -277,7 +277,7 @@ def per_crawl(repo: Path, tmp: Path, pool: Pool, n: int, day: date, days: int = 
                 stamps: dict[str, dict[str, list[str]]] = {}
                 for kind, text in files.items():
                     for line in text.splitlines(keepends=True):
-                        stamps.setdefault(CRAWL.search(line)[1], {}).setdefault(kind, []).append(line)  # type: ignore[index]
+                        stamps.setdefault(CRAWL.search(line)[1], {}).setdefault(kind, []).append(line)  # type: ignore[index]  # every line names its crawl
                 steps = [{kind: "".join(lines) for kind, lines in stamps[stamp].items()} for stamp in sorted(stamps)]
             for step in steps:
                 write(scratch / "data", day + timedelta(days=k), step, append=True)

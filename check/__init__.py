@@ -32,8 +32,9 @@ import yaml
 
 from crawler import parse
 from crawler.client import Client, Limits, make_client, user_agent
-from crawler.probe import MAX_DEFINITIONS, OTHER, REQUESTS_WINDOW, EndpointResult, Probe, definition_codes
+from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe, definition_codes
 from records import iso
+from records.coverage import REQUESTS_WINDOW
 from records.status import crawl_status
 from registry import Endpoint, RegistryError, load_registry, url_problem
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from crawler import __version__
 from crawler.client import Client, make_client, user_agent
 from crawler.crawl import CrawlReport, crawl, shard_of
+from crawler.probe import EndpointResult
 from records.maintenance import holds
 from records.status import crawl_status, listed
 from registry import Endpoint, RegistryError, load_registry
@@ -89,7 +90,7 @@ def main(
         return 2
     factory = client_factory or partial(make_client, agent=user_agent(env))
     with tqdm(total=len(endpoints), unit="endpoint", desc="crawl", file=sys.stderr, disable=quiet(env), leave=False) as bar:
-        def advance(endpoint, result):  # type: ignore[no-untyped-def]
+        def advance(endpoint: Endpoint, result: EndpointResult | None) -> None:
             bar.set_postfix_str(endpoint.id, refresh=False)
             bar.update(1)
 

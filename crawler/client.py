@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
@@ -203,7 +203,7 @@ class Transport:
         connected = conn.is_closed
         try:  # a connection that failed anywhere on the way is closed, never kept
             if connected:
-                conn.timeout = timeout.connect_timeout
+                conn.timeout = cast(float, timeout.connect_timeout)  # the Timeout made above, with its connect time set
                 conn.connect()
             # urllib3 puts conn.timeout on the socket as it sends and again as it awaits the answer: from here on, the
             # read timeout (the connect timeout left there held a server's first byte to 5 s, not the call's 20)

@@ -30,11 +30,10 @@ from crawler.paces import KEPT, Paces
 from crawler.probe import BACKFILL_MIN, BACKFILL_SPAN, WINDOW_FAILED, BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
 from records import CrawlRecord, EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, store, terse
 from records.coverage import merged, read_whole
-from records.layout import moment
 from records.read import probe_days, read_data
 from records.terse import seconds_after
 from registry import Endpoint
-from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of
+from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of, moment
 
 MERGE_AT = 64  # intervals noted for an endpoint before they are merged into runs
 TICKET_MEMORY_DAYS = 30  # a ticket unchanged for this long is stored again when next listed
@@ -420,7 +419,7 @@ def _state_of(kind: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     fields = STATE[kind]
     if len(fields) == 1:
         return lambda d: (d[fields[0]],)
-    return itemgetter(*fields)  # type: ignore[return-value]
+    return itemgetter(*fields)
 
 
 def _key(d: dict[str, Any]) -> tuple[str, str]:

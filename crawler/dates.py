@@ -45,7 +45,7 @@ def ignored(window: Window, earlier: list[Window]) -> str | None:
             continue  # overlapping windows may list the same requests
         edge = (max(window.start, other.start), min(window.end, other.end))  # the instant both include, if they touch
         both = [i for i in (t.id for t in other.tickets) if i in mine
-                and not (mine[i].requested and edge[0] <= mine[i].requested <= edge[1])]
+                and not ((at := mine[i].requested) and edge[0] <= at <= edge[1])]
         if both:
             return f"{window.start} to {window.end} and {other.start} to {other.end} both listed {both[0]}"
     return None

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -168,7 +169,7 @@ def _shut(sock: socket.socket) -> None:
 
 def _check_peer(conn: HTTPConnection, sock: socket.socket) -> None:
     peer = sock.getpeername()[0]
-    reason = address_refusal(peer, conn._open311_allow_loopback)  # type: ignore[attr-defined]
+    reason = address_refusal(peer, conn._open311_allow_loopback)  # type: ignore[attr-defined]  # set by _PeerCheck, mixed in
     if reason:
         sock.close()
         raise RefusedAddress(reason)
@@ -185,17 +186,17 @@ class _PeerCheck:
     _open311_allow_loopback = False
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        _check_peer(self, sock)  # type: ignore[arg-type]
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]  # a mixin: urllib3's connection class comes after it
+        _check_peer(self, sock)  # type: ignore[arg-type]  # self is an HTTPConnection once mixed in
         return sock
 
-    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         """Before a request on a socket kept alive, put it under this call's deadline (a new one is, as it opens)."""
         sock = getattr(self, "sock", None)
         deadline = SocketDeadline.current()
         if sock is not None and deadline is not None:
             deadline.watch(sock)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        return super().request(*args, **kwargs)  # type: ignore[misc]  # a mixin, as above
 
 
 def guarded_connections(allow_loopback: bool, mixins: tuple[type, ...] = ()) -> dict[str, type[HTTPConnection]]:

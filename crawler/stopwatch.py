@@ -169,7 +169,7 @@ class Stopwatch:
     _open311_first: float | None = None
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
+        sock = super()._new_conn()  # type: ignore[misc]  # a mixin: urllib3's connection class comes after it
         self._open311_rtt = handshake_rtt(sock)
         # A TLS socket is read and written by ssl, not through a StampedSocket: its transmit stamps would be left on the
         # error queue, and every wait on the socket would wake at once.
@@ -185,7 +185,7 @@ class Stopwatch:
         sock = getattr(self, "sock", None)
         if isinstance(sock, StampedSocket):
             sock.arrived = sock.left = None
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        return super().request(*args, **kwargs)  # type: ignore[misc]  # a mixin, as above
 
     def send(self, data: Any) -> Any:
         """The request's bytes to the kernel: the client's own clock starts as close to the system call as it can (what
@@ -193,7 +193,7 @@ class Stopwatch:
         (it is there by the time the call returns), so that the wait for the answer wakes only for the answer."""
         if self._open311_sent is None:
             self._open311_sent = time.time()
-        out = super().send(data)  # type: ignore[misc]
+        out = super().send(data)  # type: ignore[misc]  # a mixin, as above
         sock = getattr(self, "sock", None)
         if isinstance(sock, StampedSocket):
             sock.drain()
@@ -205,7 +205,7 @@ class Stopwatch:
         if isinstance(sock, StampedSocket) and self._open311_sent is not None:
             self._open311_first = sock.first_byte(self._open311_sent)
             self._open311_sent = sock.left if sock.left is not None and self._open311_first is not None else self._open311_sent
-        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        response = super().getresponse(*args, **kwargs)  # type: ignore[misc]  # a mixin, as above
         if self._open311_first is None:
             self._open311_first = time.time()  # the head read: our own queue may be in it
         return response

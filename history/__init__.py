@@ -34,7 +34,8 @@ from vocabulary import STATUSES
 # How far back each kind of record can change a figure (the longest window is 365 days; tickets feed
 # 7-, 28- and 30-day figures and freshness; the accuracy panel's events 90 days; the twins 30 days,
 # their panel rows 30 days after a ticket was requested; registry entries and audits are needed whole).
-LOOKBACK = {"probes": timedelta(days=366), "tickets": timedelta(days=92), "crawls": timedelta(days=8), "endpoints": None,
+PROBE_SPAN = timedelta(days=366)  # every crawl's status for a year (each figure's longest window, and a day)
+LOOKBACK: dict[str, timedelta | None] = {"probes": PROBE_SPAN, "tickets": timedelta(days=92), "crawls": timedelta(days=8), "endpoints": None,
             "services": None, "events": timedelta(days=92), "twins": timedelta(days=32), "twin_rows": timedelta(days=62),
             "audits": None, "incidents": timedelta(days=366)}
 
@@ -55,7 +56,7 @@ class History:
         """A history made of records already read, probes included (as records.read gives them), cut to the same
         windows as load() cuts the files: for tests and researchers, the same figures come of it."""
         stamp, raw_from = iso(now), first_raw_day(now).isoformat()
-        probes = [p for p in records.get("probes", []) if (now - LOOKBACK["probes"]).date().isoformat() <= p["crawl"] <= stamp]
+        probes = [p for p in records.get("probes", []) if (now - PROBE_SPAN).date().isoformat() <= p["crawl"] <= stamp]
         counts: dict[str, tuple[str, int]] = {}
         for p in sorted((p for p in probes if p["crawl"] < raw_from), key=lambda p: p["probed_at"]):
             if p["method"] == "services" and p["outcome"] == "ok" and p["items"] is not None:
@@ -65,7 +66,7 @@ class History:
                    _cut({k: v for k, v in records.items() if k != "probes"}, now))
 
 
-def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None, probe_span: timedelta = LOOKBACK["probes"],
+def load(data_dir: str | Path, now: datetime, cache_dir: str | Path | None = None, probe_span: timedelta = PROBE_SPAN,
          kinds: tuple[str, ...] | None = None) -> History:
     """The history in data_dir as of now: the probes a day at a time (from the cache where still good),
     every other kind as far back as LOOKBACK says. probe_span: how far back the statuses go; kinds: the other
@@ -101,7 +102,7 @@ def _probes(data_dir: Path, now: datetime, cache_dir: Path | None, problems: lis
     first = (now - span).date()
     days = [first + timedelta(days=n) for n in range((now.date() - first).days + 1)]
     keys = {day: key_of(data_dir, day) for day in days}
-    found = {day: no_day() for day in days if keys[day][1] == 0}  # no crawl was stored that day
+    found: dict[date, dict[str, Any] | None] = {day: no_day() for day in days if keys[day][1] == 0}  # no crawl was stored that day
     if cache_dir:
         found |= {day: cache.cached(cache_dir, keys[day], day, day >= raw_from) for day in days if day not in found}
     missing = [day for day in days if found.get(day) is None]  # each has a day file, or is in an archived month
@@ -116,17 +117,18 @@ def _probes(data_dir: Path, now: datetime, cache_dir: Path | None, problems: lis
             cache.store(cache_dir, day, got)
     if cache_dir:
         cache.prune(cache_dir, days[0], raw_from)
+    every = {day: got for day, got in found.items() if got is not None}  # every day, now: from the cache or read
     counts: dict[str, tuple[str, int]] = {}
     for day in days:
         if day < raw_from:
-            for endpoint, (stamp, items) in found[day]["services"].items():
+            for endpoint, (stamp, items) in every[day]["services"].items():
                 if endpoint not in counts or counts[endpoint][0] <= stamp:
                     counts[endpoint] = (stamp, items)
-        problems += found[day]["problems"]
-    calls = pd.concat([found[day]["calls"] for day in days if day >= raw_from], ignore_index=True)
+        problems += every[day]["problems"]
+    calls = pd.concat([every[day]["calls"] for day in days if day >= raw_from], ignore_index=True)
     for column in CATEGORIES:  # each day has its own categories
         calls[column] = calls[column].astype("category")
-    return calls, _statuses([found[day]["statuses"] for day in days]), counts
+    return calls, _statuses([every[day]["statuses"] for day in days]), counts
 
 
 def _statuses(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -44,7 +44,7 @@ def encode(frame: pd.DataFrame, extra: dict[str, Any]) -> bytes:
             codes, values = pd.factorize(column.astype(object), use_na_sentinel=True)
             arrays[name] = codes.astype("int32")
             meta["values"][name] = [str(v) for v in values]
-    table = np.rec.fromarrays(list(arrays.values()), names=list(arrays)) if arrays else np.zeros(0)
+    table = np.rec.fromarrays(list(arrays.values()), dtype=[(n, a.dtype) for n, a in arrays.items()]) if arrays else np.zeros(0)
     meta["dtype"], meta["rows"], meta["columns"] = table.dtype.descr, len(frame), list(frame.columns)
     return json.dumps(meta, ensure_ascii=False).encode() + b"\n" + table.tobytes()
 
@@ -121,4 +121,5 @@ def prune(cache: Path, first: date, raw_from: date) -> None:
 
 def seconds(times: pd.Series) -> np.ndarray:
     """UTC times as whole seconds (numpy datetime64[s])."""
-    return times.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+    out: np.ndarray = times.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,8 @@ def crawl_statuses(probes: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"endpoint": pd.Series(dtype=str), "crawl": pd.Series(dtype="datetime64[ns, UTC]"),
                              "status": pd.Series(dtype=str), "failure": pd.Series(dtype=object)})
     keys = probes[["endpoint", "crawl"]].astype({"endpoint": object})
-    codes, crawls = pd.MultiIndex.from_frame(keys).factorize(sort=True)
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize(sort=True)
+    crawls = cast(pd.MultiIndex, uniques)  # a MultiIndex's factorize gives one (the stubs say any index)
     order = np.argsort(probes["probed_at"].to_numpy(), kind="stable")
     found = statuses(codes, len(crawls), probes["method"].to_numpy(dtype=object), probes["outcome"].to_numpy(dtype=object),
                      order, _floats(probes["page"]), _floats(probes["elapsed_ms"]))

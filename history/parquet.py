@@ -216,7 +216,8 @@ def write_all(data_dir: str | Path, out_dir: str | Path, cache: str | Path | Non
     archived month (records/archive.py) is its archive file as it is: the same bytes its day files gave."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries, problems = [], []
+    entries: list[dict[str, Any]] = []
+    problems: list[str] = []
     by_kind = {kind: months(data_dir, kind) for kind in KINDS}
     stored = {kind: archive.months(data_dir, kind) for kind in KINDS}
     spans = month_spans(by_kind, stored)

@@ -102,7 +102,7 @@ def _insert_frame(db: sqlite3.Connection, insert: str, table: pd.DataFrame, name
         column = table[name] if name in table else pd.Series([1] * len(table), index=table.index)  # v: the records' layout
         if name in ("crawl", "probed_at"):
             codes, moments = pd.factorize(column)  # far fewer moments than calls: each formatted once
-            values.append(np.asarray(moments.strftime(STAMP), dtype=object)[codes].tolist())
+            values.append(np.asarray(pd.DatetimeIndex(moments).strftime(STAMP))[codes].tolist())
         elif name == "findings":
             values.append([_cell(f) if f else "{}" for f in column])
         else:

@@ -201,8 +201,10 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str],
         if not token:
             print("open311-status incidents: GITHUB_TOKEN is not set (or use --dry-run); nothing was done", file=sys.stderr)
             return 1
-        tracker = GitHub(args.repo, token, args.api_url, **({"session": session} if session is not None else {}),
-                         **({"sleep": sleep} if sleep is not None else {}))
+        options: dict[str, Any] = {"session": session} if session is not None else {}
+        if sleep is not None:
+            options["sleep"] = sleep
+        tracker = GitHub(args.repo, token, args.api_url, **options)
     site_url = args.site_url if not args.site_url or args.site_url.endswith("/") else args.site_url + "/"
     report = run(args.data, registry, args.now or clock(), tracker, site_url)
     for line in report.done:

@@ -61,6 +61,14 @@ def marked(issue: dict[str, Any]) -> tuple[str, str, str] | None:
     return (found.group(1), found.group(2), found.group(3)) if found else None
 
 
+def marker(issue: dict[str, Any]) -> tuple[str, str, str]:
+    """The (endpoint, kind, start) of an issue already known to be ours."""
+    found = marked(issue)
+    if found is None:
+        raise ValueError(f"issue #{issue.get('number')} has no incident marker")
+    return found
+
+
 def plan(endpoints: list[Watched], issues: list[dict[str, Any]], now: datetime) -> list[Action]:
     """The actions that bring the issues in line with the endpoints' incidents. issues: ours, open and recently
     closed, as GitHub lists them (number, state, title, body, closed_at, html_url)."""
@@ -76,8 +84,8 @@ def plan(endpoints: list[Watched], issues: list[dict[str, Any]], now: datetime) 
     watched = {e.id for e in endpoints}
     for (endpoint, kind), found in ours.items():  # retired, or gone from the registry: nobody will close it otherwise
         for issue in (i for i in found if i["state"] == "open" and endpoint not in watched):
-            start = marked(issue)[2]  # type: ignore[index]
-            incident = {"id": f"{endpoint}/{kind}/{start}", "endpoint": endpoint, "kind": kind, "start": start, "end": None,
+            start = marker(issue)[2]
+            incident: dict[str, Any] = {"id": f"{endpoint}/{kind}/{start}", "endpoint": endpoint, "kind": kind, "start": start, "end": None,
                         "failures": []}
             text = f"Closed: {endpoint} is no longer watched (retired, or taken out of the registry)."
             out += [Action("comment", endpoint, incident, issue["title"], _said(text, "unwatched"), issue, "unwatched"),
@@ -134,7 +142,7 @@ def _close(e: Watched, incident: dict[str, Any], issue: dict[str, Any]) -> list[
 
 def _incident_of(e: Watched, issue: dict[str, Any], end: str) -> dict[str, Any]:
     """The incident an open issue is for, ended: as derived when its start is among the days read, else from its marker."""
-    _, kind, start = marked(issue)  # type: ignore[misc]
+    _, kind, start = marker(issue)
     found = e.known.get(f"{e.id}/{kind}/{start}")
     if found is not None and found["end"]:
         return found

@@ -21,7 +21,7 @@ from typing import Any
 
 from metrics import closure
 from metrics.stats import share
-from vocabulary import iso, moment_or_none
+from vocabulary import iso, moment, moment_or_none
 
 WINDOW = timedelta(days=90)
 FAST_CLOSE = timedelta(minutes=10)  # M5: closed this soon after it was requested
@@ -69,15 +69,15 @@ class Life:
     def closed_at(self, i: int) -> datetime:
         """When that event says it was closed: its updated time, else the crawl that saw it."""
         e = self.events[i]
-        return moment_or_none(e["updated"]) or moment_or_none(e["crawl"])  # type: ignore[return-value]
+        return moment_or_none(e["updated"]) or moment(e["crawl"])
 
     def reopened(self, i: int) -> bool:
         """Seen open again within REOPEN_WITHIN of closing, or closed again with a later updated time
         (a reopening and a second closing between two looks)."""
-        start = moment_or_none(self.events[i]["crawl"])
+        start = moment(self.events[i]["crawl"])
         first = moment_or_none(self.events[i]["updated"])
         for e in self.events[i + 1:]:
-            if moment_or_none(e["crawl"]) - start > REOPEN_WITHIN:  # type: ignore[operator]
+            if moment(e["crawl"]) - start > REOPEN_WITHIN:
                 break
             if e.get("gone"):
                 continue
@@ -121,7 +121,7 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
     closed = []  # (life, index of the closing event, closing time, class)
     for life in tickets.values():
         i = life.closing()
-        if i is None or moment_or_none(life.events[i]["crawl"]) < start:  # type: ignore[operator]
+        if i is None or moment(life.events[i]["crawl"]) < start:
             continue
         note = life.events[i]["notes"]
         closed.append((life, i, life.closed_at(i), closure.classify(note)))
@@ -135,14 +135,14 @@ def endpoint_accuracy(tickets: dict[str, Life], now: datetime) -> dict[str, Any]
     # backfill read from the history (first seen already closed, or long open): their past was not watched.
     followed = {i: life for i, life in tickets.items() if life.events[0].get("via") != "backfill"}
     looked_again = [c for c in closed if c[0].events[0].get("via") != "backfill"
-                    and any(moment_or_none(e["crawl"]) - moment_or_none(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER  # type: ignore[operator]
+                    and any(moment(e["crawl"]) - moment(c[0].events[c[1]]["crawl"]) >= SEEN_AGAIN_AFTER
                             for e in c[0].events[c[1] + 1:])]
     durations = sorted(at - requested for (_, _, at, _), requested in timed)
     p90 = durations[int(0.9 * (len(durations) - 1))] if durations else timedelta(0)
     open_now, stale, never_updated, stale_after = _open_too_long(followed, start, now, p90)
-    recent = [life for life in tickets.values() if start <= moment_or_none(life.events[0]["crawl"])]  # type: ignore[operator]
+    recent = [life for life in tickets.values() if start <= moment(life.events[0]["crawl"])]
     settled = [life for life in recent if life.events[0].get("via") != "backfill"
-               and now - moment_or_none(life.events[0]["crawl"]) >= SETTLED]  # type: ignore[operator]
+               and now - moment(life.events[0]["crawl"]) >= SETTLED]
     bad = [life for life in recent if life.violations()]
 
     def work_order(c: tuple[Life, int, datetime, str]) -> bool:
@@ -194,7 +194,7 @@ def _open_too_long(tickets: dict[str, Life], start: datetime, now: datetime, p90
     open_now = [life for life in tickets.values() if life.events[-1]["status"] != "closed" and not life.events[-1].get("gone")
                 and life.requested and life.requested >= start]
     stale_after = max(STALE_AFTER, p90)
-    stale = [life for life in open_now if now - life.requested > stale_after]  # type: ignore[operator]
+    stale = [life for life in open_now if (since := life.requested) and now - since > stale_after]
     never_updated = [life for life in stale if all(e["updated"] in (None, life.events[0].get("requested")) for e in life.events)]
     return open_now, stale, never_updated, stale_after
 
@@ -236,7 +236,7 @@ def risk(figures: dict[str, dict[str, Any]]) -> dict[str, int | None]:
         total = weight = 0.0
         counted = 0
         for name, value in mine.items():
-            others = [p[name] for e, p in parts.items() if e != endpoint and p[name] is not None]
+            others = [v for e, p in parts.items() if e != endpoint and (v := p[name]) is not None]
             if value is None or len(others) + 1 < RISK_MIN_ENDPOINTS:
                 continue
             rank = sum(v < value for v in others) / len(others)  # the share of the others that do better

@@ -69,7 +69,7 @@ def classify(note: str | None) -> str:
     text = clean(note)
     for name, patterns in rules()["classes"]:
         if any(p.search(text) for p in patterns):
-            return name
+            return str(name)
     return "BOILERPLATE" if not text else "OTHER"
 
 
@@ -88,7 +88,8 @@ DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 
 def labelled() -> list[dict[str, str]]:
     """The hand-labelled notes the rules are scored against on the methodology page."""
-    return yaml.safe_load((DATA / "closure_labelled.yaml").read_text(encoding="utf-8"))
+    notes: list[dict[str, str]] = yaml.safe_load((DATA / "closure_labelled.yaml").read_text(encoding="utf-8"))
+    return notes
 
 
 def scores(examples: list[dict[str, str]] | None = None) -> dict[str, Any]:

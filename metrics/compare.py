@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 # figure -> (how to read it from a summary, whether more is better)
-FIGURES = {
+FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float | None], bool]] = {
     "uptime_30d": (lambda e: e["uptime"]["30d"], True),
     # The server's own time, not the total: a city across an ocean from the runner is not slower for it (crawler/stopwatch.py).
     "server_p50": (lambda e: e["server_ms"]["p50"] if e["server_ms"] else None, False),
@@ -20,7 +21,7 @@ def percentiles(endpoints: list[dict[str, Any]]) -> dict[str, dict[str, float | 
     better than or equal to (0 to 100), so 100 is the best; None without a figure of its own."""
     out: dict[str, dict[str, float | None]] = {e["id"]: {} for e in endpoints}
     for name, (read, more_is_better) in FIGURES.items():
-        values = {e["id"]: read(e) for e in endpoints if read(e) is not None}
+        values = {e["id"]: v for e in endpoints if (v := read(e)) is not None}
         for e in endpoints:
             mine = values.get(e["id"])
             others = [v for k, v in values.items() if k != e["id"]]
@@ -33,7 +34,8 @@ def percentiles(endpoints: list[dict[str, Any]]) -> dict[str, dict[str, float | 
 
 
 # The comparison at the top of each endpoint's page: FIGURES and the accuracy risk (lower is better).
-PEER_FIGURES = {**FIGURES, "accuracy_risk": (lambda e: (e.get("accuracy") or {}).get("risk"), False)}
+PEER_FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float | None], bool]] = {
+    **FIGURES, "accuracy_risk": (lambda e: (e.get("accuracy") or {}).get("risk"), False)}
 
 
 def peers(endpoints: list[dict[str, Any]]) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, list[float]]]:
@@ -43,7 +45,7 @@ def peers(endpoints: list[dict[str, Any]]) -> tuple[dict[str, dict[str, dict[str
     out: dict[str, dict[str, dict[str, Any]]] = {e["id"]: {} for e in endpoints}
     values: dict[str, list[float]] = {}
     for name, (read, more_is_better) in PEER_FIGURES.items():
-        known = {e["id"]: read(e) for e in endpoints if read(e) is not None}
+        known = {e["id"]: v for e in endpoints if (v := read(e)) is not None}
         values[name] = sorted(known.values())
         middle = _median(list(known.values()))
         for e in endpoints:

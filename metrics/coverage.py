@@ -64,4 +64,5 @@ def requests_coverage(calls: pd.DataFrame, now: datetime) -> Coverage:
 
 def _ns(times: pd.Series) -> np.ndarray:
     """UTC times as nanoseconds, whatever resolution the column has."""
-    return times.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype("int64")
+    out: np.ndarray = times.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype("int64")
+    return out

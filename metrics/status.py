@@ -76,9 +76,9 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
             out[name]["crawl_counts"][window] = {s: int(counts[i, c]) for s, c in STATUS_CODES.items()}
             out[name]["watched"][window] = _watched(watched_since.get(name), moment, span)
     last = np.r_[ep[1:] != ep[:-1], True] if n else np.zeros(0, bool)
-    for i in np.flatnonzero(last):
-        out[names[ep[i]]]["status"] = list(STATUS_CODES)[status[i]]
-        out[names[ep[i]]]["last_checked"] = iso(pd.Timestamp(crawl_ns[i], tz="UTC"))
+    for at in np.flatnonzero(last):
+        out[names[ep[at]]]["status"] = list(STATUS_CODES)[status[at]]
+        out[names[ep[at]]]["last_checked"] = iso(pd.Timestamp(crawl_ns[at], tz="UTC"))
     # The status bar: one entry per UTC day ending with now's day, oldest first.
     first_day = np.datetime64(pd.Timestamp(now).tz_convert(None).normalize(), "D") - np.timedelta64(days - 1, "D")
     day = (crawl_ns.astype("datetime64[D]") - first_day).astype("int64")
@@ -136,7 +136,8 @@ def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: 
 
 def outages(statuses: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
     """The outages of one endpoint's statuses (status_figures)."""
-    return _of_one_endpoint(statuses, now, "outages")  # type: ignore[no-any-return]
+    found: list[dict[str, Any]] = _of_one_endpoint(statuses, now, "outages")
+    return found
 
 
 def _of_one_endpoint(statuses: pd.DataFrame, now: datetime, name: str, days: int = STATUS_BAR_DAYS) -> Any:
@@ -165,9 +166,11 @@ def in_window(times: pd.Series, now: datetime, span: timedelta) -> pd.Series:
 def uptime(statuses: pd.DataFrame, now: datetime, span: timedelta) -> float | None:
     """Share of one endpoint's known crawls in (now - span, now] that were not down; None without any."""
     window = next(name for name, s in WINDOWS.items() if s == span)
-    return _of_one_endpoint(statuses, now, "uptime")[window]  # type: ignore[no-any-return]
+    share: float | None = _of_one_endpoint(statuses, now, "uptime")[window]
+    return share
 
 
 def window_counts(statuses: pd.DataFrame, now: datetime) -> dict[str, dict[str, int]]:
     """One endpoint's crawls per status in each window (status_figures)."""
-    return _of_one_endpoint(statuses, now, "crawl_counts")  # type: ignore[no-any-return]
+    counts: dict[str, dict[str, int]] = _of_one_endpoint(statuses, now, "crawl_counts")
+    return counts

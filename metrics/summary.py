@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from history import History
@@ -36,9 +37,11 @@ def latencies(probes: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict
     ok = probes[probes["method"].isin(methods.APP) & (probes["outcome"] == "ok")
                 & in_window(probes["probed_at"], now, LATENCY_SPAN) & probes["elapsed_ms"].notna()]
     # One pass for the three: each column's quantiles leave out its own nulls (calls before crawler 0.7.0 have no server time).
-    table = ok.groupby(["endpoint", "method"], observed=True)[["elapsed_ms", "server_ms", "rtt_ms"]].quantile([0.5, 0.95]).unstack()
+    table = ok.groupby(["endpoint", "method"], observed=True)[["elapsed_ms", "server_ms", "rtt_ms"]].quantile(np.array([0.5, 0.95])).unstack()
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for (e, m), row in table.iterrows():
+    for key, row in table.iterrows():
+        e, m = cast(tuple[str, str], key)
+
         def quantiles(column: str, which: tuple[float, ...], row: pd.Series = row) -> dict[str, float] | None:
             if pd.isna(row[(column, 0.5)]):
                 return None
@@ -54,7 +57,8 @@ def latencies_daily(probes: pd.DataFrame, now: datetime) -> dict[str, list[dict[
     ok = probes[probes["method"].isin(methods.APP) & (probes["outcome"] == "ok") & in_window(probes["probed_at"], now, CHART_SPAN)]
     daily = ok.groupby([ok["endpoint"], ok["probed_at"].dt.normalize(), "method"], observed=True)[["elapsed_ms", "server_ms"]].median()
     out: dict[str, list[dict[str, Any]]] = {}
-    for (endpoint, day, method), row in daily.iterrows():
+    for key, row in daily.iterrows():
+        endpoint, day, method = cast(tuple[str, pd.Timestamp, str], key)
         server = None if pd.isna(row["server_ms"]) else round(float(row["server_ms"]), 1)
         out.setdefault(str(endpoint), []).append({"day": day.date().isoformat(), "method": method,
                                                   "p50": round(float(row["elapsed_ms"]), 1), "server_p50": server})
@@ -273,6 +277,6 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,
              "http_status": None if pd.isna(r.http_status) else int(r.http_status),
              "error": None if pd.isna(r.error) else str(r.error)}
-            for r in failures.itertuples()
+            for r in cast(Iterable[Any], failures.itertuples())  # its columns by name
         ],
     }

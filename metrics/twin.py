@@ -28,7 +28,7 @@ from typing import Any
 
 from metrics import closure
 from metrics.stats import MIN_N, share
-from vocabulary import iso, moment_or_none
+from vocabulary import iso, moment, moment_or_none
 
 WINDOW = timedelta(days=30)
 SAME_CLOSE = timedelta(hours=1)
@@ -123,7 +123,7 @@ def _settled(rows: dict[str, dict[str, Any]], offered: list[str], measurable_typ
     are what exposure counts): those the API should have listed by now."""
     offered_set = {_name(t) for t in offered}
     return [r for r in rows.values() if r["requested"] and r["requested"][:10] >= start
-            and now - moment_or_none(r["requested"]) >= SETTLE  # type: ignore[operator]
+            and now - moment(r["requested"]) >= SETTLE
             and (not measurable_types or _name(r["service"]) in offered_set)]
 
 
@@ -137,9 +137,9 @@ def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns:
     between as disagreements, blaming the city for our own lag."""
     agree, hidden, reasoned, compared = 0, 0, 0, 0
     for row, history in both:
-        moment = same_moment(row, history)
-        twin_closed = _twin_closed(row, moment)
-        api = as_of(history, moment)
+        at = same_moment(row, history)
+        twin_closed = _twin_closed(row, at)
+        api = as_of(history, at)
         if twin_closed is None or not api:
             continue  # neither side can say how the ticket stood then
         compared += 1
@@ -147,8 +147,8 @@ def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns:
         api_closed = api[-1]["status"] == "closed"
         same = twin_closed == api_closed
         if same and twin_closed and row["closed"] and closing is not None:
-            api_time = moment_or_none(closing["updated"]) or moment_or_none(closing["crawl"])
-            same = abs(api_time - moment_or_none(row["closed"])) <= SAME_CLOSE  # type: ignore[operator]
+            api_time = moment_or_none(closing["updated"]) or moment(closing["crawl"])
+            same = abs(api_time - moment(row["closed"])) <= SAME_CLOSE
         agree += same
         if twin_closed and api_closed and row["reason"] and closing is not None:
             reasoned += 1
@@ -159,7 +159,7 @@ def _agreement(both: list[tuple[dict[str, Any], list[dict[str, Any]]]], columns:
 
 def same_moment(row: dict[str, Any], history: list[dict[str, Any]]) -> str:
     """The latest moment both sides are known at: the earlier of the twin row's fetch and the API's last change seen."""
-    return min(row["crawl"], history[-1]["crawl"])
+    return str(min(row["crawl"], history[-1]["crawl"]))
 
 
 def as_of(history: list[dict[str, Any]], moment: str) -> list[dict[str, Any]]:

@@ -82,7 +82,8 @@ def freshness(tickets: pd.DataFrame, coverage: Coverage, now: datetime) -> dict[
     age = pd.Timestamp(now) - newest
     part = coverage.part_of(now, FRESHNESS_SPAN)
     gaps = requested_within(known, part)["requested"].sort_values().diff().dropna() if part else pd.Series([], dtype="timedelta64[ns]")
-    usual = gaps.quantile(0.95) if len(gaps) >= 5 else None
+    # pandas-stubs do not type the quantile of a Series of timedeltas
+    usual: pd.Timedelta | None = gaps.quantile(0.95) if len(gaps) >= 5 else None  # type: ignore[misc,assignment]  # (see above)
     seen_age = None if coverage.through is None else coverage.through - newest
     stale = None if usual is None or seen_age is None else bool(seen_age > max(usual * STALE_FACTOR, pd.Timedelta(STALE_MIN)))
     return {"newest": iso(newest), "age_hours": round(age / pd.Timedelta(hours=1), 2),

@@ -14,7 +14,7 @@ seen or changed), ``audits`` (what somebody saw of a ticket on the street), ``in
 on GitHub for an incident: an issue opened, reopened, commented on or closed).
 """
 
-from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps, iso, parse_moment
+from records.layout import KINDS, LAYOUT_VERSION, day_path, dumps
 from records.types import (
     AuditRecord,
     CrawlRecord,
@@ -27,6 +27,7 @@ from records.types import (
     TwinDayRecord,
     TwinRowRecord,
 )
+from vocabulary import iso, parse_moment
 
 __all__ = ["KINDS", "LAYOUT_VERSION", "day_path", "dumps", "iso", "parse_moment", "ProbeRecord", "TicketRecord", "EndpointRecord",
            "CrawlRecord", "ServiceRecord", "EventRecord", "TwinDayRecord", "TwinRowRecord", "AuditRecord", "IncidentRecord"]

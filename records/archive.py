@@ -79,12 +79,13 @@ def _value(value: Any, nested: bool) -> Any:
 def _text(column: pa.ChunkedArray) -> list[Any]:
     """A column as data/ writes it: times and days as ISO text, dictionaries as their strings."""
     if pa.types.is_timestamp(column.type):  # Parquet keeps them as milliseconds: whole seconds, as data/ has them
-        return pc.strftime(column.cast(SECONDS), format=STAMP).to_pylist()
-    if pa.types.is_date32(column.type):
-        return pc.strftime(column, format="%Y-%m-%d").to_pylist()
-    if pa.types.is_dictionary(column.type):
+        column = pc.strftime(column.cast(SECONDS), format=STAMP)
+    elif pa.types.is_date32(column.type):
+        column = pc.strftime(column, format="%Y-%m-%d")
+    elif pa.types.is_dictionary(column.type):
         column = column.cast(pa.string())
-    return column.to_pylist()
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def read_records(path: Path, kind: str, nested: set[str], since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import lru_cache
 
-from records.layout import iso, parse_moment
+from vocabulary import iso, parse_moment
 
 REQUESTS_WINDOW = timedelta(hours=24)  # what each crawl's listing asks for: the day before it
 

@@ -7,8 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from vocabulary import iso, moment, parse_moment  # noqa: F401  # how a time is stored: records' consumers read it here too
-
 LAYOUT_VERSION = 1
 KINDS = ("probes", "tickets", "events", "services", "endpoints", "crawls", "twins", "twin_rows", "audits", "incidents")
 

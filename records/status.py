@@ -51,23 +51,23 @@ class Statuses:
     failure: np.ndarray  # str or None per crawl
 
 
-def statuses(crawl: np.ndarray, count: int, method: Sequence[Any], outcome: Sequence[Any], order: np.ndarray,
-             page: Sequence[Any], elapsed_ms: Sequence[Any]) -> Statuses:
+def statuses(crawl: np.ndarray, count: int, method: Sequence[Any] | np.ndarray, outcome: Sequence[Any] | np.ndarray,
+             order: np.ndarray, page: Sequence[Any] | np.ndarray, elapsed_ms: Sequence[Any] | np.ndarray) -> Statuses:
     """The rule for many crawls at once. Each call is given its crawl's number (crawl: 0 .. count - 1),
     method, outcome, page and elapsed_ms (None or NaN when not known), and order: the calls' order in
     time (the index of each call when sorted by when it was made; ties keep the given order)."""
     crawl = np.asarray(crawl, dtype=np.int64)[order]
-    method = np.asarray(method, dtype=object)[order]
-    outcome = np.asarray(outcome, dtype=object)[order]
-    page = _numbers(page)[order]
+    methods: np.ndarray = np.asarray(method, dtype=object)[order]
+    outcomes: np.ndarray = np.asarray(outcome, dtype=object)[order]
+    pages = _numbers(page)[order]
     ms = _numbers(elapsed_ms)[order]
-    services, ok = method == "services", outcome == "ok"
+    services, ok = methods == "services", outcomes == "ok"
     called = _any(crawl, services, count)
-    sent = _any(crawl, services & ~np.isin(outcome, NOT_SENT), count)
+    sent = _any(crawl, services & ~np.isin(outcomes, NOT_SENT), count)
     answered = _any(crawl, services & ok, count)
-    limited = _any(crawl, services & (outcome == "rate_limited"), count)
+    limited = _any(crawl, services & (outcomes == "rate_limited"), count)
     services_ms = _first(crawl, services & ok, ms, count)
-    listing = (method == "requests") & ok & (np.isnan(page) | (page == 1))
+    listing = (methods == "requests") & ok & (np.isnan(pages) | (pages == 1))
     requests_ms = _first(crawl, listing, ms, count)
     listed = _any(crawl, listing, count)
     status = np.full(count, "up", dtype=object)
@@ -78,7 +78,7 @@ def statuses(crawl: np.ndarray, count: int, method: Sequence[Any], outcome: Sequ
     failure = np.full(count, None, dtype=object)
     last = _last_index(crawl, services, count)
     down = (status == "down") & (last >= 0)
-    failure[down] = outcome[last[down]]
+    failure[down] = outcomes[last[down]]
     return Statuses(status, failure)
 
 
@@ -91,7 +91,7 @@ def crawl_status(probes: list[dict[str, Any]]) -> str:
     return str(result.status[0])
 
 
-def _numbers(values: Sequence[Any]) -> np.ndarray:
+def _numbers(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Floats, NaN for None."""
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64) if not isinstance(values, np.ndarray) \
         else values.astype(np.float64)

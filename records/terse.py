@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from records.layout import iso, moment
+from vocabulary import iso, moment
 
-LAYOUT = 2
+LAYOUT: Literal[2] = 2
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # records.iso's format
 
 
@@ -110,7 +110,7 @@ def pack(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 value = two_digits(value)
             default = DEFAULTS.get(field)  # None for the rest
             if field == "probed_at":
-                value = seconds_after(value, probe["crawl"])
+                value = seconds_after(probe["probed_at"], probe["crawl"])
             if field in CARRIED:
                 default = previous.get((key, field))
                 previous[(key, field)] = value
@@ -131,15 +131,27 @@ def columns(lines: list[Line]) -> dict[str, list[Any]]:
             crawl.append(line.crawl)
             endpoint.append(line.endpoint)
             crawler.append(line.crawler)
-            m.append(call.m), f.append(call.f), t.append(call.t), o.append(call.o), s.append(call.s), ms.append(call.ms)
-            b.append(call.b), n.append(call.n), e.append(call.e), g.append(call.g), p.append(call.p), a.append(call.a)
-            x.append(call.x), r.append(call.r)
+            m.append(call.m)
+            f.append(call.f)
+            t.append(call.t)
+            o.append(call.o)
+            s.append(call.s)
+            ms.append(call.ms)
+            b.append(call.b)
+            n.append(call.n)
+            e.append(call.e)
+            g.append(call.g)
+            p.append(call.p)
+            a.append(call.a)
+            x.append(call.x)
+            r.append(call.r)
             if call.c is not msgspec.UNSET:
                 content_type = call.c
             c.append(content_type)
             if call.k is not msgspec.UNSET:
                 rtt = call.k
-            k.append(rtt), w.append(call.w)
+            k.append(rtt)
+            w.append(call.w)
     return out
 
 

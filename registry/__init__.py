@@ -181,7 +181,8 @@ def load_registry(path: str | Path) -> list[Endpoint]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        line = (e.problem_mark or e.context_mark).line + 1 if (e.problem_mark or e.context_mark) else 1
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
         raise RegistryError([f"{name}:{line}: YAML syntax error: {e.problem or e.context}"]) from None
     except yaml.YAMLError as e:
         raise RegistryError([f"{name}: YAML error: {e}"]) from None
@@ -203,7 +204,7 @@ def load_registry(path: str | Path) -> list[Endpoint]:
 
 def _endpoint(entry: dict[str, Any]) -> Endpoint:
     tuples = ("location", "supports", "maintainers")
-    values = {k: tuple(v) if k in tuples else v for k, v in entry.items()}
+    values: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in entry.items()}
     if "open_data" in values:
         values["open_data"] = _open_data(values["open_data"])
     if "retired" in values:
@@ -216,10 +217,12 @@ def _endpoint(entry: dict[str, Any]) -> Endpoint:
 
 def _open_data(block: dict[str, Any]) -> OpenData:
     lists = ("open311_channels", "closed_statuses")
-    return OpenData(**{k: tuple(v) if k in lists else v for k, v in block.items()})
+    values: dict[str, Any] = {k: tuple(v) if k in lists else v for k, v in block.items()}
+    return OpenData(**values)
 
 
-def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]):
+def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str]]
+               ) -> tuple[list[Any], dict[tuple[Any, ...], int]]:
     """Construct plain data and a map from (index, key) to the 1-based line it is on."""
     data: list[Any] = []
     lines: dict[tuple[Any, ...], int] = {}
@@ -249,7 +252,7 @@ def _to_python(root: yaml.SequenceNode, name: str, problems: list[tuple[int, str
     return data, lines
 
 
-def _nested_lines(node: yaml.Node, where: tuple[Any, ...], lines: dict) -> None:
+def _nested_lines(node: yaml.Node, where: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
     """The line of every key inside a mapping value (open_data.columns.id), and of every mapping in a list
     (maintenance.0, maintenance.0.from), for the messages."""
     if isinstance(node, yaml.MappingNode):
@@ -291,7 +294,7 @@ def did_you_mean(key: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:
+def _schema_problems(data: list[Any], lines: dict[tuple[Any, ...], int], name: str) -> list[tuple[int, str]]:
     schema = load_schema()
     item_schema = schema["items"]
     known = list(item_schema["properties"])
@@ -341,33 +344,34 @@ def _schema_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int,
 
 def _value_message(error: jsonschema.ValidationError, field: str) -> str:
     """What is wrong with a value, in words a contributor can act on."""
-    value = error.instance
+    value: Any = error.instance
+    expected_value: Any = error.validator_value  # what the schema holds it to: a type, a list, a pattern, a bound
     if error.validator == "type":
-        expected = "text" if error.validator_value == "string" else error.validator_value
+        expected = "text" if expected_value == "string" else expected_value
         return f"must be {expected}; got {_type_name(value)}"
     if error.validator == "enum":
-        return "must be one of " + ", ".join(str(v) for v in error.validator_value) + f"; got {value!r}"
+        return "must be one of " + ", ".join(str(v) for v in expected_value) + f"; got {value!r}"
     if error.validator == "pattern":
         item = field.startswith("open_data.columns.") or field.rsplit(".", 1)[-1].isdigit()  # a list's item: its list's hint
         hint = PATTERN_HINTS.get(field.rsplit(".", 1)[0] if item else re.sub(r"\.\d+\.", ".", field))  # maintenance.0.from
-        return f"{hint or 'must match ' + error.validator_value}; got {value!r}"
+        return f"{hint or 'must match ' + expected_value}; got {value!r}"
     if error.validator == "minLength":
         return "must not be empty"
     if error.validator == "minItems":
-        return f"must hold at least {error.validator_value}; got none (leave the key out instead)"
+        return f"must hold at least {expected_value}; got none (leave the key out instead)"
     if error.validator == "maxItems":
-        return f"must hold at most {error.validator_value}; got {len(value)}"
+        return f"must hold at most {expected_value}; got {len(value)}"
     if error.validator == "uniqueItems":
         return f"must not name the same one twice; got {value!r}"
     if error.validator == "maxLength":
-        return f"must be at most {error.validator_value} characters"
+        return f"must be at most {expected_value} characters"
     if error.validator in ("minimum", "maximum"):
         bound = "at least" if error.validator == "minimum" else "at most"
-        return f"must be {bound} {error.validator_value}; got {value!r}"
+        return f"must be {bound} {expected_value}; got {value!r}"
     return str(error.message)
 
 
-def _semantic_problems(data: list[Any], lines: dict, name: str) -> list[tuple[int, str]]:
+def _semantic_problems(data: list[Any], lines: dict[tuple[Any, ...], int], name: str) -> list[tuple[int, str]]:
     """What JSON Schema cannot say: unique ids, usable URLs, real time zones."""
     out: list[tuple[int, str]] = []
     first_id: dict[str, int] = {}

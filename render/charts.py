@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 # Plotly's partial bundles (render/plotly/): the traces each draws. A page's charts all take one bundle.
@@ -14,7 +15,7 @@ def bundle(*figures: dict[str, Any] | None) -> str:
     kinds = {trace["type"] for figure in figures if figure for trace in figure["data"]}
     return next(name for name, draws in BUNDLES.items() if kinds <= draws)
 
-LAYOUT = {"margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
+LAYOUT: dict[str, Any] = {"margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "legend": {"orientation": "h"}, "hovermode": "closest",
           "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
 
 
@@ -28,7 +29,7 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
     days = detail["latency_daily"]
     if not days:
         return None
-    data = []
+    data: list[dict[str, Any]] = []
     for method in ("services", "requests"):
         points = [d for d in days if d["method"] == method]
         if points:
@@ -60,12 +61,13 @@ def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
     """One strip per figure, a dot per endpoint, so a reader sees where each city sits. Scatter, not box: the index's
     map needs the geo bundle, which has no box, and a page loads one bundle. Each dot is spread up or down by a fixed
     draw from its name, so the same data always gives the same chart."""
-    figures = [("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
-               ("Server p50 GET services (ms)", lambda e: e["server_ms"]["p50"] if e["server_ms"] else None),
-               ("Conformance", lambda e: e["conformance"])]
-    data = []
+    figures: list[tuple[str, Callable[[dict[str, Any]], float | None]]] = [
+        ("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
+        ("Server p50 GET services (ms)", lambda e: e["server_ms"]["p50"] if e["server_ms"] else None),
+        ("Conformance", lambda e: e["conformance"])]
+    data: list[dict[str, Any]] = []
     for label, read in figures:
-        known = [(e["name"], read(e)) for e in endpoints if read(e) is not None]
+        known = [(e["name"], v) for e in endpoints if (v := read(e)) is not None]
         if known:
             n = len(data) + 1
             data.append({"type": "scatter", "mode": "markers", "name": label, "x": [v for _, v in known],

@@ -157,7 +157,7 @@ def datapackage(generated_at: str, published: dict[str, Any] | None = None) -> d
         "licenses": [{"name": "ODC-PDDL-1.0", "path": "https://opendatacommons.org/licenses/pddl/", "title": "Public Domain Dedication and License"}],
         "resources": [resource("daily-status", "daily-status.csv", "Crawls and uptime per endpoint and day", DAILY_FIELDS),
                       resource("daily-requests", "daily-requests.csv", "Service requests per endpoint and requested day", REQUEST_FIELDS)]
-                     + [parquet_resource(e, published["schemas"][e["kind"]]) for e in (published or {}).get("parquet", [])],
+                     + [parquet_resource(e, (published or {})["schemas"][e["kind"]]) for e in (published or {}).get("parquet", [])],
     }
 
 

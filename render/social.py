@@ -63,7 +63,7 @@ class Cards:
     an incremental build draws only those whose figures changed. Without a directory, every card is drawn."""
 
     def __init__(self, directory: Path | None):
-        self.directory, self.used = directory, set()
+        self.directory, self.used = directory, set[str]()
         self.code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
     def card(self, name: str, status: str, uptime: float | None, rank: tuple[int, int] | None) -> bytes:

@@ -100,7 +100,7 @@ def _cartesian(traces: list[dict[str, Any]], layout: dict[str, Any], top: float,
         first, last = min(xs), max(xs)
         span = (last - first) or 1.0
         def x_at(x: Any) -> float:
-            return left + (float(x) - first) / span * width
+            return float(left + (float(x) - first) / span * width)
         slot = width / max(len(xs), 1)
     else:
         slot = width / len(categories)
@@ -177,9 +177,9 @@ def _geo(traces: list[dict[str, Any]], geo: dict[str, Any], top: float) -> str:
                    f'{abs(lat)}°{"NS"[lat < 0] if lat else ""}</text>')
     for n, t in enumerate(traces):
         colour = _colour(t, n)
-        for lat, lon in zip(_numbers(t["lat"]), _numbers(t["lon"])):
-            if lat is not None and lon is not None:
-                x, y = at(lat, lon)
+        for here, there in zip(_numbers(t["lat"]), _numbers(t["lon"])):
+            if here is not None and there is not None:
+                x, y = at(here, there)
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}" stroke="#ffffff" stroke-width="1"/>')
     return "".join(out)
 
@@ -191,12 +191,12 @@ def _land_rings() -> tuple[tuple[tuple[float, float], ...], ...]:
     (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
     arcs = []
     for arc in topo["arcs"]:  # quantized and delta-encoded
-        x = y = 0
-        points = []
+        qx = qy = 0
+        line: list[tuple[float, float]] = []
         for dx, dy in arc:
-            x, y = x + dx, y + dy
-            points.append((x * sx + tx, y * sy + ty))
-        arcs.append(points)
+            qx, qy = qx + dx, qy + dy
+            line.append((qx * sx + tx, qy * sy + ty))
+        arcs.append(line)
     rings = []
     for geometry in topo["objects"]["land"]["geometries"]:
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
@@ -212,7 +212,8 @@ def _land_rings() -> tuple[tuple[tuple[float, float], ...], ...]:
 
 def _unwrapped(points: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     """A ring that crosses the antimeridian (Eurasia's) made continuous, so it is not filled across the whole map."""
-    out, shift = [], 0.0
+    out: list[tuple[float, float]] = []
+    shift = 0.0
     for n, (lon, lat) in enumerate(points):
         if n and abs(lon + shift - out[-1][0]) > 180:
             shift += 360.0 if out[-1][0] > lon + shift else -360.0

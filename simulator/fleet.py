@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, cast
 
 from simulator.opendata import Portal
 from simulator.scenario import City, city
@@ -73,7 +74,7 @@ class Fleet:
 
     def base_url(self, city_id: str) -> str:
         """A city's base URL, as a registry entry would name it."""
-        host, port = self.servers[city_id].server_address[:2]
+        host, port = cast(tuple[str, int], self.servers[city_id].server_address[:2])
         return f"http://{host}:{port}/open311/v2/"
 
     def urls(self) -> dict[str, str]:
@@ -91,10 +92,10 @@ def _accept(servers: list[LoopbackHTTPServer], stop: threading.Event) -> None:
             selector.register(server, selectors.EVENT_READ)
         while not stop.is_set():
             for key, _ in selector.select(timeout=0.1):
-                key.fileobj.handle_request()  # type: ignore[union-attr]
+                key.fileobj.handle_request()  # type: ignore[union-attr]  # only servers are registered above
 
 
-def _serve(world: World, conn) -> None:  # type: ignore[no-untyped-def]
+def _serve(world: World, conn: Connection) -> None:
     with Fleet(world) as fleet:
         conn.send(fleet.urls())
         conn.recv()  # until the parent says stop, or goes away

@@ -155,7 +155,7 @@ def city(data: dict[str, Any], source: str = "<python>") -> City:
         latency_spread=behaviour.get("latency_spread", 0.3), requests_latency_factor=behaviour.get("requests_latency_factor", 1.8),
         outages=tuple(behaviour.get("outages", [])), daily_outage=behaviour.get("daily_outage"), flapping=behaviour.get("flapping"),
         rate_limit=behaviour.get("rate_limit"), dies=behaviour.get("dies"), requests_errors=behaviour.get("requests_errors", 0.0),
-        center=tuple(data.get("center", [41.88, -87.63])), country=data.get("country", "USA"), source=source,  # type: ignore[arg-type]
+        center=tuple(data.get("center", [41.88, -87.63])), country=data.get("country", "USA"), source=source,
         open_data=data.get("open_data"), bad_data=tuple(behaviour.get("bad_data", [])), network_ms=behaviour.get("network_ms", 0.0),
         maintenance=tuple(data.get("maintenance", [])),
     )

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from statistics import NormalDist
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         """Bind, naming the server by its address."""
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        self.server_name, self.server_port = cast(tuple[str, int], self.server_address[:2])
 
 
 class Clock:
@@ -113,15 +113,15 @@ class CityState:
         return median / 1000 * math.exp(STANDARD.inv_cdf(draw) * c.latency_spread)
 
 
-class Headers(dict):
+class Headers(dict[str, str]):
     """A request's headers by lower-cased name."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         """A header however its name is cased."""
         return super().get(name.lower(), default)
 
 
-class Listed(dict):
+class Listed(dict[str, Any]):
     """An item as a listing shows it, with its JSON made once: a listing shows the same tickets crawl after crawl."""
 
     def __init__(self, fields: dict[str, Any]):
@@ -143,6 +143,7 @@ class CityHandler(BaseHTTPRequestHandler):
     """
 
     state: CityState  # set by handler_for
+    raw_requestline: bytes  # set by http.server before parse_request (typeshed does not declare it)
     protocol_version = "HTTP/1.1"  # connections kept alive, as most real servers do
     disable_nagle_algorithm = True  # as real servers do: else a kept-alive answer's second write waits for a delayed ACK
     server_version = "Open311Simulator/1"
@@ -161,7 +162,7 @@ class CityHandler(BaseHTTPRequestHandler):
             return super().parse_request()
         self.requestline = " ".join(words)
         self.command, self.path, self.request_version = words
-        self.headers = headers = Headers()  # type: ignore[assignment]
+        self.headers = headers = Headers()  # type: ignore[assignment]  # read the short way, not as an email.Message
         for _ in range(MAX_HEADERS + 1):
             line = self.rfile.readline(MAX_LINE + 1)
             if line in (b"\r\n", b"\n", b""):
@@ -202,7 +203,7 @@ class CityHandler(BaseHTTPRequestHandler):
                 self.send_header("X-Simulated-Network-Ms", f"{self.city.network_ms:g}")
         for k, v in (extra or {}).items():
             self.send_header(k, v)
-        self._headers_buffer.extend((b"\r\n", body))  # headers and body in one write, as a buffering server sends them
+        self._headers_buffer.extend((b"\r\n", body))  # type: ignore[attr-defined]  # http.server's own buffer: headers and body in one write
         self.flush_headers()
         took = self.latency if self.virtual else time.monotonic() - self.read_at
         self.state.log.append((self.moment, urlsplit(self.path).path, status, took))
@@ -412,7 +413,7 @@ class CityHandler(BaseHTTPRequestHandler):
 
     def discovery(self, fmt: str) -> None:
         """The discovery document, pointing at this very server."""
-        host, port = self.server.server_address[:2]
+        host, port = cast(tuple[str, int], self.server.server_address)[:2]
         types = {"json": "application/json", "xml": "text/xml"}
         body = {"changeset": "2026-01-01T00:00:00Z", "contact": f"Simulated city {self.city.name}",
                 "key_service": "Ask the simulator for demo-key",

@@ -10,6 +10,7 @@ would real time, and a month of 30-minute crawls takes minutes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,7 +65,7 @@ class SimulatedTransport(Transport):
 LIMITS = Limits()  # the crawler's own, shared: a default made once
 
 
-def simulated_client(now: datetime, limits: Limits = LIMITS):  # type: ignore[no-untyped-def]
+def simulated_client(now: datetime, limits: Limits = LIMITS) -> Callable[..., Client]:
     """A client factory for crawl(): the real Client on a virtual clock, for the crawl at `now`."""
 
     def factory(interval: float, allow_loopback: bool = True, host: str = "", **_: Any) -> Client:

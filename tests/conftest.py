@@ -52,7 +52,7 @@ def fleet():
         yield f
 
 
-def registry_of(fleet, folder):  # type: ignore[no-untyped-def]
+def registry_of(fleet, folder):
     """endpoints.yaml in folder for a fleet of FOUR's cities (shelbyville speaks XML only)."""
     formats = {"shelbyville": "xml"}
     entries = [entry(id=c.id, name=c.name, base_url=fleet.base_url(c.id), format=formats.get(c.id, "json"), min_interval_s=0)

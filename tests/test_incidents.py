@@ -239,7 +239,7 @@ def test_two_runs_at_once_leave_one_issue(world):
     class Together(requests.Session):
         """Each run's session: its first issue is opened only once both runs have listed the issues and found none."""
 
-        def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        def request(self, method, url, *args, **kwargs):
             if method == "POST" and url.endswith("/issues") and not getattr(self, "met", False):
                 self.met = True
                 barrier.wait(timeout=10)

@@ -31,7 +31,7 @@ class Gzipped(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self):  # SimpleHTTPRequestHandler's: a buffer to copy, or None
         path = Path(self.translate_path(self.path))
         if not path.is_file():
             self.send_error(404)

@@ -22,7 +22,7 @@ def test_make_test_lints_first_and_lint_runs_ruff():
     prerequisites, _ = target("test")
     assert prerequisites[0] == "lint"
     _, recipe = target("lint")
-    assert "$(VENV)/bin/ruff check ." in recipe
+    assert recipe == ["$(VENV)/bin/ruff check .", "$(VENV)/bin/mypy"]
 
 
 def test_ruff_fails_on_what_it_is_there_to_catch(tmp_path):
@@ -33,3 +33,28 @@ def test_ruff_fails_on_what_it_is_there_to_catch(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert {line.split()[1] for line in result.stdout.splitlines() if line.startswith(str(bad))} == {"I001", "F821"}
+
+
+def test_mypy_holds_every_package_strictly(tmp_path):
+    """An untyped function and a float that may be None: caught in a data layer and in the crawler alike."""
+    import tomllib
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["strict"] is True
+    for package in ("metrics", "crawler"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "bad.py").write_text("def share(n, of):\n    return n / of\n\n\ndef half() -> float:\n    return None\n")
+    result = subprocess.run([BIN / "mypy", "--config-file", ROOT / "pyproject.toml", "--no-incremental", "-p", "metrics", "-p", "crawler"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    errors = sorted(line.split(": error: ")[0] + ": " + line.rsplit("[", 1)[-1] for line in result.stdout.splitlines() if ": error: " in line)
+    assert errors == ["crawler/bad.py:1: no-untyped-def]", "crawler/bad.py:6: return-value]",
+                      "metrics/bad.py:1: no-untyped-def]", "metrics/bad.py:6: return-value]"]
+
+
+def test_every_type_ignore_says_why_on_its_line():
+    bare = [f"{path.relative_to(ROOT)}:{n}" for path in sorted(ROOT.rglob("*.py"))
+            if not {".venv", "tools", "golden", "site", ".demo"} & set(path.relative_to(ROOT).parts)
+            for n, line in enumerate(path.read_text().splitlines(), start=1)
+            if "type: ignore" in line and not re.search(r"type: ignore\[[a-z, -]+\]  # \S", line) and path != Path(__file__)]
+    assert bare == []

@@ -161,7 +161,7 @@ def test_older_months_move_to_a_zip_per_year_that_the_manifest_links(data, tmp_p
 
 
 class Quiet(PagesHandler):
-    def log_message(self, *args):  # type: ignore[no-untyped-def]
+    def log_message(self, *args: object) -> None:
         pass
 
 

@@ -244,10 +244,10 @@ def _call(client: Client, budget: Budget, url: str, params: dict[str, str], twin
     rows = []
     for place, row in raw:
         clean, problem = normalised(row, twin, tz, place)
-        if problem:
-            problems.append(problem)
-        else:
+        if clean is not None:
             rows.append(clean)
+        elif problem:
+            problems.append(problem)
     return rows, problems, not any(p.endswith("not rows") for p in problems)
 
 
