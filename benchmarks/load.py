@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.client import Client, Limits, Transport  # noqa: E402
-from crawler.crawl import IN_FLIGHT, Memory, crawl  # noqa: E402
+from crawler.crawl import IN_FLIGHT, crawl  # noqa: E402
+from crawler.memory import Memory  # noqa: E402
 from history import load  # noqa: E402
 from metrics.summary import summarize  # noqa: E402
 from registry import Endpoint  # noqa: E402

@@ -213,7 +213,7 @@ def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
     history is bench_backfill's figure, not a year's."""
     import subprocess
 
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from simulator.demo import DEFAULT_SCENARIO, registry
     from simulator.fleet import in_child_process
     from simulator.scenario import load
@@ -328,7 +328,7 @@ def bench_crawler_cpu(tmp: Path) -> list[tuple[str, str, str]]:
     every 30 minutes on simulated time by the real crawler; its process's CPU time over the calls it made, for the
     first day (each city's 90 days of history backfilled, a day's listing per call) and for the day after (the steady
     state: the day's listing, the panel, lookups, definitions)."""
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from simulator.demo import DEFAULT_SCENARIO, registry
     from simulator.fleet import in_child_process
     from simulator.scenario import load
@@ -378,7 +378,7 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
     import subprocess
 
     import crawler.probe
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from records.coverage import covered_since
     from records.read import read_data
     from simulator.demo import registry

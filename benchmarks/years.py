@@ -217,9 +217,9 @@ def job_checkout(repo: Path, dest: Path, job: str, now: datetime) -> Path:
 
 
 def memory_read(data: Path, now: datetime, cache: Path | None = None) -> float:
-    """The crawl's start: its memory of what is stored (crawler/crawl.py Memory), read whole, with the digests of its
+    """The crawl's start: its memory of what is stored (crawler/memory.py Memory), read whole, with the digests of its
     older days (crawler/digest.py) kept in cache."""
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
 
     started = time.monotonic()
     memory = Memory(data, now, cache)
@@ -341,7 +341,7 @@ def rows(years: list[Year], n: int, overhead: float, skeleton: float, total_s: f
          f"target: the same after year 5 as after year 1; its .git {each([y.jobs['crawl'][1] for y in years])} "
          "(one commit, blobless, sparse: .github/workflows/crawl.yml)"),
         (f"years: the crawl's memory read (its start), {span}", each([y.memory_s[1] for y in years], "s", 1, 2),
-         "target ≤ 2 s; crawler/crawl.py Memory from the crawl job's checkout and its digests (crawler/digest.py): 92 days "
+         "target ≤ 2 s; crawler/memory.py Memory from the crawl job's checkout and its digests (crawler/digest.py): 92 days "
          "of probes (the backfill's coverage), tickets, events, twin rows, and every service type and registry entry; "
          f"with the cache lost, its digests made: {each([y.memory_s[0] for y in years], 's', 1, 2)}"),
         (f"years: the merge job's checkout of data/, {span}", each([y.jobs['merge'][0] for y in years]),

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from records import archive
 from records.coverage import merged, read_whole
@@ -30,22 +30,36 @@ NOTED = frozenset({"requests", "backfill"})
 NOTED_COLUMNS = ("endpoint", "crawl", "method", "page", "outcome", "error", "target", "items", "findings")
 
 
+class NotedCall(NamedTuple):
+    """A call as the crawl's memory notes it: the fields of its probe record that say what it read whole."""
+
+    endpoint: str
+    crawl: str
+    method: str
+    page: int | None
+    outcome: str
+    error: str | None
+    target: str | None
+    items: int | None
+    findings: dict[str, str]
+
+
 @dataclass
 class Digest:
     """What covered() takes of one day: per endpoint the runs its listings read whole; its backfill calls, in order."""
 
     intervals: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    backfill: list[tuple[Any, ...]] = field(default_factory=list)  # each call's NOTED_COLUMNS
+    backfill: list[NotedCall] = field(default_factory=list)
 
 
 def digest(cols: dict[str, list[Any]]) -> Digest:
     """A day's digest, from its requests and backfill calls column by column (records.read.probe_calls)."""
     out = Digest()
-    for call in zip(*(cols[n] for n in NOTED_COLUMNS)):
-        if call[2] == "backfill":
+    for call in (NotedCall(*values) for values in zip(*(cols[n] for n in NOTED_COLUMNS))):
+        if call.method == "backfill":
             out.backfill.append(call)
-        elif interval := read_whole(*call[1:7]):
-            out.intervals.setdefault(call[0], []).append(interval)
+        elif interval := read_whole(call.crawl, call.method, call.page, call.outcome, call.error, call.target):
+            out.intervals.setdefault(call.endpoint, []).append(interval)
     out.intervals = {endpoint: merged(runs) for endpoint, runs in out.intervals.items()}
     return out
 
@@ -97,7 +111,7 @@ def _read(cache: Path, day: date, key: list[Any]) -> Digest | None:
         if held["key"] != key:
             return None
         return Digest({e: [(s, t) for s, t in runs] for e, runs in held["intervals"].items()},
-                      [tuple(call) for call in held["backfill"]])
+                      [NotedCall(*call) for call in held["backfill"]])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

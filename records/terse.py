@@ -16,6 +16,7 @@ expand() gives back exactly the probe records, columns() the same calls column b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -153,6 +154,14 @@ def columns(lines: list[Line]) -> dict[str, list[Any]]:
             k.append(rtt)
             w.append(call.w)
     return out
+
+
+def refusals(lines: list[Line]) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
+    """(endpoint, crawl, each call as (seconds after the crawl, outcome)) of each line with a call refused as too many
+    (rate_limited): what a host taught of its pace (crawler/paces.py)."""
+    for line in lines:
+        if any(c.o == "rate_limited" for c in line.calls):
+            yield line.endpoint, line.crawl, [(c.t, c.o) for c in line.calls]
 
 
 def expand(line: Line | dict[str, Any]) -> list[dict[str, Any]]:

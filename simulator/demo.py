@@ -23,7 +23,8 @@ from tqdm import tqdm
 import builder
 import incidents
 from audits import read_audit
-from crawler.crawl import Memory, crawl
+from crawler.crawl import crawl
+from crawler.memory import Memory
 from history.archive import compact
 from records import store
 from registry import load_registry

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.crawl import Memory
+from crawler.memory import Memory
 from history.archive import due, main
 from records.layout import KINDS
 from records.read import read_data
@@ -130,8 +130,8 @@ def test_the_crawls_memory_reads_an_archived_month_as_its_day_files(data, compac
     before, after = Memory(data, now), Memory(copy, now)
     assert after.covered() == before.covered() and before.covered()
     for kind in ("tickets", "events", "services", "endpoints", "twin_rows"):
-        assert after._load(kind) == before._load(kind), kind
-    assert after.tracks == before.tracks
+        assert after.states.of(kind) == before.states.of(kind), kind
+    assert after.tracks.tracks == before.tracks.tracks
 
 
 def test_the_command_line_says_what_is_wrong(tmp_path):

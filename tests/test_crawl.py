@@ -330,7 +330,7 @@ def test_a_progress_bar_on_a_terminal_and_none_in_ci(fleet_registry, tmp_path):
 
 def test_the_service_catalogue_is_stored_as_changes(tmp_path):
     """A service first listed, unchanged, renamed, then gone from the list: four lines in all."""
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from records import ServiceRecord
 
     def listing(crawl, *services):

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from crawler.crawl import Memory, crawl
+from crawler.crawl import crawl
+from crawler.memory import Memory
 from crawler.parse import parse_time
 from history import load
 from metrics.summary import summarize

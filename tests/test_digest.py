@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crawler import digest
-from crawler.crawl import Memory
+from crawler.memory import Memory
 from records.coverage import merged
 from records.layout import day_path
 from tests.test_archive import compacted  # noqa: F401  # the fixture: the same history, November archived

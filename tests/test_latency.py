@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from crawler.crawl import Memory, crawl
+from crawler.crawl import crawl
+from crawler.memory import Memory
 from history import load
 from metrics.summary import summarize
 from registry import load_registry

@@ -6,7 +6,8 @@ import time
 from datetime import datetime, timezone
 
 from crawler.client import Client, Limits, Transport
-from crawler.crawl import Memory, crawl
+from crawler.crawl import crawl
+from crawler.memory import Memory
 from registry import Endpoint
 from simulator.light import LightCities
 

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from crawler.crawl import Memory, crawl
+from crawler.crawl import crawl
+from crawler.memory import Memory
 from crawler.paces import Paces
 from registry import load_registry
 from simulator.fleet import Fleet

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.crawl import RECHECK_DAYS, Memory
+from crawler.memory import RECHECK_DAYS, Memory
 from crawler.parse import in_panel
 from simulator import demo
 from simulator.scenario import city

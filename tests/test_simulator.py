@@ -388,7 +388,8 @@ def test_the_backfill_stops_where_the_citys_history_does(tmp_path, documented):
     (history_days), the backfill reads no further; not documented, the first refusal ends it for good."""
     import yaml
 
-    from crawler.crawl import Memory, crawl
+    from crawler.crawl import crawl
+    from crawler.memory import Memory
     from registry import load_registry
     from tests.conftest import entry, fast_client
 

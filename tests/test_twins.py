@@ -269,7 +269,7 @@ def test_a_bug_in_one_twin_leaves_the_others_and_is_in_the_job_summary(tmp_path)
 def test_the_twins_share_one_budget_and_the_next_run_fetches_the_rest(tmp_path):
     from functools import partial
 
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from registry import load_registry
     from twins import run_twins
 

@@ -485,7 +485,7 @@ def test_a_sparse_checkout_as_the_crawl_job_makes_it_holds_what_the_crawl_s_memo
     one: an archive month outside its patterns goes in, and nothing it did not check out is taken as removed."""
     from datetime import datetime, timezone
 
-    from crawler.crawl import Memory
+    from crawler.memory import Memory
     from history.archive import checkout, compact
 
     origin = tmp_path / "origin"
@@ -516,7 +516,7 @@ def test_a_sparse_checkout_as_the_crawl_job_makes_it_holds_what_the_crawl_s_memo
     whole, sparse = Memory(origin / "data", now), Memory(job / "data", now)
     assert sparse.covered() == whole.covered() and whole.covered()
     for kind in ("tickets", "events", "services", "endpoints", "twin_rows"):
-        assert sparse._load(kind) == whole._load(kind), kind
+        assert sparse.states.of(kind) == whole.states.of(kind), kind
     (job / "data" / "archive" / "crawls").mkdir(parents=True)
     (job / "data" / "archive" / "crawls" / "2025-01.parquet").write_bytes(b"an old month, outside the patterns")
     (job / "data" / "probes" / "2027" / "2027-02-15.jsonl").unlink()

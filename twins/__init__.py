@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from crawler.client import Budget, Client, Limits, make_client, user_agent
-from crawler.crawl import Memory
+from crawler.memory import Memory
 from crawler.parse import blank, in_panel, parse_time
 from records import TwinDayRecord, TwinRowRecord, iso, store
 from records.read import read_data
