@@ -377,7 +377,8 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
     adds once, as the packed difference between those crawls committed with and without it."""
     import subprocess
 
-    import crawler.probe
+    import crawler.backfill
+    import crawler.plan
     from crawler.memory import Memory
     from records.coverage import covered_since
     from records.read import read_data
@@ -405,7 +406,7 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
                 (repo / "data").mkdir(parents=True)
                 for args in (["init", "-q"], ["config", "user.email", "bench@example.org"], ["config", "user.name", "bench"]):
                     subprocess.run(["git", "-C", str(repo), *args], check=True)
-                saved, crawler.probe.BACKFILL_CALLS = crawler.probe.BACKFILL_CALLS, crawler.probe.BACKFILL_CALLS if backfill else 0
+                saved, crawler.backfill.BACKFILL_CALLS = crawler.backfill.BACKFILL_CALLS, crawler.backfill.BACKFILL_CALLS if backfill else 0
                 try:
                     memory, moment, n, done_at = Memory(repo / "data", start), start, 0, {}
                     while (backfill and len(done_at) < len(endpoints)) or (not backfill and n < crawls_taken):
@@ -414,7 +415,7 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
                         subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}"], check=True)
                         n += 1
                         for e in endpoints:
-                            span = crawler.probe.backfill_span(e)
+                            span = crawler.plan.backfill_span(e)
                             since = covered_since(memory.covered().get(e.id, []))
                             if e.id not in done_at and since and since <= (moment - span).strftime("%Y-%m-%dT%H:%M:%SZ"):
                                 done_at[e.id] = n
@@ -422,7 +423,7 @@ def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
                         if n >= 600:  # 12 days: a kind that never finishes is a finding, not a hang
                             break
                 finally:
-                    crawler.probe.BACKFILL_CALLS = saved
+                    crawler.backfill.BACKFILL_CALLS = saved
                 crawls_taken = n if backfill else crawls_taken
                 subprocess.run(["git", "-C", str(repo), "gc", "-q"], check=True)
                 sizes[backfill] = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))

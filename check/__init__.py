@@ -25,16 +25,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
 
 import yaml
 
-from crawler import parse
 from crawler.client import Client, Limits, make_client, user_agent
-from crawler.probe import MAX_DEFINITIONS, OTHER, EndpointResult, Probe, definition_codes
+from crawler.plan import OTHER, Plan
+from crawler.probe import EndpointResult, Probe
 from records import iso
-from records.coverage import REQUESTS_WINDOW
 from records.status import crawl_status
 from registry import Endpoint, RegistryError, load_registry, url_problem
 
@@ -50,82 +48,10 @@ PANEL_PER_DAY = 300  # the accuracy panel's new tickets a day that panel_rate ai
 TODO = "TODO"  # what the contributor has to fill in; a candidate's source is TODO until then
 
 
-class CheckProbe(Probe):
-    """The crawl's plan, and also: the other format always, and discovery where it usually is."""
-
-    found_discovery: str | None = None
-    supports: tuple[str, ...] = ()  # what follow() found
-    key_required: bool | None = None  # with a key: whether the service list is refused without it
-
-    def run(self) -> EndpointResult:
-        """The crawl's plan, then once more without the key when one was given: the entry should say whether it is
-        required."""
-        result = super().run()
-        if self.api_key and not self.stopped:
-            self.without_key()
-        return result
-
-    def without_key(self) -> None:
-        """Once more, GET services without the key: refused (401 or 403) means the key is required,
-        answered means it only raises a limit."""
-        key, self.api_key = self.api_key, None
-        fmt = self.endpoint.format
-        answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services, target="without the key")
-        self.api_key = key
-        if answer is not None:
-            self.key_required = answer.record.http_status in (401, 403)
-
-    def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
-        """A few definitions now, whatever the day's turn."""
-        for code in definition_codes(services)[:MAX_DEFINITIONS]:
-            self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
-                      parse.definition, target=code)
-
-    def follow(self, fmt: str, shown_items: list[dict[str, Any]], all_changes_shown: bool = False) -> None:
-        """No panel to follow in a check. Instead: does the endpoint have the extensions (a notes[]
-        history or extended_attributes with extensions=true) and the updated_after filter (every
-        request answered was updated after the time asked for)? Both help its accuracy panel."""
-        found = []
-        url = self.url("requests", fmt)
-        window = {"start_date": iso(self.crawl_time - REQUESTS_WINDOW), "end_date": iso(self.crawl_time)}
-        answer = self.call("panel", fmt, url, {**self.base, **window, "extensions": "true"}, parse.requests)
-        if answer is not None and answer.ok and any(
-                isinstance(i.get("notes"), list) or isinstance(i.get("extended_attributes"), dict) for i in answer.value):
-            found.append("extensions")
-        # updated_after at the middle of the listed requests' updated times: a server that honours it
-        # answers only the later ones, one that ignores it answers the earlier ones too.
-        tz = ZoneInfo(self.endpoint.timezone)
-        times = sorted({t for i in shown_items if (t := parse.parse_time(i.get("updated_datetime"), tz))})
-        if len(times) >= 2:
-            middle = times[len(times) // 2]
-            answer = self.call("panel", fmt, url, {**self.base, "updated_after": middle}, parse.requests)
-            if answer is not None and answer.ok and answer.value:
-                updated = [parse.parse_time(i.get("updated_datetime"), tz) for i in answer.value]
-                if all(u is not None and u >= middle for u in updated):
-                    found.append("updated_after")
-        self.supports = tuple(found)
-
-    def backfill(self, fmt: str) -> None:
-        """No history in a check: one careful look, not the first of many crawls."""
-        return None
-
-    def other_format(self) -> None:
-        """Always the other format too: the entry should name every format that works, not only the first."""
-        other = OTHER[self.endpoint.format]
-        self.call("services", other, self.url("services", other), self.base, parse.services)
-
-    def discovery(self) -> None:
-        """The registry's discovery_url, or the two places discovery usually is: a contributor may not know it exists."""
-        if self.endpoint.discovery_url:
-            return super().discovery()
-        base = self.endpoint.base_url
-        parent = base.rstrip("/").rsplit("/", 1)[0] + "/"
-        for url in (f"{parent}discovery.json", f"{base}discovery.json"):
-            answer = self.call("discovery", "json", url, {}, parse.discovery)
-            if answer is not None and answer.ok:
-                self.found_discovery = url
-                return None
-        return None
+# The crawl's plan, and also: the other format always, the first few definitions now, discovery where it usually is,
+# once more without the key; instead of the accuracy panel, whether the endpoint could have one; no history.
+PLAN = Plan(follow=False, backfill=False, definitions_now=True, other_format_always=True, discovery_guessed=True,
+            without_key=True)
 
 
 def guess_platform(url: str) -> str:
@@ -148,7 +74,7 @@ def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None 
 
 def check(endpoint: Endpoint, client: Client, now: datetime, api_key: str | None = None) -> dict[str, Any]:
     """Probe once; what works, as plain data (render() prints it)."""
-    probe = CheckProbe(endpoint, client, now, client.clock(), api_key)
+    probe = Probe(endpoint, client, now, client.clock(), api_key, plan=PLAN)
     result = probe.run()
     return summarize(endpoint, result, now, probe.found_discovery, list(probe.supports), probe.key_required)
 

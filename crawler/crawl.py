@@ -24,7 +24,8 @@ from typing import Any
 from crawler import __version__
 from crawler.client import Client, redact
 from crawler.memory import Memory
-from crawler.probe import BackfillState, EndpointResult, Panel, not_sent, probe_endpoint, slot_of, spread
+from crawler.plan import BackfillState, Panel, slot_of, spread
+from crawler.probe import EndpointResult, not_sent, probe_endpoint
 from records import CrawlRecord, EndpointRecord, iso, store, terse
 from registry import Endpoint
 from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of

@@ -34,54 +34,44 @@ in one crawl a day (crawl.due_today): enough to see whether it answers again.
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from crawler import __version__, dates, parse
+from crawler import __version__, dates, follow, parse
+from crawler.backfill import read_history
 from crawler.client import Budget, Client, Fetched, redact
 from crawler.conformance import Findings
+from crawler.plan import (
+    CRAWL,
+    FORMAT_TROUBLE,
+    LOOKUPS,
+    MAX_DEFINITIONS,
+    MAX_PAGES,
+    OTHER,
+    RETRIED,
+    SPEC_CAP,
+    BackfillState,
+    Panel,
+    Plan,
+    backfill_span,
+    definition_codes,
+    due_definitions,
+    full_page,
+    next_window,
+    rotating,
+    slot_of,
+    spread,
+)
 from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
 from records import parse_moment as parse_stamp
-from records.coverage import REQUESTS_WINDOW, covered_since, read_whole
+from records.coverage import REQUESTS_WINDOW
 from registry import Endpoint
 from vocabulary import CRAWLS_PER_DAY
 
-PAGE_SIZES = {10, 20, 25, 50, 100, 200, 250, 500, 1000}  # without a registry limit: a page of exactly this many is probably cut
-MAX_PAGES = 3
-# A listed request asked for alone each crawl (two until crawler 0.6.0: one is enough to time the method, and the history
-# grows a fifth slower).
-LOOKUPS = 1
-MAX_DEFINITIONS = 3
-FOLLOW_PER_CRAWL = 50  # panel tickets asked for in the one call that follows them
-RECHECKS_PER_CRAWL = 20  # of which at most this many rechecks of closed tickets
-CONFIRMS = 3  # panel tickets missing from that call, asked for alone
-LATER_CALLS = MAX_DEFINITIONS + 2  # calls the confirmations leave for definitions, discovery and the other format
-BACKFILL_SPAN = timedelta(days=90)  # the spec's default window of GET requests: the history a city keeps to hand
-BACKFILL_WINDOW = timedelta(days=1)  # a call's window; halved while answers reach the cap
-BACKFILL_CALLS = 4  # windows at most, per crawl: the ordinary calls come first, and the rest of the history waits a crawl
-BACKFILL_PAGES = 5  # a window's pages at most (where the endpoint pages); a window fuller than that is halved
-SPEC_CAP = 1000  # the spec's cap on one answer
-BACKFILL_MIN = timedelta(minutes=15)  # a window that fails even this short is stepped over (bad data on the server)
-WINDOW_FAILED = {"http_5xx", "timeout", "too_large", "parse", "schema", "not_open311"}  # a shorter window may do
-UPDATED_WINDOW = timedelta(hours=6)  # updated_after reaches back this far: late or skipped crawls lose nothing
-RETRIED = {"dns", "connect", "tls", "timeout", "http_5xx", "not_open311", "parse", "schema", "too_large"}  # not 4xx: a refusal
-FORMAT_TROUBLE = {"http_4xx", "not_open311", "parse", "schema"}  # the other format may still work
-OTHER = {"json": "xml", "xml": "json"}
-
 Parser = Callable[[bytes, str, Findings, "str | None"], Any]
-
-
-@dataclass
-class Panel:
-    """What the accuracy panel asks an endpoint for in one crawl (crawl.Memory.panel makes it)."""
-
-    open: list[str] = field(default_factory=list)  # tickets last seen open, oldest first
-    due: list[str] = field(default_factory=list)  # closed or gone tickets due a recheck, the most overdue first
 
 
 @dataclass
@@ -113,97 +103,18 @@ class Answer:
         return self.record.outcome == "ok"
 
 
-def backfill_span(endpoint: Endpoint) -> timedelta:
-    """How far back the backfill reads: the spec's 90 days, or a day short of the endpoint's documented shorter history
-    (a server may count its limit in whole days, or by a clock a little ahead of ours)."""
-    if not endpoint.history_days:
-        return BACKFILL_SPAN
-    return min(BACKFILL_SPAN, timedelta(days=endpoint.history_days - 1))
-
-
-@dataclass(frozen=True)
-class BackfillState:
-    """Where an endpoint's backfill stands after its latest call (crawl.Memory reads it from the probe lines)."""
-
-    length: timedelta = BACKFILL_WINDOW  # its latest window ...
-    items: int = 0  # ... the requests it held ...
-    capped: bool = False  # ... and whether it reached the cap
-    floor: str | None = None  # the end of the latest window the server refused (a 4xx): its history stops there
-    ignored: bool = False  # the latest window was answered with requests outside it: the server ignores the date filter
-    failed: bool = False  # the latest window failed (a 5xx, a timeout...): halved like a capped one
-    skipped: tuple[tuple[str, str], ...] = ()  # windows that failed at BACKFILL_MIN: stepped over, never read
-
-
-def next_window(endpoint: Endpoint, length: timedelta, items: int, capped: bool, failed: bool = False) -> timedelta:
-    """The window the backfill goes on with after reading `items` requests over `length`: half when they reached the
-    cap, or when the window failed (down to BACKFILL_MIN: a server may choke on a long window, or on one bad ticket in
-    it); twice (up to BACKFILL_WINDOW) when they were less than half of what a window's pages can hold, so that one
-    busy day does not slow the rest of the history; else the same."""
-    if failed:
-        return max(length / 2, BACKFILL_MIN)
-    if capped:
-        return length / 2
-    room = (endpoint.limit or min(PAGE_SIZES)) * (BACKFILL_PAGES if endpoint.pages else 1)
-    return min(length * 2, BACKFILL_WINDOW) if items * 2 < room else min(length, BACKFILL_WINDOW)
-
-
-def full_page(endpoint: Endpoint, count: int) -> bool:
-    """Whether an answer of count requests may have been cut: it holds the endpoint's limit (the registry's,
-    or without one a common page size). Fewer than the limit is the whole answer."""
-    if endpoint.limit is not None:
-        return count >= endpoint.limit
-    return count in PAGE_SIZES
-
-
-def slot_of(moment: datetime) -> int:
-    """Which of the day's crawls this is: 0 .. CRAWLS_PER_DAY - 1."""
-    return (moment.hour * 60 + moment.minute) * CRAWLS_PER_DAY // (24 * 60)
-
-
-def definition_codes(services: list[dict[str, Any]]) -> list[str]:
-    """The service codes whose service has a definition (metadata=true), sorted."""
-    return sorted({str(s["service_code"]) for s in services if parse.is_true(s.get("metadata")) and not parse.blank(s.get("service_code"))})
-
-
-def due_definitions(codes: list[str], turn: int) -> list[str]:
-    """The definitions this crawl asks for: each once a day, a few per crawl (at most
-    MAX_DEFINITIONS); a city with more than 144 takes more days to go round."""
-    if not codes:
-        return []
-    per_crawl = min(MAX_DEFINITIONS, math.ceil(len(codes) / CRAWLS_PER_DAY))
-    groups = math.ceil(len(codes) / per_crawl)
-    group = turn % max(groups, CRAWLS_PER_DAY)
-    return codes[group * per_crawl:(group + 1) * per_crawl] if group < groups else []
-
-
-def spread(endpoint_id: str) -> int:
-    """A fixed offset per endpoint, so that daily calls do not all fall in one crawl."""
-    return int.from_bytes(hashlib.sha256(endpoint_id.encode()).digest()[:4], "big") % CRAWLS_PER_DAY
-
-
-def rotating(items: list[str], count: int, turn: int) -> list[str]:
-    """count items starting at turn * count, wrapping: consecutive turns cover every item."""
-    if not items:
-        return []
-    start = (turn * count) % len(items)
-    picked = [items[(start + i) % len(items)] for i in range(min(count, len(items)))]
-    return list(dict.fromkeys(picked))
-
-
-def drawn(items: list[str], count: int, seed: str) -> list[str]:
-    """count of the items, a deterministic draw for this seed, in the items' order."""
-    if len(items) <= count:
-        return items
-    keep = set(sorted(items, key=lambda i: hashlib.sha256(f"{seed}|{i}".encode()).digest())[:count])
-    return [i for i in items if i in keep]
-
-
 class Probe:
-    """The plan of calls to one endpoint in one crawl, within its budget (the module's docstring has the order)."""
+    """The calls to one endpoint in one look, within its budget, as its plan says (the module's docstring has the order;
+    crawler/plan.py the plans: a crawl's, and a check's)."""
+
     def __init__(self, endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float,
                  api_key: str | None = None, host_deadline: float | None = None, panel: Panel | None = None,
-                 covered: list[tuple[str, str]] | None = None, backfilled: BackfillState | None = None):
+                 covered: list[tuple[str, str]] | None = None, backfilled: BackfillState | None = None, plan: Plan = CRAWL):
         self.endpoint = endpoint
+        self.plan = plan
+        self.supports: tuple[str, ...] = ()  # without the panel's calls: what the endpoint has that a panel needs
+        self.key_required: bool | None = None  # with a key, and the plan's call without it: whether it is required
+        self.found_discovery: str | None = None  # a discovery document where it usually is, the registry naming none
         self.cut = False  # whether the latest listing (pages) may hold more than it gave
         self.paging_ignored = False  # whether a page=2 repeated page 1 in this crawl
         # The backfill's window, what the last one leaves (halved at the cap, doubled when it held little), and how far back.
@@ -312,13 +223,19 @@ class Probe:
             self.result.services = service_records(services, self.endpoint, iso(self.crawl_time))
             listed = self.requests(fmt)
             self.lookups(fmt, listed)
-            changed = self.updated(fmt)
-            self.follow(fmt, listed + (changed or []), changed is not None)
+            changed = follow.updated(self, fmt)
+            if self.plan.follow:
+                follow.follow(self, fmt, listed + (changed or []), changed is not None)
+            else:
+                self.supports = follow.could_follow(self, fmt, listed + (changed or []))
             self.definitions(fmt, services)
             self.discovery()
             if fmt == self.endpoint.format:
                 self.other_format()
-            self.backfill(fmt)
+            if self.plan.backfill:
+                read_history(self, fmt)
+            if self.plan.without_key and self.api_key:
+                self.without_key()
         if self.stopped and self.stopped != "budget spent":
             self.result.notes.append(self.stopped)
         elif self.stopped:
@@ -432,99 +349,6 @@ class Probe:
         findings = {**record.findings, "date_filter_ignored": record.findings.get("date_filter_ignored", shown[:80])}
         self.result.probes[index] = replace(record, findings=findings, error=error, target=target or record.target)
 
-    def updated(self, fmt: str) -> list[dict[str, Any]] | None:
-        """Where the endpoint has the v2.1 draft's updated_after: every request changed lately (None: no such list)."""
-        if "updated_after" not in self.endpoint.supports or not (self.panel.open or self.panel.due):
-            return None
-        params = {**self.base, **self.extensions, "updated_after": iso(self.crawl_time - UPDATED_WINDOW),
-                  "updated_before": iso(self.crawl_time)}
-        return self.pages("panel", fmt, params, "updated")
-
-    def follow(self, fmt: str, shown_items: list[dict[str, Any]], all_changes_shown: bool = False) -> None:
-        """The panel's tickets due a recheck, then those last seen open that were not shown this crawl:
-        one GET requests with their ids (the spec's service_request_id list)."""
-        shown = {str(i.get("service_request_id")) for i in shown_items}
-        due = [i for i in self.panel.due if i not in shown][:RECHECKS_PER_CRAWL]
-        room = FOLLOW_PER_CRAWL - len(due)
-        if all_changes_shown:
-            room = min(room, FOLLOW_PER_CRAWL // 5)  # unchanged tickets need a look only to see they are still there
-        # A fresh draw each crawl, so that each is looked at every few crawls however many stay open
-        # and however irregular the crawls: an unchanged look is not stored, so the choice cannot
-        # come from when each was last looked at.
-        wanted = due + drawn([i for i in self.panel.open if i not in shown], room, iso(self.crawl_time))
-        if not wanted:
-            return
-        answer = self.call("panel", fmt, self.url("requests", fmt),
-                           {**self.base, **self.extensions, "service_request_id": ",".join(wanted)}, parse.requests)
-        if answer is None or not answer.ok:
-            return
-        rechecked = set(due)
-        stamp = iso(self.crawl_time)
-        events = parse.to_events(answer.value, self.endpoint, stamp, "panel")
-        self.result.events.extend(replace(e, via="recheck") if e.id in rechecked else e for e in events)
-        answered = {e.id for e in events}
-        for ticket_id in [i for i in wanted if i not in answered][:CONFIRMS]:
-            if self.budget.calls <= LATER_CALLS:
-                break  # a confirmation can wait a crawl; the day's definitions may not come round again
-            self.confirm(fmt, ticket_id, "recheck" if ticket_id in rechecked else "confirm")
-
-    def confirm(self, fmt: str, ticket_id: str, via: str) -> None:
-        """A panel ticket missing from the panel's call, asked for alone: gone if the answer is empty or
-        404, but only when this crawl's lookups showed that GET requests/{id} works here."""
-        answer = self.call("panel", fmt, self.url(f"requests/{quote(ticket_id, safe='')}", fmt),
-                           {**self.base, **self.extensions}, parse.requests, target=ticket_id)
-        if answer is None:
-            return
-        stamp = iso(self.crawl_time)
-        if answer.ok:
-            found = [e for e in parse.to_events(answer.value, self.endpoint, stamp, via) if e.id == ticket_id]
-            if found:
-                self.result.events.extend(found)
-                return
-        missing = (answer.ok and not answer.value) or answer.record.http_status == 404
-        if missing and self.lookup_works:
-            self.result.events.append(replace(parse.gone_event(self.endpoint, ticket_id, stamp), via=via))
-
-    def backfill(self, fmt: str) -> None:
-        """Read the history before the covered run, a window at a time (its pages where the endpoint pages), with the
-        budget the plan left. A window that fails is halved and asked for again, and stepped over once it fails at
-        BACKFILL_MIN; a server that ignores the date filter is left alone, but for one window a day (fixed yet?)."""
-        if not any(p.method == "requests" and p.outcome == "ok" for p in self.result.probes):
-            return  # GET requests fails as a whole now: a failing window would say nothing of the window
-        if self.filter_ignored:
-            listing_says_so = any(p.method == "requests" and "date_filter_ignored" in p.findings for p in self.result.probes)
-            if listing_says_so or slot_of(self.crawl_time) != spread(self.endpoint.id):
-                return
-            self.filter_ignored = False  # the day's one window: does the server honour the filter now?
-        self.covered += [i for p in self.result.probes if p.method == "requests"
-                         and (i := read_whole(p.crawl, p.method, p.page, p.outcome, p.error, p.target))]
-        # Nothing read whole yet (a listing cut at the server's cap): the backfill reads from now, in smaller windows.
-        since = covered_since(self.covered + self.skipped) or iso(self.crawl_time)
-        target, window, end = self.crawl_time - backfill_span(self.endpoint), self.window, parse_stamp(since)
-        if self.floor is not None:
-            target = max(target, self.floor)  # a window ending there was refused: the server keeps nothing older
-        for _ in range(BACKFILL_CALLS):
-            if end <= target or self.stopped or not self.budget.allows() or window < timedelta(minutes=1):
-                return
-            start = max(target, end - window)
-            params = {**self.base, **self.extensions, "start_date": iso(start), "end_date": iso(end)}
-            listed = self.pages("backfill", fmt, params, "backfill", BACKFILL_PAGES, target=f"{iso(start)}/{iso(end)}")
-            if listed is None:
-                if self.stopped or self.result.probes[-1].outcome not in WINDOW_FAILED:
-                    return  # out of budget, rate limited, or refused (a 4xx: where its history ends, crawl.Memory)
-                if end - start <= BACKFILL_MIN:
-                    self.skipped.append((iso(start), iso(end)))  # never readable: the covered run stays broken here
-                    end = start
-                window = next_window(self.endpoint, window, 0, False, failed=True)
-                continue
-            if self.filter_ignored:
-                return
-            window = next_window(self.endpoint, window, len(listed), self.cut)
-            if self.cut:
-                continue
-            self.covered.append((iso(start), iso(end)))
-            end = start
-
     def lookups(self, fmt: str, listed: list[dict[str, Any]]) -> None:
         """LOOKUPS listed requests asked for alone, rotating: does GET requests/{id} answer, and with the same status?"""
         by_id = {str(i["service_request_id"]): i for i in listed if not parse.blank(i.get("service_request_id"))}
@@ -545,24 +369,44 @@ class Probe:
                 self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
-        """The service definitions due in this crawl: each once a day, a few per crawl."""
+        """The service definitions due in this crawl: each once a day, a few per crawl (or by the plan the first few now)."""
         codes = definition_codes(services)
         turn = self.crawl_time.toordinal() * CRAWLS_PER_DAY + slot_of(self.crawl_time) + spread(self.endpoint.id)
-        for code in due_definitions(codes, turn):
+        for code in codes[:MAX_DEFINITIONS] if self.plan.definitions_now else due_definitions(codes, turn):
             self.call("service_definition", fmt, self.url(f"services/{quote(code, safe='')}", fmt), self.base,
                       parse.definition, target=code)
 
     def discovery(self) -> None:
-        """The discovery document, when the registry names one."""
+        """The discovery document, when the registry names one; by the plan, else where it usually is (a contributor
+        may not know it exists)."""
         url = self.endpoint.discovery_url
         if url:
             self.call("discovery", "xml" if url.endswith(".xml") else "json", url, {}, parse.discovery)
+            return
+        if not self.plan.discovery_guessed:
+            return
+        base = self.endpoint.base_url
+        for guess in (base.rstrip("/").rsplit("/", 1)[0] + "/discovery.json", f"{base}discovery.json"):
+            answer = self.call("discovery", "json", guess, {}, parse.discovery)
+            if answer is not None and answer.ok:
+                self.found_discovery = guess
+                return
 
     def other_format(self) -> None:
-        """Once a day (at a slot fixed per endpoint, to spread the load), the other format."""
-        if slot_of(self.crawl_time) == spread(self.endpoint.id):
+        """Once a day (at a slot fixed per endpoint, to spread the load), or by the plan every time, the other format."""
+        if self.plan.other_format_always or slot_of(self.crawl_time) == spread(self.endpoint.id):
             other = OTHER[self.endpoint.format]
             self.call("services", other, self.url("services", other), self.base, parse.services)
+
+    def without_key(self) -> None:
+        """Once more, GET services without the key: refused (401 or 403) means the key is required, answered means it
+        only raises a limit."""
+        key, self.api_key = self.api_key, None
+        fmt = self.endpoint.format
+        answer = self.call("services", fmt, self.url("services", fmt), self.base, parse.services, target="without the key")
+        self.api_key = key
+        if answer is not None:
+            self.key_required = answer.record.http_status in (401, 403)
 
 
 def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[ServiceRecord]:

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.parse import in_panel
-from crawler.probe import BACKFILL_SPAN, REQUESTS_WINDOW
+from crawler.plan import BACKFILL_SPAN
 from metrics import accuracy
 from metrics.accuracy import FAST_CLOSE, REOPEN_WITHIN, SEEN_AGAIN_AFTER, SETTLED
+from records.coverage import REQUESTS_WINDOW
 from simulator import demo
 from simulator.scenario import city
 from tests.conftest import read_lines

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import vcr
 
-from crawler.probe import probe_endpoint, spread
+from crawler.plan import spread
+from crawler.probe import probe_endpoint
 from registry import Endpoint
 from simulator.hostile import Hostile
 from tests.conftest import NOW, entry, fast_client

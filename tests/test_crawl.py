@@ -444,7 +444,7 @@ def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
 
 def test_a_retired_endpoint_is_checked_once_a_day(tmp_path):
     from crawler.crawl import due
-    from crawler.probe import spread
+    from crawler.plan import spread
     from registry import Endpoint, Retired
     from vocabulary import CRAWLS_PER_DAY
 

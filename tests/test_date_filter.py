@@ -135,7 +135,7 @@ def test_a_window_with_bad_data_is_halved_then_stepped_over_and_the_backfill_goe
     """A ticket 3 days back that the server cannot show: every listing whose dates hold it answers 500 (Chicago,
     bensheldon/open311status#92). The backfill halves the window that holds it down to 15 minutes, steps over it, and
     reads the rest of the history; the covered run stops at the bad spot, since nothing there was read."""
-    from crawler.probe import BACKFILL_MIN
+    from crawler.plan import BACKFILL_MIN
     from simulator.demo import run
 
     start = datetime(2026, 11, 10, tzinfo=timezone.utc)

@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.probe import LOOKUPS, due_definitions, probe_endpoint, rotating, slot_of, spread
+from crawler.plan import LOOKUPS, due_definitions, rotating, slot_of, spread
+from crawler.probe import probe_endpoint
 from records.status import crawl_status
 from registry import Endpoint
 from simulator.fleet import Fleet
@@ -266,7 +267,7 @@ def test_a_host_that_refuses_is_paced_at_what_it_took():
 
 
 def test_the_backfill_window_halves_at_the_cap_and_grows_back_when_it_holds_little():
-    from crawler.probe import BACKFILL_WINDOW, next_window
+    from crawler.plan import BACKFILL_WINDOW, next_window
     paged = Endpoint(**{**entry(), "limit": 50})
     day = timedelta(days=1)
     assert next_window(paged, day, 50, capped=True) == day / 2

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import yaml
 
 from crawler.__main__ import main
-from crawler.probe import spread
+from crawler.plan import spread
 from simulator.hostile import Hostile
 from tests.conftest import NOW, ROOT, entry, fast_client
 from vocabulary import CRAWLS_PER_DAY
