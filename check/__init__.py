@@ -31,7 +31,8 @@ import yaml
 
 from crawler.client import Client, Limits, make_client, user_agent
 from crawler.plan import OTHER, Plan
-from crawler.probe import EndpointResult, Probe
+from crawler.probe import Probe
+from crawler.results import EndpointResult
 from records import iso
 from records.status import crawl_status
 from registry import Endpoint, RegistryError, load_registry, url_problem

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from crawler import __version__
 from crawler.client import Client, make_client, user_agent
 from crawler.crawl import CrawlReport, crawl, shard_of
-from crawler.probe import EndpointResult
+from crawler.results import EndpointResult
 from records.maintenance import holds
 from records.status import crawl_status, listed
 from registry import Endpoint, RegistryError, load_registry

@@ -22,7 +22,7 @@ Outcome classes, one per call (probe records carry them; records/status.py reads
 
 Politeness: one call at a time per host (the crawl gives each host one worker), at least the
 registry's min_interval_s between the starts of two calls (and, once a host answers 429, no more
-calls a minute than it took before refusing: Pacer.refused), one connection per host, kept alive
+calls a minute than it took before refusing: crawler/paces.py Pacer.refused), one connection per host, kept alive
 only for the host's part of a crawl (closed when its client is), and a User-Agent that says who we are.
 """
 
@@ -31,10 +31,8 @@ from __future__ import annotations
 import http.client
 import re
 import socket
-import ssl
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
@@ -46,14 +44,15 @@ from urllib3.connection import HTTPConnection
 from urllib3.util.connection import is_connection_dropped
 
 from crawler import PROJECT_URL, __version__
-from crawler.guard import RefusedAddress, Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
+from crawler.failures import ERROR_MAX_CHARS, classify_exception
+from crawler.guard import Resolver, SocketDeadline, guarded_connections, host_refusal, resolve
+from crawler.paces import Pacer
 from crawler.stopwatch import Stopwatch, Timing
 from vocabulary import NOT_SENT, OUTCOMES  # noqa: F401  # the outcomes a call is given here
 from vocabulary.timing import HOST_S
 
 USER_AGENT = f"Open311Status/{__version__} (+{PROJECT_URL})"
 REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
-ERROR_MAX_CHARS = 200
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -93,48 +92,6 @@ class Budget:
     def allows(self, wait_s: float = 0.0) -> bool:
         """Whether another call (after waiting wait_s) still fits the calls, bytes and time left."""
         return self.calls > 0 and self.bytes > 0 and self.remaining_s() - wait_s >= self.min_call_s
-
-
-RATE_WINDOW_S = 60.0  # the window rate limits are counted over, when a host refuses a call
-
-
-class Pacer:
-    """One host's calls start at least `interval` seconds apart; slower once the host refused one (refused)."""
-
-    def __init__(self, interval: float, clock: Callable[[], float]):
-        self.interval = interval
-        self.clock = clock
-        self.last_start: float | None = None
-        self.recent: deque[float] = deque()  # the starts of the last RATE_WINDOW_S
-
-    def wait_s(self) -> float:
-        """How long to wait before the next call, so a host never sees two calls closer than its interval."""
-        if self.last_start is None:
-            return 0.0
-        return max(0.0, self.last_start + self.interval - self.clock())
-
-    def started(self) -> None:
-        """Note a call's start: the interval runs from starts, so a slow answer does not shorten the next wait."""
-        self.last_start = now = self.clock()
-        self.recent.append(now)
-        while self.recent[0] <= now - RATE_WINDOW_S:
-            self.recent.popleft()
-
-    def refused(self) -> None:
-        """The host answered 429 to the latest call: it allows fewer calls a minute than it took. The call is made
-        again when its Retry-After says; the rest of the crawl is paced at the calls a minute the host took before
-        refusing (limits are mostly counted over a rolling minute), so it is not refused again and again."""
-        now = self.clock()
-        taught = taught_interval([t for t in self.recent if t > now - RATE_WINDOW_S][:-1])  # the minute's calls, not the refused
-        if taught is not None:
-            self.interval = max(self.interval, taught)
-        self.last_start = None  # the retry waits for Retry-After, not for the new pace
-
-
-def taught_interval(before: Sequence[float]) -> float | None:
-    """The interval a 429 teaches, given the starts of the calls made in the minute before it: as many calls a minute as
-    the host took (limits are mostly counted over a rolling minute); None when it refused the first call of one."""
-    return RATE_WINDOW_S / len(before) if before else None
 
 
 @dataclass(frozen=True)
@@ -407,39 +364,3 @@ def _ms(seconds: float) -> int:
     return max(0, int(round(seconds * 1000)))
 
 
-def _causes(e: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException] = [e]
-    while stack:
-        cur = stack.pop()
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        stack.extend(a for a in cur.args if isinstance(a, BaseException))
-        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-
-
-def classify_exception(e: BaseException) -> tuple[str, str]:
-    """The outcome class of an exception urllib3 raised, and a short error: a failure is data, never a crash."""
-    causes = list(_causes(e))
-    for cause in causes:
-        if isinstance(cause, RefusedAddress):
-            return "refused", str(cause)
-    if any(isinstance(c, (urllib3.exceptions.SSLError, ssl.SSLError, ssl.CertificateError)) for c in causes):
-        return "tls", _short(e)
-    if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)):
-        return "timeout", _short(e)
-    if isinstance(e, (urllib3.exceptions.LocationValueError, urllib3.exceptions.URLSchemeUnknown)):
-        return "refused", _short(e)
-    if isinstance(e, urllib3.exceptions.DecodeError):
-        return "parse", _short(e)
-    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
-        return "dns", _short(e)
-    return "connect", _short(e)
-
-
-def _short(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"[:ERROR_MAX_CHARS]

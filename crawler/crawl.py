@@ -25,7 +25,8 @@ from crawler import __version__
 from crawler.client import Client, redact
 from crawler.memory import Memory
 from crawler.plan import BackfillState, Panel, slot_of, spread
-from crawler.probe import EndpointResult, not_sent, probe_endpoint
+from crawler.probe import probe_endpoint
+from crawler.results import EndpointResult, not_sent
 from records import CrawlRecord, EndpointRecord, iso, store, terse
 from registry import Endpoint
 from vocabulary import CADENCE, CRAWLS_PER_DAY, CRON_OFFSET, day_of

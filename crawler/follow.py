@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from crawler import parse
 from crawler.plan import CONFIRMS, FOLLOW_PER_CRAWL, LATER_CALLS, RECHECKS_PER_CRAWL, UPDATED_WINDOW, drawn
+from crawler.tickets import gone_event, to_events
 from records import iso
 from records.coverage import REQUESTS_WINDOW
 
@@ -47,7 +48,7 @@ def follow(probe: Probe, fmt: str, shown_items: list[dict[str, Any]], all_change
         return
     rechecked = set(due)
     stamp = iso(probe.crawl_time)
-    events = parse.to_events(answer.value, probe.endpoint, stamp, "panel")
+    events = to_events(answer.value, probe.endpoint, stamp, "panel")
     probe.result.events.extend(replace(e, via="recheck") if e.id in rechecked else e for e in events)
     answered = {e.id for e in events}
     for ticket_id in [i for i in wanted if i not in answered][:CONFIRMS]:
@@ -65,13 +66,13 @@ def confirm(probe: Probe, fmt: str, ticket_id: str, via: str) -> None:
         return
     stamp = iso(probe.crawl_time)
     if answer.ok:
-        found = [e for e in parse.to_events(answer.value, probe.endpoint, stamp, via) if e.id == ticket_id]
+        found = [e for e in to_events(answer.value, probe.endpoint, stamp, via) if e.id == ticket_id]
         if found:
             probe.result.events.extend(found)
             return
     missing = (answer.ok and not answer.value) or answer.record.http_status == 404
     if missing and probe.lookup_works:
-        probe.result.events.append(replace(parse.gone_event(probe.endpoint, ticket_id, stamp), via=via))
+        probe.result.events.append(replace(gone_event(probe.endpoint, ticket_id, stamp), via=via))
 
 
 def could_follow(probe: Probe, fmt: str, shown_items: list[dict[str, Any]]) -> tuple[str, ...]:

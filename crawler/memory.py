@@ -23,7 +23,7 @@ from typing import Any
 from crawler.digest import NOTED_COLUMNS, NotedCall, digests
 from crawler.paces import KEPT, Paces
 from crawler.plan import BACKFILL_MIN, BACKFILL_SPAN, WINDOW_FAILED, BackfillState, Panel
-from crawler.probe import EndpointResult
+from crawler.results import EndpointResult
 from records import EndpointRecord, EventRecord, ServiceRecord, TicketRecord, TwinRowRecord, iso, terse
 from records.coverage import merged, read_whole
 from records.read import probe_days, read_data

@@ -35,7 +35,7 @@ in one crawl a day (crawl.due_today): enough to see whether it answers again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -65,42 +65,15 @@ from crawler.plan import (
     slot_of,
     spread,
 )
-from records import EventRecord, ProbeRecord, ServiceRecord, TicketRecord, iso
+from crawler.results import Answer, EndpointResult, service_records
+from crawler.tickets import in_panel, to_events, to_tickets
+from records import ProbeRecord, TicketRecord, iso
 from records import parse_moment as parse_stamp
 from records.coverage import REQUESTS_WINDOW
 from registry import Endpoint
 from vocabulary import CRAWLS_PER_DAY
 
 Parser = Callable[[bytes, str, Findings, "str | None"], Any]
-
-
-@dataclass
-class EndpointResult:
-    """What one endpoint's calls in one crawl came to, as records to store."""
-
-    probes: list[ProbeRecord] = field(default_factory=list)
-    tickets: list[TicketRecord] = field(default_factory=list)
-    services: list[ServiceRecord] | None = None  # None: no service list came in this crawl
-    events: list[EventRecord] = field(default_factory=list)  # the accuracy panel's tickets, as seen
-    notes: list[str] = field(default_factory=list)  # for the crawl's log, never stored
-
-    @property
-    def bytes(self) -> int:
-        """Bytes received, for the crawl's summary line and its budget."""
-        return sum(p.bytes for p in self.probes)
-
-
-@dataclass
-class Answer:
-    """A call's record, and what its parser read from the answer (for the calls that follow)."""
-
-    record: ProbeRecord
-    value: Any  # what the parser returned; None unless the outcome is ok
-
-    @property
-    def ok(self) -> bool:
-        """Whether the call gave a usable answer."""
-        return self.record.outcome == "ok"
 
 
 class Probe:
@@ -125,7 +98,7 @@ class Probe:
         self.skipped = list(state.skipped)  # windows that failed at BACKFILL_MIN: gone past, never counted as read
         self.filter_ignored = state.ignored  # whether the server answers start_date/end_date with what it likes
         self.windows: list[tuple[int, dates.Window]] = []  # this crawl's listings (by their record), checked against each other
-        mine = [] if panel is None else [i for i in panel.open + panel.due if parse.in_panel(endpoint.id, i, endpoint.panel_rate)]
+        mine = [] if panel is None else [i for i in panel.open + panel.due if in_panel(endpoint.id, i, endpoint.panel_rate)]
         # A lowered panel_rate drops tickets from the panel: they are followed no more.
         self.panel = Panel([i for i in panel.open if i in mine], [i for i in panel.due if i in mine]) if panel else Panel()
         self.extensions = {"extensions": "true"} if "extensions" in endpoint.supports else {}
@@ -288,8 +261,8 @@ class Probe:
         stores = method in ("requests", "backfill")
         tickets: list[TicketRecord] = []
         if stores:
-            tickets += parse.to_tickets(listed, self.endpoint, stamp)
-        self.result.events.extend(parse.to_events(listed, self.endpoint, stamp, via))
+            tickets += to_tickets(listed, self.endpoint, stamp)
+        self.result.events.extend(to_events(listed, self.endpoint, stamp, via))
         seen = {str(i.get("service_request_id")) for i in listed}
         last_count = len(listed)
         first_record = first.record
@@ -309,8 +282,8 @@ class Probe:
             if answer is None or not answer.ok or not fresh:
                 break
             if stores:
-                tickets += parse.to_tickets(fresh, self.endpoint, stamp)
-            self.result.events.extend(parse.to_events(fresh, self.endpoint, stamp, via))
+                tickets += to_tickets(fresh, self.endpoint, stamp)
+            self.result.events.extend(to_events(fresh, self.endpoint, stamp, via))
             seen.update(str(i.get("service_request_id")) for i in fresh)
             listed += fresh
             last_count = len(answer.value)
@@ -365,8 +338,8 @@ class Probe:
             answer = self.call("request", fmt, self.url(f"requests/{quote(request_id, safe='')}", fmt), {**self.base, **self.extensions},
                                parse.requests, target=request_id, check=compare)
             if answer is not None and answer.ok:
-                self.result.tickets.extend(parse.to_tickets(answer.value, self.endpoint, iso(self.crawl_time)))
-                self.result.events.extend(parse.to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
+                self.result.tickets.extend(to_tickets(answer.value, self.endpoint, iso(self.crawl_time)))
+                self.result.events.extend(to_events(answer.value, self.endpoint, iso(self.crawl_time), "lookup"))
 
     def definitions(self, fmt: str, services: list[dict[str, Any]]) -> None:
         """The service definitions due in this crawl: each once a day, a few per crawl (or by the plan the first few now)."""
@@ -407,29 +380,6 @@ class Probe:
         self.api_key = key
         if answer is not None:
             self.key_required = answer.record.http_status in (401, 403)
-
-
-def service_records(items: list[dict[str, Any]], endpoint: Endpoint, crawl: str) -> list[ServiceRecord]:
-    """The service list as records, one per code: the catalogue stores what changed."""
-    def text(value: Any, limit: int) -> str | None:
-        return None if parse.blank(value) else str(value).strip()[:limit]
-
-    out = {}
-    for item in items:
-        code = text(item.get("service_code"), 200)
-        if code is not None:
-            out[code] = ServiceRecord(crawl=crawl, endpoint=endpoint.id, id=code, name=text(item.get("service_name"), 200),
-                                      group=text(item.get("group"), 200), metadata=parse.is_true(item.get("metadata")), listed=True)
-    return list(out.values())
-
-
-def not_sent(endpoint: Endpoint, crawl_time: datetime, outcome: str, error: str) -> EndpointResult:
-    """The record of a GET services that was never made (vocabulary.NOT_SENT): the endpoint's status for the crawl is unknown."""
-    record = ProbeRecord(
-        crawl=iso(crawl_time), endpoint=endpoint.id, method="services", format=endpoint.format, probed_at=iso(crawl_time),
-        outcome=outcome, http_status=None, elapsed_ms=None, bytes=0, items=None, error=error, target=None, page=None,
-        attempt=1, findings={}, content_type=None, retry_after_s=None, crawler=__version__)
-    return EndpointResult(probes=[record], notes=[error])
 
 
 def probe_endpoint(endpoint: Endpoint, client: Client, crawl_time: datetime, crawl_started: float | None = None,

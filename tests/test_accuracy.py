@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.parse import in_panel
 from crawler.plan import BACKFILL_SPAN
+from crawler.tickets import in_panel
 from metrics import accuracy
 from metrics.accuracy import FAST_CLOSE, REOPEN_WITHIN, SEEN_AGAIN_AFTER, SETTLED
 from records.coverage import REQUESTS_WINDOW

@@ -14,8 +14,9 @@ import yaml
 
 from crawler import __version__
 from crawler.__main__ import main
-from crawler.client import Transport, classify_exception
+from crawler.client import Transport
 from crawler.crawl import crawl, scheduled_slot
+from crawler.failures import classify_exception
 from crawler.guard import RefusedAddress, address_refusal, host_refusal, resolve
 from records import iso
 from registry import load_registry
@@ -364,7 +365,7 @@ def test_a_crawl_writes_the_catalogue(fleet_registry, tmp_path):
 
 
 def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path):
-    from crawler.parse import in_panel
+    from crawler.tickets import in_panel
 
     path = tmp_path / "endpoints.yaml"
     path.write_text(yaml.safe_dump([entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0,

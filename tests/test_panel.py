@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.memory import RECHECK_DAYS, Memory
-from crawler.parse import in_panel
+from crawler.tickets import in_panel
 from simulator import demo
 from simulator.scenario import city
 from tests.conftest import read_lines, record_validator

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from crawler import parse
 from crawler.conformance import FINDINGS, Findings
-from crawler.parse import NotOpen311, ParseError, SchemaError, parse_time, to_tickets
+from crawler.parse import NotOpen311, ParseError, SchemaError, parse_time
+from crawler.tickets import to_tickets
 from registry import Endpoint
 from tests.conftest import REALWORLD
 

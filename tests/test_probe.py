@@ -251,7 +251,7 @@ def test_a_retired_endpoint_gets_only_a_service_list_and_a_first_page():
 
 
 def test_a_host_that_refuses_is_paced_at_what_it_took():
-    from crawler.client import Pacer
+    from crawler.paces import Pacer
     now = [0.0]
     pacer = Pacer(6.0, lambda: now[0])
     for t in (0.0, 6.0, 12.0, 18.0, 24.0):  # the fifth call of the minute is refused

@@ -4,7 +4,7 @@ For each endpoint whose registry entry has an open_data block:
   1. the rows requested on the local day before --now, ROWS_PER_CALL a call, at most MAX_ROWS:
      only the mapped columns travel (Socrata's $select, CKAN's SQL; a CSV twin is read whole);
      they are counted into one TwinDayRecord (rows, closed, per service type, per channel), and
-     those of the accuracy panel's tickets (the same draw as crawler.parse.in_panel) are kept
+     those of the accuracy panel's tickets (the same draw as crawler.tickets.in_panel) are kept
      as TwinRowRecords;
   2. again, by id (IDS_PER_CALL a call, at most ID_CALLS calls), the panel rows the twin still
      had open, so that its closing is seen.
@@ -35,7 +35,8 @@ from zoneinfo import ZoneInfo
 
 from crawler.client import Budget, Client, Limits, make_client, user_agent
 from crawler.memory import Memory
-from crawler.parse import blank, in_panel, parse_time
+from crawler.parse import blank, parse_time
+from crawler.tickets import in_panel
 from records import TwinDayRecord, TwinRowRecord, iso, store
 from records.read import read_data
 from registry import Endpoint, OpenData, RegistryError, load_registry
