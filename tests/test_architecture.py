@@ -2,8 +2,9 @@
 
 Every package and top-level module is held to what it may import of the others (MAY), so that no
 two import each other, the crawler never reaches the metrics, and only the crawler's client, guard and
-stopwatch (with its failures' classes), and the incidents' GitHub client, touch the network (the simulator and `serve` serve on loopback). A package's __main__.py and
-cli.py are command-line adapters: they may call any package, but stay off the network too.
+stopwatch (with its failures' classes), and the incidents' GitHub client, touch the network (the simulator and `serve`
+serve on loopback). cli.py is the command-line adapter: it may call any package, but stays off the network too; a
+package's __main__.py is held to its package's rules.
 """
 
 import ast
