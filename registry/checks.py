@@ -60,6 +60,8 @@ def did_you_mean(key: str, known: list[str]) -> str:
 
 
 def schema_problems(data: list[Any], lines: dict[tuple[Any, ...], int], name: str) -> list[tuple[int, str]]:
+    """What endpoints.schema.json says is wrong with each entry: a missing or unknown key (with a guess at the one
+    meant), a value of the wrong kind, one outside its pattern or bounds."""
     schema = load_schema()
     item_schema = schema["items"]
     known = list(item_schema["properties"])
