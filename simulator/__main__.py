@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from simulator.fleet import Fleet
 from simulator.scenario import ScenarioError, load
-from simulator.server import Clock, parse_time
+from simulator.serving import Clock, parse_time
 from simulator.world import World
 
 

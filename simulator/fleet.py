@@ -14,7 +14,8 @@ from typing import Any, cast
 
 from simulator.opendata import Portal
 from simulator.scenario import City, city
-from simulator.server import CityState, Clock, LoopbackHTTPServer, handler_for
+from simulator.server import handler_for
+from simulator.serving import CityState, Clock, LoopbackHTTPServer
 from simulator.world import World
 
 PORTAL_RESOURCE = "open-3110"  # a Socrata-style resource id: four and four

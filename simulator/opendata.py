@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from simulator.server import LoopbackHTTPServer
+from simulator.serving import LoopbackHTTPServer
 
 CONDITION = re.compile(r"""\s*"?(\w+)"?\s*(>=|<|=|\bin\b|\bIN\b)\s*(\((?:\s*'(?:[^']|'')*'\s*,?)*\)|'(?:[^']|'')*')\s*""")
 SQL = re.compile(r"""SELECT (?P<cols>.+?) FROM "(?P<table>[^"]+)"(?: WHERE (?P<where>.+?))?(?: ORDER BY "(?P<order>\w+)")?"""
