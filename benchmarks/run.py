@@ -29,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-import build  # noqa: E402
+import builder  # noqa: E402
 from benchmarks import load, years  # noqa: E402
+from benchmarks.backfill import bench_backfill  # noqa: E402
+from benchmarks.growth import bench_git_growth  # noqa: E402
 from benchmarks.measure import build_in_child  # noqa: E402
 from crawler.client import Client, Limits, Transport  # noqa: E402
 from crawler.crawl import crawl  # noqa: E402
@@ -203,126 +205,6 @@ def bench_panel_storage(tmp: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-GROWTH_WARMUP_DAYS = 2  # the backfill reads each city's 90 days of history in its first day: growth once, measured apart
-
-
-def bench_git_growth(tmp: Path, days: int = 30) -> list[tuple[str, str, str]]:
-    """The demo's cities crawled every 30 minutes for `days` simulated days, each crawl committed into a
-    scratch repository as the crawl workflow does; then packed as a clone would get it. The growth is what the days
-    after the first GROWTH_WARMUP_DAYS add (packed then, and at the end): the backfill's once-only reading of the
-    history is bench_backfill's figure, not a year's."""
-    import subprocess
-
-    from crawler.memory import Memory
-    from simulator.demo import DEFAULT_SCENARIO, registry
-    from simulator.fleet import in_child_process
-    from simulator.scenario import load
-    from simulator.virtual import simulated_client
-    from simulator.world import World
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
-
-    repo = tmp / "repo"
-    renamed = tmp / "renamed"  # the same commits, each day file named with its kind last (issue 29: do such names pack smaller?)
-    for where in (repo, renamed):
-        (where / "data").mkdir(parents=True)
-        for args in (("init", "-q"), ("config", "user.email", "bench@example.org"), ("config", "user.name", "bench")):
-            subprocess.run(["git", "-C", str(where), *args], check=True)
-        (where / ".gitattributes").write_text((ROOT / ".gitattributes").read_text())
-    end = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    start = end - timedelta(days=days)
-    cities = load(DEFAULT_SCENARIO)
-    world = World(cities, start, end)
-    commit_s = 0.0
-    with in_child_process(world) as urls:
-        (tmp / "endpoints.yaml").write_text(yaml.safe_dump(registry(cities, urls)))
-        endpoints = load_registry(tmp / "endpoints.yaml")
-        memory = Memory(repo / "data", start)
-        moment = start
-        while moment < end:
-            crawl(endpoints, repo / "data", moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
-            started = time.monotonic()
-            git("add", "-A")
-            git("commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}")
-            commit_s += time.monotonic() - started
-            mirror_renamed(repo / "data", renamed / "data")
-            for args in (("add", "-A"), ("commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}")):
-                subprocess.run(["git", "-C", str(renamed), *args], check=True, capture_output=True)
-            moment += timedelta(minutes=30)
-            if moment == start + timedelta(days=GROWTH_WARMUP_DAYS):
-                git("gc", "-q")
-                warm_type, warm_kinds = packed_sizes(repo, git)
-                subprocess.run(["git", "-C", str(renamed), "gc", "-q"], check=True)
-                renamed_warm = packed_sizes(renamed, lambda *a: subprocess.run(["git", "-C", str(renamed), *a], capture_output=True,
-                                                                                 text=True, check=True).stdout)[0]
-    commits = int(git("rev-list", "--count", "HEAD"))
-    git("gc", "-q")
-    packed = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
-    by_type, blob_kinds = packed_sizes(repo, git)
-    by_type, blob_kinds = by_type - warm_type, blob_kinds - warm_kinds
-    subprocess.run(["git", "-C", str(renamed), "gc", "-q"], check=True)
-    renamed_type = packed_sizes(renamed, lambda *a: subprocess.run(["git", "-C", str(renamed), *a], capture_output=True, text=True,
-                                                                    check=True).stdout)[0] - renamed_warm
-    grown = days - GROWTH_WARMUP_DAYS
-    # The data's blobs grow with the endpoints; commits and trees with the crawls, whatever the endpoints.
-    blobs_per_endpoint_year = by_type["blob"] * 365 / grown / len(endpoints)
-    history_per_year = (by_type["commit"] + by_type["tree"]) * 365 / grown
-    checkout = sum(p.stat().st_size for p in (repo / "data").rglob("*.jsonl"))
-    by_kind = {kind: sum(p.stat().st_size for p in (repo / "data" / kind).rglob("*.jsonl")) for kind in ("probes", "tickets", "events", "services")}
-    year = 365 / days / len(endpoints)
-    return bench_downloads(repo / "data", len(endpoints), days, end, tmp) + [
-        (f"git: packed size per endpoint-year, at 100 endpoints ({len(endpoints)} demo cities, {grown} days after "
-         f"{GROWTH_WARMUP_DAYS} of warm-up, one commit a crawl)",
-         f"{(blobs_per_endpoint_year + history_per_year / 100) / 1e6:.2f} MB",
-         f"the data {blobs_per_endpoint_year / 1e6:.2f} MB per endpoint-year, commits and trees {history_per_year / 1e6:.1f} MB a year "
-         f"shared by all; {commits} commits, {packed / 1e6:.1f} MB packed; {commit_s / commits * 1000:.0f} ms a commit"),
-        ("git: the same, each day file named with its kind last (2026-11-10.probes.jsonl)",
-         f"{renamed_type['blob'] * 365 / grown / len(endpoints) / 1e6:.2f} MB",
-         f"the data's blobs, against {blobs_per_endpoint_year / 1e6:.2f} MB as named now (issue 29: git pairs files for deltas by "
-         f"the last 16 characters of their path)"),
-        ("git: packed data per endpoint-year, by kind", "",
-         ", ".join(f"{k} {v * 365 / grown / len(endpoints) / 1e6:.2f} MB" for k, v in blob_kinds.most_common())),
-        ("git: checkout (data/) per endpoint-year", f"{checkout * year / 1e6:.1f} MB",
-         ", ".join(f"{k} {v * year / 1e6:.1f} MB" for k, v in by_kind.items())),
-    ]
-
-
-def bench_downloads(data: Path, endpoints: int, days: int, end: datetime, tmp: Path) -> list[tuple[str, str, str]]:
-    """The site's downloads (Parquet of every kind, the CSVs, manifest and data package) of the demo's cities' days,
-    per endpoint-month; and, on sizes alone, the Pages artifact at 73 and 1000 endpoints after one and three years,
-    with history.downloads.plan moving what passes its limit to one release asset per year."""
-    from history.downloads import DEFAULT_LIMIT, plan
-
-    out = tmp / "downloads-site"
-    with contextlib.redirect_stdout(io.StringIO()):
-        build.main(["--data", str(data), "--out", str(out), "--now", end.strftime("%Y-%m-%dT%H:%M:%SZ")])
-    files = [p for p in out.rglob("*") if p.is_file()]
-    downloads = sum(p.stat().st_size for p in files if p.parent.name == "downloads")
-    by_kind: collections.Counter[str] = collections.Counter()
-    for p in (out / "downloads").glob("*.parquet"):
-        by_kind[p.name.rsplit("-", 2)[0]] += p.stat().st_size
-    assets = sum(p.stat().st_size for p in files if "assets" in p.relative_to(out).parts)
-    pages_each = (sum(p.stat().st_size for p in files) - downloads - assets) / endpoints  # pages, api, badges, feeds, cards
-    month_each = downloads / endpoints / (days / 30.44)
-    rows = [(f"downloads per endpoint-month ({endpoints} demo cities, {days} days, the backfill's 90 days of tickets included)",
-             f"{month_each / 1000:.0f} kB", "target ≤ 80 kB (issue 19); Parquet by kind: "
-             + ", ".join(f"{k} {v / endpoints / (days / 30.44) / 1000:.1f} kB" for k, v in by_kind.most_common())
-             + f"; the rest (CSV, manifest, data package) {(downloads - sum(by_kind.values())) / 1000:.0f} kB in all")]
-    for n in (73, 1000):
-        for span in (1, 3):
-            months = {f"{2026 + (m // 12)}-{m % 12 + 1:02d}": int(month_each * n) for m in range(12 * span)}
-            kept, moved = plan(months, DEFAULT_LIMIT)
-            artifact = assets + pages_each * n + sum(months[m] for m in kept)
-            released = {year: sum(months[m] for m in ms) for year, ms in moved.items()}
-            rows.append((f"Pages artifact at {n} endpoints after {span} year{'s' * (span > 1)}", f"{artifact / 1e6:.0f} MB",
-                         f"limit 1 GB; {len(kept)} months of downloads on the site ({sum(months[m] for m in kept) / 1e6:.0f} MB), "
-                         + (f"{sum(len(ms) for ms in moved.values())} months in {len(moved)} release assets "
-                            f"(at most {max(released.values()) / 1e6:.0f} MB each)" if moved else "none released")
-                         + f"; pages {pages_each / 1000:.0f} kB per endpoint"))
-    return rows
-
-
 def bench_crawler_cpu(tmp: Path) -> list[tuple[str, str, str]]:
     """The crawler's CPU per HTTP call (issue 17: at most 1 ms): the demo's cities, served from their own process, crawled
     every 30 minutes on simulated time by the real crawler; its process's CPU time over the calls it made, for the
@@ -367,113 +249,6 @@ def in_fresh_process(bench: Callable[[Path], list[tuple[str, str, str]]], tmp: P
     return [(row[0], row[1], row[2]) for row in json.loads(out.splitlines()[-1])]
 
 
-BACKFILL_RATES = (20, 100)  # requests a day of the simulated cities the registry's kinds of endpoint are tried at
-
-
-def bench_backfill(tmp: Path) -> list[tuple[str, str, str]]:
-    """The backfill of the registry's watched endpoints. For each kind of endpoint the registry holds (its limit,
-    paging and history), a simulated city of that kind at each rate is crawled every 30 minutes until its history
-    is read: the backfill's calls, bytes and crawls, summed over the registry at that rate; and the git growth it
-    adds once, as the packed difference between those crawls committed with and without it."""
-    import subprocess
-
-    import crawler.backfill
-    import crawler.plan
-    from crawler.memory import Memory
-    from records.coverage import covered_since
-    from records.read import read_data
-    from simulator.demo import registry
-    from simulator.fleet import in_child_process
-    from simulator.scenario import city
-    from simulator.virtual import simulated_client
-    from simulator.world import World
-
-    watched = [e for e in load_registry(ROOT / "endpoints.yaml") if not e.retired]
-    kinds = collections.Counter((e.limit or 1000, bool(e.pages), e.history_days) for e in watched)
-    rows = []
-    for rate in BACKFILL_RATES:
-        made = [city({"id": f"kind_{n}", "host": f"127.0.9.{n + 2}", "requests_per_day": rate, "behaviour": {"latency_ms": 300},
-                      "quirks": {"page_size": limit, "max_page_size": limit} if pages else {"max_requests": limit},
-                      **({"history_days": days} if days else {})}) for n, (limit, pages, days) in enumerate(kinds)]
-        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-        world = World(made, start, start + timedelta(days=10))
-        sizes, crawls_taken, stats = {}, 0, {}
-        with in_child_process(world) as urls:
-            (tmp / "endpoints.yaml").write_text(yaml.safe_dump(registry(made, urls)))
-            endpoints = load_registry(tmp / "endpoints.yaml")
-            for backfill in (True, False):
-                repo = tmp / f"backfill-{rate}-{backfill}"
-                (repo / "data").mkdir(parents=True)
-                for args in (["init", "-q"], ["config", "user.email", "bench@example.org"], ["config", "user.name", "bench"]):
-                    subprocess.run(["git", "-C", str(repo), *args], check=True)
-                saved, crawler.backfill.BACKFILL_CALLS = crawler.backfill.BACKFILL_CALLS, crawler.backfill.BACKFILL_CALLS if backfill else 0
-                try:
-                    memory, moment, n, done_at = Memory(repo / "data", start), start, 0, {}
-                    while (backfill and len(done_at) < len(endpoints)) or (not backfill and n < crawls_taken):
-                        crawl(endpoints, repo / "data", moment, simulated_client(moment), env={}, scheduled=moment, memory=memory, durable=False)
-                        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
-                        subprocess.run(["git", "-C", str(repo), "commit", "-q", "-m", f"Crawl {moment:%Y-%m-%dT%H:%MZ}"], check=True)
-                        n += 1
-                        for e in endpoints:
-                            span = crawler.plan.backfill_span(e)
-                            since = covered_since(memory.covered().get(e.id, []))
-                            if e.id not in done_at and since and since <= (moment - span).strftime("%Y-%m-%dT%H:%M:%SZ"):
-                                done_at[e.id] = n
-                        moment += timedelta(minutes=30)
-                        if n >= 600:  # 12 days: a kind that never finishes is a finding, not a hang
-                            break
-                finally:
-                    crawler.backfill.BACKFILL_CALLS = saved
-                crawls_taken = n if backfill else crawls_taken
-                subprocess.run(["git", "-C", str(repo), "gc", "-q"], check=True)
-                sizes[backfill] = sum(p.stat().st_size for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
-                if backfill:
-                    probes = [p for p in read_data(repo / "data", kinds=("probes",)).records["probes"] if p["method"] == "backfill"]
-                    for e, key in zip(endpoints, kinds):
-                        mine = [p for p in probes if p["endpoint"] == e.id]
-                        stats[key] = (len(mine), sum(p["bytes"] or 0 for p in mine), done_at.get(e.id))
-        calls = sum(stats[k][0] * count for k, count in kinds.items())
-        size = sum(stats[k][1] * count for k, count in kinds.items())
-        slowest = max((stats[k][2] or 10**6) for k in kinds)
-        rows.append((f"backfill of the registry's {len(watched)} watched endpoints at {rate} requests a day each",
-                     f"{calls:,} calls, {size / 1e6:.0f} MB",
-                     f"the slowest kind done in {slowest} crawls ({slowest / 48:.1f} days); by limit: "
-                     + ", ".join(f"{limit}{'' if pages else ' no paging'} × {count}: {stats[(limit, pages, days)][0]} calls, "
-                                 f"{stats[(limit, pages, days)][1] / 1e6:.1f} MB, {stats[(limit, pages, days)][2]} crawls"
-                                 for (limit, pages, days), count in sorted(kinds.items()))))
-        rows.append((f"git: the backfill's growth, once, per endpoint at {rate} requests a day",
-                     f"{(sizes[True] - sizes[False]) / len(endpoints) / 1e6:.2f} MB",
-                     f"packed, {len(endpoints)} kinds crawled {crawls_taken} times with and without it"))
-    return rows
-
-
-def mirror_renamed(source: Path, target: Path) -> None:
-    """Copy the day files that changed from source to target, each named with its kind last: data/probes/2026/
-    2026-11-10.jsonl becomes data/probes/2026/2026-11-10.probes.jsonl (day files only grow, so a size tells a change)."""
-    for path in source.rglob("*.jsonl"):
-        kind = path.relative_to(source).parts[0]
-        copy = target / path.relative_to(source).parent / f"{path.stem}.{kind}.jsonl"
-        if not copy.exists() or copy.stat().st_size != path.stat().st_size:
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_bytes(path.read_bytes())
-
-
-def packed_sizes(repo: Path, git: Callable[..., str]) -> tuple[collections.Counter[str], collections.Counter[str]]:
-    """The packed bytes of a repository by object type (commit, tree, blob), and of its blobs by data/ kind."""
-    by_type: collections.Counter[str] = collections.Counter()
-    kind_of = {sha: path.split("/")[1] for sha, _, path in (line.partition(" ") for line in git("rev-list", "--objects", "--all").splitlines())
-               if path.startswith("data/") and path.count("/") >= 2}
-    blob_kinds: collections.Counter[str] = collections.Counter()
-    for pack in (repo / ".git" / "objects" / "pack").glob("*.idx"):
-        for line in git("verify-pack", "-v", str(pack)).splitlines():
-            parts = line.split()
-            if len(parts) >= 5 and parts[1] in ("commit", "tree", "blob"):
-                by_type[parts[1]] += int(parts[3])  # size in the pack
-                if parts[1] == "blob":
-                    blob_kinds[kind_of.get(parts[0], "other")] += int(parts[3])
-    return by_type, blob_kinds
-
-
 def bench_demo() -> list[tuple[str, str, str]]:
     """make demo end to end, timed, as a newcomer meets it."""
     import subprocess
@@ -501,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_crawl(300, 3, work / "300")  # the build's history
             started = time.monotonic()
             with contextlib.redirect_stdout(io.StringIO()):
-                build.main(["--data", str(work / "300"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
+                builder.main(["--data", str(work / "300"), "--out", str(Path(tmp) / "site"), "--now", "2026-11-20T02:00:00Z"])
             rows.append(("build of 300 endpoints × 3 crawls", f"{time.monotonic() - started:.2f} s", ""))
             rows += bench_year_build(Path(tmp))
             rows += bench_storage(Path(tmp))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,13 @@ def _cartesian(traces: list[dict[str, Any]], layout: dict[str, Any], top: float,
         anchor = ("start", "middle", "end")[n] if len(set(shown)) == 3 else "middle"
         out.append(f'<text x="{x_at(x):.1f}" y="{bottom + 13:.1f}" font-size="10" text-anchor="{anchor}" fill="currentColor">'
                    f'{escape(_label(x))}</text>')
+    return "".join(out + _marks(traces, bars, stacked, slot, x_at, y_at))
+
+
+def _marks(traces: list[dict[str, Any]], bars: list[dict[str, Any]], stacked: bool, slot: float,
+           x_at: Callable[[Any], float], y_at: Callable[[float], float]) -> list[str]:
+    """Each trace's marks on the axes: bars (side by side in a category's slot, or stacked), lines and dots."""
+    out: list[str] = []
     base: dict[str, float] = {}
     for n, t in enumerate(traces):
         colour = _colour(t, n)
@@ -148,7 +156,7 @@ def _cartesian(traces: list[dict[str, Any]], layout: dict[str, Any], top: float,
             path = " ".join(f"{x_at(x):.1f},{y_at(y):.1f}" for x, y in points)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         out += [f'<circle cx="{x_at(x):.1f}" cy="{y_at(y):.1f}" r="3" fill="{colour}"/>' for x, y in points]
-    return "".join(out)
+    return out
 
 
 def _geo(traces: list[dict[str, Any]], geo: dict[str, Any], top: float) -> str:

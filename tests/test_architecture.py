@@ -117,3 +117,22 @@ def test_every_public_function_and_class_says_why_it_is_there():
                         and ast.get_docstring(member) is None:
                     bare.append(f"{path.relative_to(ROOT)}:{member.lineno} {member.name}")
     assert bare == []
+
+
+def every_python_file():
+    """Every Python file of the project, tests and benchmarks included (not the virtualenv, the built site or tools)."""
+    skip = {".venv", "tools", "site", ".demo", ".bench-demo", "golden", "node_modules"}
+    return [p for p in sorted(ROOT.rglob("*.py")) if not skip & set(p.relative_to(ROOT).parts)]
+
+
+def test_no_module_over_400_lines_and_no_function_over_60():
+    """Small enough to read at a sitting (issue 30): a longer one is split by what its parts do."""
+    long_modules, long_functions = [], []
+    for path in every_python_file():
+        text = path.read_text()
+        if len(text.splitlines()) > 400:
+            long_modules.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                long_functions.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert long_modules == [] and long_functions == []

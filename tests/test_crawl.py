@@ -9,16 +9,10 @@ from contextlib import redirect_stdout
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import urllib3
 import yaml
 
-from crawler import __version__
 from crawler.__main__ import main
-from crawler.client import Transport
 from crawler.crawl import crawl, scheduled_slot
-from crawler.failures import classify_exception
-from crawler.guard import RefusedAddress, address_refusal, host_refusal, resolve
-from records import iso
 from registry import load_registry
 from simulator.hostile import Hostile
 from tests.conftest import FAST, NOW, ROOT, entry, fast_client, read_lines, record_validator
@@ -232,46 +226,6 @@ def test_a_bug_of_ours_is_reported_after_the_others_are_written(fleet_registry, 
     assert {p["endpoint"] for p in read_lines(tmp_path / "data", "probes")} == {"springfield"}
 
 
-@pytest.mark.parametrize("address, refusal", [
-    ("8.8.8.8", None),
-    ("2606:4700::1111", None),
-    ("127.0.0.1", "refused loopback address 127.0.0.1 (--allow-loopback permits 127.0.0.0/8 and ::1)"),
-    ("10.1.2.3", "refused private address 10.1.2.3"),
-    ("192.168.1.1", "refused private address 192.168.1.1"),
-    ("169.254.169.254", "refused link-local address 169.254.169.254"),
-    ("::ffff:127.0.0.1", "refused loopback address 127.0.0.1 (--allow-loopback permits 127.0.0.0/8 and ::1)"),
-    ("fe80::1", "refused link-local address fe80::1"),
-    ("100.64.0.1", "refused non-public address 100.64.0.1"),
-    ("0.0.0.0", "refused private address 0.0.0.0"),
-])
-def test_address_guard(address, refusal):
-    assert address_refusal(address, allow_loopback=False) == refusal
-
-
-def test_allow_loopback_permits_only_loopback():
-    assert address_refusal("127.0.0.9", allow_loopback=True) is None
-    assert address_refusal("::1", allow_loopback=True) is None
-    assert address_refusal("10.0.0.1", allow_loopback=True) == "refused private address 10.0.0.1"
-
-
-def test_an_address_in_a_url_is_checked_as_itself_and_a_name_as_what_it_resolves_to():
-    assert resolve("169.254.169.254", 80) == ["169.254.169.254"] and resolve("::1", 443) == ["::1"]
-    assert host_refusal("169.254.169.254", 80, allow_loopback=True) == "refused link-local address 169.254.169.254"
-    assert "127.0.0.1" in resolve("localhost", 80)  # a name still goes to the resolver
-    assert host_refusal("localhost", 80, allow_loopback=False).startswith("refused loopback address")
-
-
-def test_the_socket_guard_refuses_what_slips_past_the_name_check(fleet):
-    """A connection actually opened to a refused peer (DNS that changed its answer) is closed before any byte is sent."""
-    transport = Transport()
-    transport.guard(allow_loopback=False)
-    with pytest.raises(RefusedAddress) as info:
-        transport.open(fleet.base_url("springfield") + "services.json", {}, urllib3.Timeout(5))
-    transport.close()
-    assert classify_exception(info.value) == (
-        "refused", "refused loopback address 127.0.0.2 (--allow-loopback permits 127.0.0.0/8 and ::1)")
-
-
 def test_crawl_records_when_it_finished(fleet, tmp_path):
     endpoints = load_registry_from(tmp_path, fleet)
     report = crawl(endpoints, tmp_path / "data", NOW, fast_client, env={})
@@ -327,99 +281,6 @@ def test_a_progress_bar_on_a_terminal_and_none_in_ci(fleet_registry, tmp_path):
     assert code == 0 and "crawl:" in terminal and "0/1" in terminal  # tqdm's bar, drawn on the terminal
     code, terminal = crawl_with_stderr_on_a_terminal(env | {"CI": "true"})
     assert code == 0 and terminal == ""
-
-
-def test_the_service_catalogue_is_stored_as_changes(tmp_path):
-    """A service first listed, unchanged, renamed, then gone from the list: four lines in all."""
-    from crawler.memory import Memory
-    from records import ServiceRecord
-
-    def listing(crawl, *services):
-        return {"springfield": [ServiceRecord(crawl=crawl, endpoint="springfield", id=code, name=name, group="Streets",
-                                              metadata=False, listed=True) for code, name in services]}
-
-    memory = Memory(tmp_path, NOW)
-    stored = []
-    for stamp, services in [("2026-11-20T10:00:00Z", [("001", "Pothole"), ("002", "Graffiti")]),
-                            ("2026-11-20T10:30:00Z", [("001", "Pothole"), ("002", "Graffiti")]),
-                            ("2026-11-20T11:00:00Z", [("001", "Potholes"), ("002", "Graffiti")]),
-                            ("2026-11-20T11:30:00Z", [("001", "Potholes")])]:
-        listed = listing(stamp, *services)
-        new = memory.changed("services", [s.to_dict() for s in listed["springfield"]] + memory.gone(listed, stamp))
-        stored += [(d["crawl"][11:16], d["id"], d["name"], d["listed"]) for d in new]
-    assert stored == [("10:00", "001", "Pothole", True), ("10:00", "002", "Graffiti", True),
-                      ("11:00", "001", "Potholes", True), ("11:30", "002", "Graffiti", False)]
-
-
-def test_a_crawl_writes_the_catalogue(fleet_registry, tmp_path):
-    code, _ = run_main("--endpoints", str(fleet_registry), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
-                       "--only", "springfield", "--allow-loopback")
-    assert code == 0
-    services = read_lines(tmp_path / "data", "services")
-    assert [(s["id"], s["name"], s["metadata"]) for s in services] == [
-        ("001", "Pothole", True), ("002", "Graffiti", False), ("003", "Streetlight out", False),
-        ("004", "Missed trash pickup", False), ("005", "Abandoned vehicle", False)]
-    validator = record_validator("services")
-    for s in services:
-        validator.validate(s)
-
-
-def test_the_accuracy_panel_is_a_fixed_sample_stored_as_changes(fleet, tmp_path):
-    from crawler.tickets import in_panel
-
-    path = tmp_path / "endpoints.yaml"
-    path.write_text(yaml.safe_dump([entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0,
-                                          panel_rate=0.5)]))
-    args = ["--endpoints", str(path), "--data", str(tmp_path / "data"), "--allow-loopback"]
-    assert run_main(*args, "--now", NOW.isoformat())[0] == 0
-    tickets = {t["id"] for t in read_lines(tmp_path / "data", "tickets")}
-    events = read_lines(tmp_path / "data", "events")
-    assert {e["id"] for e in events} == {i for i in tickets if in_panel("springfield", i, 0.5)}
-    assert 0.3 < len(events) / len(tickets) < 0.7  # about half: 96 tickets a day
-    validator = record_validator("events")
-    for e in events:
-        validator.validate(e)
-    assert any(e["notes"] for e in events) and all(e["via"] in ("list", "lookup", "backfill") for e in events)
-    assert run_main(*args, "--now", NOW.isoformat())[0] == 0  # the same crawl again: nothing changed but the backfill's progress
-    again = read_lines(tmp_path / "data", "events")[len(events):]
-    assert all(e["via"] == "backfill" for e in again)
-    events = read_lines(tmp_path / "data", "events")
-    fleet.clock.set(NOW + timedelta(days=2))  # two days on, panel tickets closed: their new state only
-    later = NOW + timedelta(hours=47)
-    assert run_main(*args, "--now", later.isoformat())[0] == 0
-    new = read_lines(tmp_path / "data", "events")[len(events):]
-    assert new and all(in_panel("springfield", e["id"], 0.5) for e in new)
-    # Yesterday's panel tickets have left the day's listing: one call asked for them by id.
-    followed = [e for e in new if e["via"] == "panel"]
-    first_ids = {e["id"] for e in events}
-    assert followed and {e["id"] for e in followed} <= first_ids
-    panel_call = [p for p in read_lines(tmp_path / "data", "probes") if p["method"] == "panel" and p["crawl"] == iso(later)][0]
-    assert panel_call["outcome"] == "ok" and 0 < panel_call["items"] <= 50  # 50 a crawl at most
-
-
-def test_the_user_agent_names_the_repository_the_crawl_runs_in(tmp_path):
-    """On GitHub Actions a fork's crawl says it is the fork calling, so a city can tell who it is."""
-    with Hostile("open311", "127.0.2.9") as server:
-        path = tmp_path / "endpoints.yaml"
-        path.write_text(yaml.safe_dump([entry(base_url=server.base_url, min_interval_s=0)]))
-        code, _ = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
-                           "--allow-loopback", env={"CI": "1", "GITHUB_REPOSITORY": "a-city-fan/open311-status",
-                                                    "GITHUB_SERVER_URL": "https://github.com"}, factory=None)
-    assert code == 0 and server.seen
-    assert {s.headers["user-agent"] for s in server.seen} == {
-        f"Open311Status/{__version__} (+https://github.com/a-city-fan/open311-status)"}
-
-
-@pytest.mark.parametrize("env, url", [
-    ({}, "https://github.com/open311-status/open311-status"),
-    ({"GITHUB_REPOSITORY": "me/fork"}, "https://github.com/me/fork"),
-    ({"GITHUB_REPOSITORY": "me/fork", "GITHUB_SERVER_URL": "https://ghe.example.org"}, "https://ghe.example.org/me/fork"),
-    ({"GITHUB_REPOSITORY": "me/fork) evil (x"}, "https://github.com/open311-status/open311-status"),  # not a repository name
-])
-def test_user_agent(env, url):
-    from crawler.client import user_agent
-
-    assert user_agent(env) == f"Open311Status/{__version__} (+{url})"
 
 
 def test_a_required_key_that_is_not_set_makes_needs_a_key_not_down(tmp_path):
