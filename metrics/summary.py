@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from history import History
-from metrics import accuracy, incidents, maintenance, twin
-from metrics.compare import peers, percentiles, platforms, state_of
+from metrics import accuracy, closure, incidents, maintenance, twin
+from metrics.compare import peers, percentiles, platforms, state_of, uptime_ranks
 from metrics.coverage import Coverage, requests_coverage
 from metrics.developer import build_on
 from metrics.quality import comprehensiveness_of, conformance_of, recent_calls
@@ -182,7 +182,8 @@ def summarize(history: History, now: datetime) -> dict[str, Any]:
     crawls = list(history.records["crawls"])
     made = history.statuses.loc[history.statuses["crawl"] <= pd.Timestamp(now), "crawl"]  # every crawl any endpoint was in
     return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
-            "state": state_of(watched), "peer_values": spread,
+            "state": state_of(watched), "peer_values": spread, "uptime_ranks": uptime_ranks(watched),
+            "closure": closure.scores(), "risk_weights": accuracy.RISK_WEIGHTS,  # the methodology page's
             "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
             "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
 

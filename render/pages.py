@@ -14,8 +14,6 @@ from typing import Any
 
 import jinja2
 
-from metrics import accuracy, closure
-from metrics.compare import uptime_ranks
 from records.methods import METHODS, OWN
 from records.status import listed
 from render import charts, social, svg
@@ -60,13 +58,12 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
         platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
         spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)], topojson=topojson,
         path="index.html", image=None))
-    scores = closure.scores()  # the classifier on its labelled set, for the methodology page
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
-            site=site, root="", closure=scores, risk_weights=accuracy.RISK_WEIGHTS, methods=METHODS, own_calls=OWN,
+            site=site, root="", closure=site["closure"], risk_weights=site["risk_weights"], methods=METHODS, own_calls=OWN,
             path=f"{name}.html", image=None))
     page = env.get_template("endpoint.html")
-    ranks = uptime_ranks(watched)
+    ranks = site["uptime_ranks"]
     (out / "social").mkdir(parents=True, exist_ok=True)
     cards = social.Cards(cache / "social" if cache else None)
     for endpoint_id, detail in site["details"].items():

@@ -207,6 +207,9 @@ def test_json_view_is_the_same_data(built):
     data = json.loads(result.stdout)
     assert data["endpoints"] == json.loads((out / "api" / "endpoints.json").read_text())["endpoints"]
     assert data["details"]["alpha"]["failures"][0]["error"] == "HTTP 500 <b>boom</b>"
+    # Every figure a page shows is in the value, the ranks and the classifier's scores too: render computes none.
+    assert data["uptime_ranks"] == {"alpha": [1, 1]}  # the one watched endpoint with a 30-day uptime
+    assert set(data["closure"]) >= {"classes", "macro_f1"} and set(data["risk_weights"]) >= {"work_order_share"}
 
 
 def test_build_refuses_to_empty_a_directory_it_did_not_make(tmp_path):
