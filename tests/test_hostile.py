@@ -106,13 +106,17 @@ def test_the_endpoint_time_budget_holds_across_calls():
     from tests.conftest import NOW, entry
 
     limits = Limits(**{**FAST.__dict__, "endpoint_s": 1.5})
+    times = []
     with Hostile("hang") as server:
-        client = fast_client(limits=limits)
-        started = time.monotonic()
-        result = probe_endpoint(Endpoint(**entry(base_url=server.base_url)), client, NOW)
-        took = time.monotonic() - started
-    assert [p.outcome for p in result.probes] == ["timeout", "timeout"]
-    assert took < 1.5 + 0.3
+        # The fastest of up to three looks, as timeit judges: a CPU shared with the other test workers only ever adds
+        # time (1.96 s once, on a loaded fresh clone), while a second call given its whole 1 s takes 2.05 s every time.
+        while len(times) < 3 and (not times or min(times) >= 1.5 + 0.3):
+            client = fast_client(limits=limits)
+            started = time.monotonic()
+            result = probe_endpoint(Endpoint(**entry(base_url=server.base_url)), client, NOW)
+            times.append(time.monotonic() - started)
+            assert [p.outcome for p in result.probes] == ["timeout", "timeout"]
+    assert min(times) < 1.5 + 0.3, times
 
 
 def test_the_endpoint_byte_budget_holds_across_calls():
