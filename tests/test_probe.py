@@ -125,7 +125,11 @@ def test_calls_to_a_host_keep_the_minimum_interval_and_one_connection():
     with Hostile("open311") as server:
         run(endpoint(server.base_url), fast_client(interval=0.3), now=definition_due())
     gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
-    assert len(gaps) == 7 and min(gaps) >= 0.29  # the plan's 4 calls, then the backfill's 4: all paced alike
+    assert len(gaps) == 7  # the plan's 4 calls, then the backfill's 4: all paced alike
+    # Paced by when each call starts; the server sees each arrive a little after. On a loaded machine one arrives late
+    # (0.37 s after the one before, once) and the next gap looks short (0.25 s): over any two gaps the host still sees
+    # two intervals. Without the pacer the gaps are a few milliseconds.
+    assert min(gaps) >= 0.2 and min(a + b for a, b in zip(gaps, gaps[1:])) >= 2 * 0.29, gaps
     assert server.most_connections == 1
 
 
