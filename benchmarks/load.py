@@ -47,9 +47,9 @@ def bench_load(n: int, work: Path, in_flight: int = IN_FLIGHT) -> dict[str, floa
     log = cities.log
     own: dict[int, list[float]] = {}
     waits = []
-    for city, kind, accepted, read, sent in log:
+    for city, kind, accepted, read, ready in log:
         if kind == "services":
-            own.setdefault(city, []).append((sent - read) * 1000)
+            own.setdefault(city, []).append((ready - read) * 1000)
             waits.append((read - accepted) * 1000)
     published = {e["id"]: e for e in summarize(load(work, now + timedelta(minutes=1)), now + timedelta(minutes=1))["endpoints"]}
     total, server = [], []

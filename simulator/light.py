@@ -10,7 +10,7 @@ server process kept from the CPU by others cannot hide its own queue) and when t
     with LightCities(1000, now) as cities:
         cities.base_url(i)
         ...
-    cities.log   # (city, method, accepted, read, sent) per answer, time.time() seconds
+    cities.log   # (city, method, accepted, read, ready) per answer, time.time() seconds
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 PROCESSES = 4  # a city's answer is never late for want of a process to send it
 SERVICES = json.dumps([{"service_code": "001", "service_name": "Pothole", "description": "A pothole.", "metadata": False,
                         "type": "realtime", "keywords": "", "group": "Streets"}]).encode()
-Logged = tuple[int, str, float, float, float]  # city, method, accepted, read (its first packet's arrival), sent
+Logged = tuple[int, str, float, float, float]  # city, method, accepted, read (its first packet's arrival), ready to send
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h: each packet's arrival, stamped by the kernel
 
 
@@ -91,12 +91,13 @@ class _City:
             "requests" if path.endswith("/requests.json") else None
         body = self.bodies.get(method or "", b'[{"code":404,"description":"not here"}]')
         status = b"200 OK" if method else b"404 Not Found"
+        ready = time.time()  # before the answer leaves: the crawler cannot have it, nor send its next call, any sooner
         try:
             conn.send(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
                       + b"\r\n\r\n" + body)
         except OSError:
             return  # the crawler went away
-        self.log.append((self.city, method or path, accepted, read, time.time()))
+        self.log.append((self.city, method or path, accepted, read, ready))
 
 
 def _serve(cities: list[int], now: datetime, delay_s: float, conn: Any) -> None:

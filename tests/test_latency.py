@@ -84,15 +84,23 @@ def test_on_a_real_socket_the_server_time_is_what_the_server_took(tmp_path):
     """Real time, real sockets: the kernel's stamp of the answer's first byte, less the handshake's round trip, against
     the server's own log of each answer (from the request read to the answer written)."""
     slow = sim("realtime", "127.0.9.4", behaviour={"latency_ms": 150, "latency_spread": 0, "requests_latency_factor": 1})
-    with Fleet.of([slow], START) as fleet:
-        fleet.clock.set(None)  # the real clock: the server sleeps its latency
-        endpoints, data = registry(fleet, tmp_path), tmp_path / "data"
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        report = crawl(endpoints, data, now, fast_client, env={}, memory=Memory(data, now), durable=False)
-        logged = [took for _, path, status, took in fleet.states["realtime"].log if status == 200]
-    calls = [p for p in report.results["realtime"].probes if p.outcome == "ok"]
-    assert len(calls) == len(logged) >= 3
-    for call, took in zip(calls, logged):
-        assert call.rtt_ms is not None and call.rtt_ms <= 5  # loopback
-        assert abs(call.server_ms - took * 1000) <= 0.1 * took * 1000, (call.method, call.server_ms, took)
-        assert call.elapsed_ms >= call.server_ms
+    # Up to three crawls, the first whose every call is within 10 % judged: a CPU shared with the other test workers
+    # only ever adds to what the crawler sees (174 ms against the server's 151 ms, once, on a loaded fresh clone), while
+    # an estimate that is wrong (the total time, or a round trip not taken off) is wrong in every crawl.
+    for attempt in range(3):
+        with Fleet.of([slow], START) as fleet:
+            fleet.clock.set(None)  # the real clock: the server sleeps its latency
+            (tmp_path / str(attempt)).mkdir()
+            endpoints, data = registry(fleet, tmp_path / str(attempt)), tmp_path / str(attempt) / "data"
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            report = crawl(endpoints, data, now, fast_client, env={}, memory=Memory(data, now), durable=False)
+            logged = [took for _, path, status, took in fleet.states["realtime"].log if status == 200]
+        calls = [p for p in report.results["realtime"].probes if p.outcome == "ok"]
+        assert len(calls) == len(logged) >= 3
+        for call in calls:
+            assert call.rtt_ms is not None and call.rtt_ms <= 5  # loopback
+            assert call.elapsed_ms >= call.server_ms
+        off = [(c.method, c.server_ms, took) for c, took in zip(calls, logged) if abs(c.server_ms - took * 1000) > 0.1 * took * 1000]
+        if not off:
+            break
+    assert off == []

@@ -25,10 +25,10 @@ def client(interval, host):
 
 
 def own_times(log):
-    """Per city and method, the milliseconds its server logged taking (from the request read to the answer written)."""
+    """Per city and method, the milliseconds its server logged taking (from the request read to the answer ready to send)."""
     out = {}
-    for city, method, _, read, sent in log:
-        out.setdefault((f"city_{city:04d}", method), []).append((sent - read) * 1000)
+    for city, method, _, read, ready in log:
+        out.setdefault((f"city_{city:04d}", method), []).append((ready - read) * 1000)
     return out
 
 
@@ -74,8 +74,9 @@ def test_no_more_calls_in_flight_than_the_bound(tmp_path):
                        in_flight=3)
     assert not report.bugs and all(p.outcome == "ok" for r in report.results.values() for p in r.probes if p.method != "services"
                                    or p.format == "json")
-    # Each answer's [arrival, written), less 5 ms: the next call may arrive while the server is still noting the time.
-    edges = sorted([(read, 1) for _, _, _, read, _ in cities.log] + [(sent - 0.005, -1) for _, _, _, _, sent in cities.log])
+    # Each answer's [request read, answer ready to send): inside its call's time in flight, whatever the machine's load
+    # (the server's clock read after sending once let a next call arrive first: 4 in flight, on a loaded fresh clone).
+    edges = sorted([(read, 1) for _, _, _, read, _ in cities.log] + [(ready, -1) for _, _, _, _, ready in cities.log])
     busy = most = 0
     for _, step in edges:
         busy += step
