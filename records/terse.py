@@ -25,7 +25,7 @@ import msgspec
 from vocabulary import iso, moment
 
 LAYOUT: Literal[2] = 2
-STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # records.iso's format
+STAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"  # vocabulary.STAMP's format, as msgspec checks it
 
 
 class Call(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -54,7 +54,7 @@ class Line(msgspec.Struct, gc=False):
     """One endpoint's calls in one crawl, as the line on disk holds them."""
 
     v: Literal[2]
-    crawl: Annotated[str, msgspec.Meta(pattern=STAMP)]
+    crawl: Annotated[str, msgspec.Meta(pattern=STAMP_PATTERN)]
     endpoint: str
     crawler: str
     calls: list[Call]
