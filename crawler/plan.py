@@ -71,7 +71,7 @@ def backfill_span(endpoint: Endpoint) -> timedelta:
 
 @dataclass(frozen=True)
 class BackfillState:
-    """Where an endpoint's backfill stands after its latest call (crawl.Memory reads it from the probe lines)."""
+    """Where an endpoint's backfill stands after its latest call (crawler/memory.py BackfillCursors reads it from the probe lines)."""
 
     length: timedelta = BACKFILL_WINDOW  # its latest window ...
     items: int = 0  # ... the requests it held ...
