@@ -19,6 +19,7 @@ from pathlib import Path
 
 from records import AuditRecord, iso, parse_moment, store
 from records.read import read_data
+from vocabulary import day_of
 
 OBSERVED = ("fixed", "partly_fixed", "not_fixed", "cannot_tell")
 HEADER = ["id", "observed", "date", "observer"]
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None, clock: Callable[[], datetime] = lambda: 
         print(problem, file=sys.stderr)
     done = {(a["endpoint"], a["id"], a["date"], a["observer"]) for a in read_data(args.data, kinds=("audits",)).records["audits"]}
     new = [r for r in records if (r.endpoint, r.id, r.date, r.observer) not in done]
-    store.append(args.data, "audits", [r.to_dict() for r in new], lambda r: date.fromisoformat(r["imported"][:10]))
+    store.append(args.data, "audits", [r.to_dict() for r in new], lambda r: day_of(r["imported"]))
     print(f"{args.file}: {len(new)} rows imported for {args.endpoint}, {len(records) - len(new)} already there, "
           f"{len(problems)} left out")
     return 1 if problems else 0

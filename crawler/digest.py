@@ -19,10 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from records import archive
 from records.coverage import merged, read_whole
-from records.layout import day_path
-from records.read import probe_calls
+from records.read import probe_calls, probe_source
 
 VERSION = 1  # bump when what a digest holds, or how it is made, changes
 # The calls covered() takes from a day (records.coverage.read_whole) and _note's arguments, in its order.
@@ -65,14 +63,9 @@ def digest(cols: dict[str, list[Any]]) -> Digest:
 
 
 def source(data_dir: str | Path, day: date) -> tuple[str, int] | None:
-    """The file a day's probe lines are read from, as records.read does (its day file, else its archived month), and
-    its size; None when there is neither."""
-    for path in (day_path(data_dir, "probes", day), archive.month_path(data_dir, "probes", day.isoformat()[:7])):
-        try:
-            return path.name, path.stat().st_size
-        except FileNotFoundError:
-            continue
-    return None
+    """The name and size of the file a day's probe lines are read from (records.read.probe_source); None without one."""
+    path = probe_source(data_dir, day)
+    return None if path is None else (path.name, path.stat().st_size)
 
 
 def digests(data_dir: str | Path, days: list[date], cache: Path | None) -> Iterator[tuple[date, Digest]]:

@@ -61,20 +61,20 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     n, k = len(names), len(STATUS_CODES)
     planned = status == STATUS_CODES["maintenance"]  # down inside a declared window (metrics/maintenance.py)
     known = (status != STATUS_CODES["unknown"]) & ~planned
-    moment = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
+    now_ns = np.datetime64(pd.Timestamp(now).tz_convert(None), "ns")
     crawl_ns = statuses["crawl"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")[order]
     out: dict[str, dict[str, Any]] = {name: {"status": "unknown", "last_checked": None, "uptime": {}, "crawl_counts": {}, "watched": {}}
                                       for name in names}
     first = np.r_[True, ep[1:] != ep[:-1]] if n else np.zeros(0, bool)
     watched_since = {names[ep[i]]: crawl_ns[i] for i in np.flatnonzero(first)}  # each endpoint's first crawl, whatever it found
     for window, span in WINDOWS.items():
-        inside = crawl_ns > moment - np.timedelta64(int(span.total_seconds()), "s")
+        inside = crawl_ns > now_ns - np.timedelta64(int(span.total_seconds()), "s")
         counts = np.bincount(ep[inside] * k + status[inside], minlength=k * n).reshape(n, k)
         for i, name in enumerate(names):
             known_n = counts[i, :3].sum()
             out[name]["uptime"][window] = round(float((counts[i, 0] + counts[i, 1]) / known_n), 4) if known_n else None
             out[name]["crawl_counts"][window] = {s: int(counts[i, c]) for s, c in STATUS_CODES.items()}
-            out[name]["watched"][window] = _watched(watched_since.get(name), moment, span)
+            out[name]["watched"][window] = _watched(watched_since.get(name), now_ns, span)
     last = np.r_[ep[1:] != ep[:-1], True] if n else np.zeros(0, bool)
     for at in np.flatnonzero(last):
         out[names[ep[at]]]["status"] = list(STATUS_CODES)[status[at]]
@@ -106,16 +106,16 @@ def status_figures(statuses: pd.DataFrame, now: datetime, days: int = STATUS_BAR
     return out
 
 
-def _watched(since: np.datetime64 | None, moment: np.datetime64, span: timedelta) -> dict[str, Any] | None:
-    """The part of a window (moment - span, moment] the endpoint was watched in, from its first crawl, as a page says it:
+def _watched(since: np.datetime64 | None, end: np.datetime64, span: timedelta) -> dict[str, Any] | None:
+    """The part of a window (end - span, end] the endpoint was watched in, from its first crawl, as a page says it:
     {since, until, days, span_days}, the shape of metrics.coverage.Coverage.window; None when it was not watched yet.
     A window longer than the history is a figure over the history, and says so."""
-    start = moment - np.timedelta64(int(span.total_seconds()), "s")
-    if since is None or since > moment:
+    start = end - np.timedelta64(int(span.total_seconds()), "s")
+    if since is None or since > end:
         return None
     begin = max(since, start)
-    return {"since": iso(pd.Timestamp(begin, tz="UTC")), "until": iso(pd.Timestamp(moment, tz="UTC")),
-            "days": round(float((moment - begin) / np.timedelta64(1, "s")) / 86400, 2), "span_days": round(span / timedelta(days=1), 2)}
+    return {"since": iso(pd.Timestamp(begin, tz="UTC")), "until": iso(pd.Timestamp(end, tz="UTC")),
+            "days": round(float((end - begin) / np.timedelta64(1, "s")) / 86400, 2), "span_days": round(span / timedelta(days=1), 2)}
 
 
 def _outages(out: dict[str, dict[str, Any]], names: Any, ep: np.ndarray, crawl: np.ndarray, down: np.ndarray, failure: np.ndarray,

@@ -30,6 +30,7 @@ from records.types import (
     TwinDayRecord,
     TwinRowRecord,
 )
+from vocabulary import day_of
 
 RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
                 "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord,
@@ -142,7 +143,7 @@ def probe_days(data_dir: str | Path, days: list[date], problems: list[str]) -> I
     def of_month(month: Path, inside: list[date]) -> dict[date, list[terse.Line]]:
         by_day: dict[date, list[terse.Line]] = {}
         for line in archive.probe_lines(month, min(inside), max(inside)):
-            by_day.setdefault(date.fromisoformat(line.crawl[:10]), []).append(line)
+            by_day.setdefault(day_of(line.crawl), []).append(line)
         return by_day
 
     yield from _day_or_month(data_dir, days, lambda path: probe_lines(path, problems), of_month)
@@ -170,6 +171,14 @@ def probe_calls(data_dir: str | Path, days: list[date], problems: list[str], met
             yield day, cols
 
 
+def probe_source(data_dir: str | Path, day: date) -> Path | None:
+    """The file a day's probe lines are read from: its day file, else its archived month; None when there is neither."""
+    for path in (day_path(data_dir, "probes", day), archive.month_path(data_dir, "probes", day.isoformat()[:7])):
+        if path.exists():
+            return path
+    return None
+
+
 def _day_or_month(data_dir: str | Path, days: list[date], of_file: Callable[[Path], T],
                   of_month: Callable[[Path, list[date]], dict[date, T]]) -> Iterator[tuple[date, T]]:
     """(day, what of_file gives of its day file) for each of these days, in their order; for a day without one, what
@@ -177,11 +186,13 @@ def _day_or_month(data_dir: str | Path, days: list[date], of_file: Callable[[Pat
     month held at a time)."""
     held: tuple[str, dict[date, T]] = ("", {})
     for day in days:
-        path = day_path(data_dir, "probes", day)
-        month = archive.month_path(data_dir, "probes", day.isoformat()[:7])
-        if path.exists():
-            yield day, of_file(path)
-        elif month.exists():
+        source = probe_source(data_dir, day)
+        if source is None:
+            continue
+        if source.suffix == ".jsonl":
+            yield day, of_file(source)
+        else:
+            month = source
             if held[0] != month.stem:
                 held = (month.stem, of_month(month, [d for d in days if d.isoformat()[:7] == month.stem]))
             if day in held[1]:

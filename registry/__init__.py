@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from registry.checks import load_schema as load_schema
 from registry.checks import schema_problems, semantic_problems
 from registry.checks import url_problem as url_problem
 
