@@ -104,14 +104,22 @@ def test_the_index_renders_sorts_and_filters(served, browser):
     assert problems == []
 
 
+def shown(page, selector: str) -> str:
+    """The text a reader sees at selector once scrolled to it: a table below the fold is laid out, and its text
+    rendered, only near the view (content-visibility: auto in style.css)."""
+    page.locator(selector).scroll_into_view_if_needed()
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # the layout that follows
+    return page.locator(selector).inner_text()
+
+
 def test_the_endpoint_page_draws_its_charts_and_runs_nothing_hostile(served, browser):
     page, problems = open_page(browser, served + "/endpoints/alpha.html")
     assert page.locator("#latency .main-svg").count() >= 1 and page.locator("#requests .main-svg").count() >= 1
     assert page.locator("#classes .main-svg").count() >= 1 and page.locator("#closing .main-svg").count() >= 1
-    notes = page.locator("table.notes").inner_text()
+    notes = shown(page, "table.notes")
     assert "Pothole filled" in notes and "Miller" not in notes  # the closing note, redacted
     assert page.locator("h1").inner_text().startswith("Alpha <script>alert(1)</script> & Co")
-    findings = page.locator("table.findings").inner_text()
+    findings = shown(page, "table.findings")
     assert "<img src=x onerror=alert(2)>" in findings and "javascript:alert(3)" in findings  # shown as text
     assert page.locator("table.findings img").count() == 0
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
