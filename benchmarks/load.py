@@ -51,12 +51,13 @@ def bench_load(n: int, work: Path, in_flight: int = IN_FLIGHT) -> dict[str, floa
         if kind == "services":
             own.setdefault(city, []).append((ready - read) * 1000)
             waits.append((read - accepted) * 1000)
-    published = {e["id"]: e for e in summarize(load(work, now + timedelta(minutes=1)), now + timedelta(minutes=1))["endpoints"]}
+    published = {e.id: e for e in summarize(load(work, now + timedelta(minutes=1)), now + timedelta(minutes=1)).endpoints}
     total, server = [], []
     for i in range(n):
         e, mine = published[f"city_{i:04d}"], statistics.median(own[i])
-        total.append(e["latency_ms"]["p50"] / mine)
-        server.append(e["server_ms"]["p50"] / mine if e["server_ms"] else float("nan"))
+        assert e.latency_ms is not None, e.id  # crawled whole: its GET services answered
+        total.append(e.latency_ms["p50"] / mine)
+        server.append(e.server_ms["p50"] / mine if e.server_ms else float("nan"))
     # Every endpoint crawled whole: its GET services answered, and no call of it cut by the budget.
     whole = sum(1 for r in report.results.values() if r.probes and r.probes[0].outcome == "ok" and not r.notes)
     return {"n": n, "wall_s": wall, "whole": whole, "own_p50_ms": statistics.median(v for vs in own.values() for v in vs),

@@ -15,10 +15,12 @@ import multiprocessing
 import re
 import shutil
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from figures import SiteFigures, as_json
 from history import downloads, load, parquet
 from metrics.summary import summarize
 from records.status import listed
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parquet_writer = None if args.json else in_child(write_parquet, args.data, staged, args.cache)  # meanwhile, by a second process
     site = without_unsafe_ids(summarize(history, now), args.data)
     if args.json:
-        json.dump(site, sys.stdout, indent=2, sort_keys=True)
+        json.dump(as_json(site), sys.stdout, indent=2, sort_keys=True)
         print()
         return 0
     empty_out(out)
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     write_products(out, site, published)
     watched = sum(counts.values())
     print(f"built {out}: {watched} endpoints, " + ", ".join(f"{counts[s]} {s}" for s in listed(counts))
-          + (f" (and {len(site['endpoints']) - watched} retired)" if watched < len(site["endpoints"]) else "")
+          + (f" (and {len(site.endpoints) - watched} retired)" if watched < len(site.endpoints) else "")
           + f"; {len(history.problems)} bad data line(s) skipped")
     return 0
 
@@ -89,13 +91,15 @@ def parse_site_url(text: str) -> str:
     return text if text.endswith("/") else text + "/"
 
 
-def without_unsafe_ids(site: dict[str, Any], data_dir: str) -> dict[str, Any]:
+def without_unsafe_ids(site: SiteFigures, data_dir: str) -> SiteFigures:
     """The site without endpoints whose id could not be a file name (the registry allows none, but data/ is data)."""
-    for bad in [i for i in site["details"] if not SAFE_ID.match(i)]:
-        print(f"warning: endpoint id {bad!r} in {data_dir} is not a valid id; left out of the site", file=sys.stderr)
-        site["details"].pop(bad)
-        site["endpoints"] = [e for e in site["endpoints"] if e["id"] != bad]
-    return site
+    bad = [i for i in site.details if not SAFE_ID.match(i)]
+    for endpoint_id in bad:
+        print(f"warning: endpoint id {endpoint_id!r} in {data_dir} is not a valid id; left out of the site", file=sys.stderr)
+    if not bad:
+        return site
+    return replace(site, details={k: v for k, v in site.details.items() if k not in bad},
+                   endpoints=[e for e in site.endpoints if e.id not in bad])
 
 
 def write_parquet(data: str, staged: Path, cache: str | None) -> None:

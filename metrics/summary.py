@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
+from figures import EndpointFigures, EndpointSummary, SiteFigures, fields_of
 from history import History
 from metrics import accuracy, closure, incidents, maintenance, twin
 from metrics.compare import peers, percentiles, platforms, state_of, uptime_ranks
@@ -142,7 +143,7 @@ def split_by_endpoint(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(key): group for key, group in frame.groupby("endpoint", sort=False)}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Shared:
     """The figures computed for every endpoint at once (each a single pass over the history), from which
     each endpoint's own are put together."""
@@ -166,26 +167,23 @@ class Shared:
     incident_log: dict[str, list[dict[str, Any]]]  # each endpoint's lines of data/incidents
 
 
-def summarize(history: History, now: datetime) -> dict[str, Any]:
-    """Everything the site shows, as plain data: {"generated_at", "endpoints": [...], "details": {id: ...}, "crawls",
-    "platforms", "state"}, every window ending at now."""
+def summarize(history: History, now: datetime) -> SiteFigures:
+    """Everything the site shows (figures.SiteFigures), every window ending at now."""
     shared = share_out(history, now)
     pairs = [endpoint_figures(endpoint_id, shared) for endpoint_id in shared.ids]
-    endpoints = sorted((summary for summary, _ in pairs), key=lambda e: (e["name"].casefold(), e["id"]))
-    details = {summary["id"]: detail for summary, detail in pairs}
-    watched = [e for e in endpoints if not e["retired"]]  # a retired endpoint is compared with nobody
+    endpoints = sorted((summary for summary, _ in pairs), key=lambda e: (e.name.casefold(), e.id))
+    watched = [e for e in endpoints if not e.retired]  # a retired endpoint is compared with nobody
     ranks = percentiles(watched)
     among, spread = peers(watched)
-    for endpoint_id, detail in details.items():
-        detail["compare"] = ranks.get(endpoint_id, {})
-        detail["peers"] = among.get(endpoint_id)  # None for a retired endpoint: compared with nobody
+    details = {detail.id: replace(detail, compare=ranks.get(detail.id, {}), peers=among.get(detail.id)) for _, detail in pairs}
     crawls = list(history.records["crawls"])
     made = history.statuses.loc[history.statuses["crawl"] <= pd.Timestamp(now), "crawl"]  # every crawl any endpoint was in
-    return {"generated_at": iso(now), "endpoints": endpoints, "details": details, "platforms": platforms(watched),
-            "state": state_of(watched), "peer_values": spread, "uptime_ranks": uptime_ranks(watched),
-            "closure": closure.scores(), "risk_weights": accuracy.RISK_WEIGHTS,  # the methodology page's
-            "history": {"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
-            "crawls": {name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")}}
+    return SiteFigures(
+        generated_at=iso(now), endpoints=endpoints, details=details, platforms=platforms(watched), state=state_of(watched),
+        peer_values=spread, uptime_ranks=uptime_ranks(watched),
+        closure=closure.scores(), risk_weights=accuracy.RISK_WEIGHTS,  # the methodology page's
+        history={"first_crawl": iso(made.min()) if len(made) else None, "last_crawl": iso(made.max()) if len(made) else None},
+        crawls={name: schedule(crawls, now, WINDOWS[name]) for name in ("24h", "7d")})
 
 
 def share_out(history: History, now: datetime) -> Shared:
@@ -200,11 +198,13 @@ def share_out(history: History, now: datetime) -> Shared:
     services: dict[str, list[dict[str, Any]]] = {}
     for record in records["services"]:
         services.setdefault(record["endpoint"], []).append(record)
-    return Shared(now, ids, meta, split_by_endpoint(calls), split_by_endpoint(tickets), calls.iloc[0:0], tickets.iloc[0:0],
-                  status_figures(statuses, now, STATUS_BAR_DAYS, ids), latencies(calls, now), latencies_daily(calls, now),
-                  recent_calls(calls, now), services, accuracy.accuracy(list(records["events"]), now),
-                  twin.every_endpoint(records, now), history.service_counts,
-                  {str(k): g for k, g in statuses.groupby("endpoint", sort=False, observed=True)}, _by_endpoint(records["incidents"]))
+    return Shared(
+        now=now, ids=ids, meta=meta, calls=split_by_endpoint(calls), tickets=split_by_endpoint(tickets), no_calls=calls.iloc[0:0],
+        no_tickets=tickets.iloc[0:0], crawled=status_figures(statuses, now, STATUS_BAR_DAYS, ids), latency=latencies(calls, now),
+        latency_daily=latencies_daily(calls, now), recent=recent_calls(calls, now), services=services,
+        truthfulness=accuracy.accuracy(list(records["events"]), now), twins=twin.every_endpoint(records, now),
+        old_counts=history.service_counts, statuses={str(k): g for k, g in statuses.groupby("endpoint", sort=False, observed=True)},
+        incident_log=_by_endpoint(records["incidents"]))
 
 
 def _by_endpoint(records: Any) -> dict[str, list[dict[str, Any]]]:
@@ -214,8 +214,9 @@ def _by_endpoint(records: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One endpoint's entry of api/endpoints.json, and the detail of its page and api/<id>.json."""
+def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[EndpointSummary, EndpointFigures]:
+    """One endpoint's entry of api/endpoints.json, and the detail of its page and api/<id>.json (compared with
+    nobody yet: summarize compares them)."""
     now = shared.now
     calls = shared.calls.get(endpoint_id, shared.no_calls)
     tickets = shared.tickets.get(endpoint_id, shared.no_tickets)
@@ -227,31 +228,32 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[dict[str, Any], 
     twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
     listed = service_count(calls)
     implemented = comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None
-    summary = {
-        "id": endpoint_id, "name": info.get("name", endpoint_id), "country": info.get("country"),
-        "platform": info.get("platform"), "base_url": info.get("base_url"), "status": figures["status"],
-        "last_checked": figures["last_checked"], "uptime": figures["uptime"], "uptime_coverage": figures["watched"],
-        **latency_entry(shared.latency.get((endpoint_id, "services"))),
-        "service_count": listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
-        "requests_per_day": requests_per_day(tickets, covered, now),
-        "coverage": {"requests_since": iso(covered.since) if covered.since is not None else None},
-        "needs_key": needs_key(calls, figures["last_checked"]),
-        "retired": retirement(info.get("retired")), "conformance": quality["score"] if quality else None,
-        "stale": fresh["stale"] if fresh and figures["status"] in READABLE else None,
-        "accuracy": accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
-        "twin": twin.api_entry(twin_detail), "build_on": build_on(info.get("access"), implemented, calls, now),
-    }
+    services = shared.latency.get((endpoint_id, "services")) or {}
+    summary = EndpointSummary(
+        id=endpoint_id, name=info.get("name", endpoint_id), country=info.get("country"),
+        platform=info.get("platform"), base_url=info.get("base_url"), status=figures["status"],
+        last_checked=figures["last_checked"], uptime=figures["uptime"], uptime_coverage=figures["watched"],
+        latency_ms=services.get("total"), server_ms=services.get("server"), rtt_ms=services.get("rtt"),
+        service_count=listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
+        requests_per_day=requests_per_day(tickets, covered, now),
+        coverage={"requests_since": iso(covered.since) if covered.since is not None else None},
+        needs_key=needs_key(calls, figures["last_checked"]),
+        retired=retirement(info.get("retired")), conformance=quality["score"] if quality else None,
+        stale=fresh["stale"] if fresh and figures["status"] in READABLE else None,
+        accuracy=accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
+        twin=twin.api_entry(twin_detail), build_on=build_on(info.get("access"), implemented, calls, now),
+    )
     latency = {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")}
     detail = _detail(info, calls, figures, tickets, covered, now, latency, shared.latency_daily.get(endpoint_id, []), implemented)
-    found = incidents.for_site(endpoint_id, summary["name"], shared.statuses.get(endpoint_id, _NO_STATUSES), fresh,
-                               shared.incident_log.get(endpoint_id, []), now)
-    detail["outages"] = incidents.link_outages(detail["outages"], found)
-    detail["maintenance"] = info.get("maintenance")
-    detail["regular_hours"] = maintenance.regular_hours(shared.statuses.get(endpoint_id, _NO_STATUSES), info.get("timezone") or "UTC", now) \
+    statuses = shared.statuses.get(endpoint_id, _NO_STATUSES)
+    found = incidents.for_site(endpoint_id, summary.name, statuses, fresh, shared.incident_log.get(endpoint_id, []), now)
+    regular = maintenance.regular_hours(statuses, info.get("timezone") or "UTC", now) \
         if figures["crawl_counts"]["30d"]["down"] >= maintenance.REGULAR_LEAST else None  # most endpoints: a glance
-    return summary, {**summary, **detail, "incidents": found, "conformance_detail": quality, "freshness": fresh,
-                     "catalogue": catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
-                     "accuracy_detail": shared.truthfulness.get(endpoint_id), "twin_detail": twin_detail, "audits": audits}
+    return summary, EndpointFigures(
+        **fields_of(summary), **detail, outages=incidents.link_outages(figures["outages"], found),
+        maintenance=info.get("maintenance"), regular_hours=regular, incidents=found, conformance_detail=quality,
+        freshness=fresh, catalogue=catalogue(shared.services.get(endpoint_id, []), detail["by_service"]),
+        accuracy_detail=shared.truthfulness.get(endpoint_id), twin_detail=twin_detail, audits=audits, compare={}, peers=None)
 
 
 def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any], tickets: pd.DataFrame, covered: Coverage, now: datetime,
@@ -272,7 +274,6 @@ def _detail(info: dict[str, Any], probes: pd.DataFrame, figures: dict[str, Any],
         "by_service": by_service(tickets, covered, now),
         "weekday_pattern": weekday_pattern(tickets, covered, now, info.get("timezone") or "UTC"),
         "windows": windows(covered, now),
-        "outages": figures["outages"],
         "daily_requests": daily_requests(tickets, covered, now),
         "failures": [
             {"probed_at": iso(r.probed_at), "method": r.method, "outcome": r.outcome,

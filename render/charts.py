@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from figures import EndpointFigures, EndpointSummary
+
 # Plotly's partial bundles (render/plotly/): the traces each draws. A page's charts all take one bundle.
 BUNDLES = {"basic": {"scatter", "bar", "pie"}, "geo": {"scatter", "scattergeo", "choropleth"}}
 
@@ -24,9 +26,9 @@ def _title(text: str) -> dict[str, Any]:
     return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 14}}
 
 
-def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+def latency_figure(detail: EndpointFigures) -> dict[str, Any] | None:
     """Daily p50 of GET services and GET requests over 30 days, the total and the server's own time; None without any."""
-    days = detail["latency_daily"]
+    days = detail.latency_daily
     if not days:
         return None
     data: list[dict[str, Any]] = []
@@ -43,10 +45,10 @@ def latency_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
                                      "yaxis": {"title": {"text": "median ms"}, "rangemode": "tozero"}}}
 
 
-def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+def requests_figure(detail: EndpointFigures) -> dict[str, Any] | None:
     """Requests per day over the covered part of 30 days, a day only partly covered paler and saying how much of it
     was; None without any request."""
-    days = detail["daily_requests"]
+    days = detail.daily_requests
     if not any(d["requests"] for d in days):
         return None
     data = [{"type": "bar", "name": "requests", "x": [d["day"] for d in days], "y": [d["requests"] for d in days],
@@ -57,17 +59,17 @@ def requests_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
     return {"data": data, "layout": {**LAYOUT, "title": _title("Service requests a day"), "yaxis": {"title": {"text": "requests"}}}}
 
 
-def spread_figure(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
+def spread_figure(endpoints: list[EndpointSummary]) -> dict[str, Any] | None:
     """One strip per figure, a dot per endpoint, so a reader sees where each city sits. Scatter, not box: the index's
     map needs the geo bundle, which has no box, and a page loads one bundle. Each dot is spread up or down by a fixed
     draw from its name, so the same data always gives the same chart."""
-    figures: list[tuple[str, Callable[[dict[str, Any]], float | None]]] = [
-        ("Uptime 30 d (%)", lambda e: None if e["uptime"]["30d"] is None else round(e["uptime"]["30d"] * 100, 2)),
-        ("Server p50 GET services (ms)", lambda e: e["server_ms"]["p50"] if e["server_ms"] else None),
-        ("Conformance", lambda e: e["conformance"])]
+    figures: list[tuple[str, Callable[[EndpointSummary], float | None]]] = [
+        ("Uptime 30 d (%)", lambda e: None if e.uptime["30d"] is None else round(e.uptime["30d"] * 100, 2)),
+        ("Server p50 GET services (ms)", lambda e: e.server_ms["p50"] if e.server_ms else None),
+        ("Conformance", lambda e: e.conformance)]
     data: list[dict[str, Any]] = []
     for label, read in figures:
-        known = [(e["name"], v) for e in endpoints if (v := read(e)) is not None]
+        known = [(e.name, v) for e in endpoints if (v := read(e)) is not None]
         if known:
             n = len(data) + 1
             data.append({"type": "scatter", "mode": "markers", "name": label, "x": [v for _, v in known],
@@ -93,20 +95,20 @@ def _jitter(name: str) -> float:
 STATUS_COLORS = {"up": "#2e7d32", "degraded": "#9a6700", "down": "#c62828", "unknown": "#6e7781"}
 
 
-def map_figure(endpoints: list[dict[str, Any]], details: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def map_figure(endpoints: list[EndpointSummary], details: dict[str, EndpointFigures]) -> dict[str, Any] | None:
     """Where the cities are, coloured by status, on land, coastlines, countries and (in the United States) states:
     Natural Earth's, from the site's own assets (render/plotly/world_110m.json; Plotly would fetch them from a CDN,
     which the pages' Content-Security-Policy and an offline build rule out)."""
-    placed = [(e, details[e["id"]]["location"]) for e in endpoints if details.get(e["id"], {}).get("location")]
+    placed = [(e, details[e.id].location) for e in endpoints if e.id in details and details[e.id].location]
     if not placed:
         return None
     data = []
     for status, color in STATUS_COLORS.items():
-        group = [(e, loc) for e, loc in placed if e["status"] == status]
+        group = [(e, loc) for e, loc in placed if e.status == status]
         if group:
             data.append({"type": "scattergeo", "mode": "markers", "name": status, "marker": {"color": color, "size": 9},
                          "lat": [loc[0] for _, loc in group], "lon": [loc[1] for _, loc in group],
-                         "text": [e["name"] for e, _ in group], "hoverinfo": "text"})
+                         "text": [e.name for e, _ in group], "hoverinfo": "text"})
     geo = {"resolution": 110, "showland": True, "landcolor": "#dcdcd6", "showcoastlines": True, "coastlinecolor": "#8c8c8c",
            "showcountries": True, "countrycolor": "#a0a0a0", "showsubunits": True, "subunitcolor": "#bcbcbc",
            "showocean": False, "showlakes": False, "showframe": False, "projection": {"type": "natural earth"},
@@ -132,9 +134,9 @@ CLASS_COLOURS = {"COMPLETED": "#2e7d32", "ENFORCEMENT": "#66bb6a", "NO_VIOLATION
                  "DEFERRED": "#7e57c2", "AUTOMATED": "#5c6bc0", "BOILERPLATE": "#e57373", "EMPTY": "#c62828", "OTHER": "#757575"}
 
 
-def classes_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+def classes_figure(detail: EndpointFigures) -> dict[str, Any] | None:
     """Closings per month, stacked by class."""
-    figures = detail.get("accuracy_detail")
+    figures = detail.accuracy_detail
     months = figures["classes_by_month"] if figures else []
     if not months:
         return None
@@ -146,9 +148,9 @@ def classes_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
                                      "xaxis": {"type": "category"}}}
 
 
-def closing_figure(detail: dict[str, Any]) -> dict[str, Any] | None:
+def closing_figure(detail: EndpointFigures) -> dict[str, Any] | None:
     """How long tickets took from request to closing, in widening buckets (a log scale of time)."""
-    figures = detail.get("accuracy_detail")
+    figures = detail.accuracy_detail
     buckets = figures["time_to_close"] if figures else []
     if not any(b["closed"] for b in buckets):
         return None

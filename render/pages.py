@@ -10,10 +10,10 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
+from figures import SiteFigures
 from records.methods import METHODS, OWN
 from records.status import listed
 from render import charts, social, svg
@@ -29,7 +29,7 @@ def environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, cache: Path | None = None,
+def write_pages(out: Path, site: SiteFigures, site_url: str | None = None, cache: Path | None = None,
                 repository: str | None = None) -> dict[str, int]:
     """index.html, the other top pages and endpoints/<id>.html, with the assets they use and each endpoint's social
     image; returns the league's count of endpoints per status (the retired are listed apart, out of the league).
@@ -48,27 +48,27 @@ def write_pages(out: Path, site: dict[str, Any], site_url: str | None = None, ca
     topojson = f"topojson.{digest(land)}/"
     (out / "assets" / topojson).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(land, out / "assets" / topojson / land.name)
-    watched = [e for e in site["endpoints"] if not e["retired"]]
-    counts = {s: sum(1 for e in watched if e["status"] == s) for s in STATUSES}
-    spread, where = charts.spread_figure(watched), charts.map_figure(watched, site["details"])
+    watched = site.watched()
+    counts = {s: sum(1 for e in watched if e.status == s) for s in STATUSES}
+    spread, where = charts.spread_figure(watched), charts.map_figure(watched, site.details)
     write(out / "index.html", env.get_template("index.html").render(
         site=site, root="", statuses=STATUSES, listed=listed(counts), counts=counts, watched=watched,
-        retired=[e for e in site["endpoints"] if e["retired"]],
-        countries=sorted({e["country"] for e in watched if e["country"]}),
-        platform_names=sorted({e["platform"] for e in watched if e["platform"]}),
+        retired=[e for e in site.endpoints if e.retired],
+        countries=sorted({e.country for e in watched if e.country}),
+        platform_names=sorted({e.platform for e in watched if e.platform}),
         spread_figure=spread, map_figure=where, plotly=bundles[charts.bundle(spread, where)], topojson=topojson,
         path="index.html", image=None))
     for name in ("accuracy", "platforms", "methodology", "about"):
         write(out / f"{name}.html", env.get_template(f"{name}.html").render(
-            site=site, root="", closure=site["closure"], risk_weights=site["risk_weights"], methods=METHODS, own_calls=OWN,
+            site=site, root="", closure=site.closure, risk_weights=site.risk_weights, methods=METHODS, own_calls=OWN,
             path=f"{name}.html", image=None))
     page = env.get_template("endpoint.html")
-    ranks = site["uptime_ranks"]
+    ranks = site.uptime_ranks
     (out / "social").mkdir(parents=True, exist_ok=True)
     cards = social.Cards(cache / "social" if cache else None)
-    for endpoint_id, detail in site["details"].items():
+    for endpoint_id, detail in site.details.items():
         image = f"social/{endpoint_id}.png"
-        (out / image).write_bytes(cards.card(detail["name"], detail["status"], detail["uptime"]["30d"], ranks.get(endpoint_id)))
+        (out / image).write_bytes(cards.card(detail.name, detail.status, detail.uptime["30d"], ranks.get(endpoint_id)))
         figures = {"latency_figure": charts.latency_figure(detail), "requests_figure": charts.requests_figure(detail),
                    "classes_figure": charts.classes_figure(detail), "closing_figure": charts.closing_figure(detail)}
         write(out / "endpoints" / f"{endpoint_id}.html", page.render(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from figures import EndpointFigures, SiteFigures, as_json
 from render.pages import write
 
 OUTAGE_ID = "tag:open311-status,2026:outage"
@@ -32,11 +33,11 @@ def uptime_color(share: float | None) -> str:
     return "brightgreen" if share >= 0.99 else "yellow" if share >= 0.95 else "red"
 
 
-def badges(e: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def badges(e: EndpointFigures) -> dict[str, dict[str, Any]]:
     """shields.io endpoint badges (https://shields.io/badges/endpoint-badge): status and 30-day uptime."""
-    share = e["uptime"]["30d"]
+    share = e.uptime["30d"]
     return {
-        "status": {"schemaVersion": 1, "label": "open311", "message": e["status"], "color": COLORS[e["status"]]},
+        "status": {"schemaVersion": 1, "label": "open311", "message": e.status, "color": COLORS[e.status]},
         "uptime": {"schemaVersion": 1, "label": "uptime 30d", "message": "no data" if share is None else f"{share * 100:.1f}%",
                    "color": uptime_color(share)},
     }
@@ -54,12 +55,12 @@ def svg_badge(badge: dict[str, Any]) -> str:
             f'<text x="{left / 2}" y="14">{label}</text><text x="{left + right / 2}" y="14">{message}</text></g></svg>\n')
 
 
-def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[EndpointFigures, dict[str, Any]]]) -> str:
     """An Atom feed (RFC 4287) of outages: (endpoint, outage) pairs, newest first; an outage that was part of an
     incident carries the incident's words and a link to its issue, and a stale incident is an entry of its own."""
     entries = []
     for e, o in outages:
-        page = f"{link}endpoints/{e['id']}.html"
+        page = f"{link}endpoints/{e.id}.html"
         if o.get("kind") == "stale":  # no outage: the API answered, but no new request came
             entries.append(_entry(f"{INCIDENT_ID}:{o['id']}", o["heading"] + ("" if o["end"] else " (ongoing)"), o["end"] or o["start"],
                                   page, o.get("issue"), o["summary"] or o["title"]))
@@ -67,28 +68,28 @@ def atom(title: str, feed_id: str, link: str, updated: str, outages: list[tuple[
         state = f"ended {o['end']}" if o["end"] else "ongoing"
         hours = o["duration_s"] / 3600
         if o.get("maintenance"):  # down inside a window the city declared: said as such, never as an outage
-            entries.append(_entry(f"{OUTAGE_ID}:{e['id']}:{o['start']}", f"{e['name']}: planned maintenance, {state}",
+            entries.append(_entry(f"{OUTAGE_ID}:{e.id}:{o['start']}", f"{e.name}: planned maintenance, {state}",
                                   o["end"] or o["start"], page, None,
-                                  f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h) inside the planned "
+                                  f"{e.name} was down from {o['start']} ({state}, {hours:.1f} h) inside the planned "
                                   f"maintenance its registry entry declares: not counted as an outage."))
             continue
-        summary = f"{e['name']} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
+        summary = f"{e.name} was down from {o['start']} ({state}, {hours:.1f} h, {o['crawls']} failed crawls, mostly {o['failure']})."
         incident = _incident_of(e, o)
         if incident:
             summary += f" Incident: {incident['heading']}." + (f" {incident['summary']}" if incident["summary"] else "")
-        entries.append(_entry(f"{OUTAGE_ID}:{e['id']}:{o['start']}",  # the same in every feed it is in
-                              f"{e['name']}: down ({o['failure']}), {state}", o["end"] or o["start"], page,
+        entries.append(_entry(f"{OUTAGE_ID}:{e.id}:{o['start']}",  # the same in every feed it is in
+                              f"{e.name}: down ({o['failure']}), {state}", o["end"] or o["start"], page,
                               (incident or {}).get("issue"), summary))
     return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
             f"<title>{escape(title)}</title><id>{escape(feed_id)}</id><updated>{escape(updated)}</updated>"
             f'<link href="{escape(link)}"/><author><name>Open311 Status</name></author>' + "".join(entries) + "</feed>\n")
 
 
-def _incident_of(e: dict[str, Any], outage: dict[str, Any]) -> dict[str, Any] | None:
+def _incident_of(e: EndpointFigures, outage: dict[str, Any]) -> dict[str, Any] | None:
     """The endpoint's incident an outage was part of (metrics.incidents.link_outages), whole."""
     if not outage.get("incident"):
         return None
-    return next((i for i in e.get("incidents", []) if i["id"] == outage["incident"]["id"]), None)
+    return next((i for i in e.incidents if i["id"] == outage["incident"]["id"]), None)
 
 
 def _entry(entry_id: str, title: str, updated: str, page: str, issue: dict[str, Any] | None, summary: str) -> str:
@@ -118,12 +119,12 @@ def _csv(fields: list[tuple[str, str, str]], rows: Any) -> str:
     return out.getvalue()
 
 
-def daily_csv(details: dict[str, dict[str, Any]]) -> str:
+def daily_csv(details: dict[str, EndpointFigures]) -> str:
     """One row per endpoint and day with a crawl, from the 90-day status bar."""
     return _csv(DAILY_FIELDS, (
         [endpoint_id, d["day"], d["crawls"], d["crawls"] - d["down"] - d["degraded"], d["degraded"], d["down"],
          "" if d["uptime"] is None else d["uptime"], d.get("maintenance", 0)]
-        for endpoint_id in sorted(details) for d in details[endpoint_id]["status_days"] if d["crawls"] or d.get("maintenance")))
+        for endpoint_id in sorted(details) for d in details[endpoint_id].status_days if d["crawls"] or d.get("maintenance")))
 
 
 REQUEST_FIELDS = [
@@ -134,10 +135,10 @@ REQUEST_FIELDS = [
 ]
 
 
-def requests_csv(details: dict[str, dict[str, Any]]) -> str:
+def requests_csv(details: dict[str, EndpointFigures]) -> str:
     """downloads/daily-requests.csv: requests per endpoint and day, for spreadsheets."""
     return _csv(REQUEST_FIELDS, ([endpoint_id, d["day"], d["requests"], d["covered"]]
-                                 for endpoint_id in sorted(details) for d in details[endpoint_id]["daily_requests"]))
+                                 for endpoint_id in sorted(details) for d in details[endpoint_id].daily_requests))
 
 
 def datapackage(generated_at: str, published: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -176,26 +177,26 @@ def manifest(generated_at: str, published: dict[str, Any], csv_sizes: dict[str, 
             "archives": published["archives"]}
 
 
-def write_products(out: Path, site: dict[str, Any], published: dict[str, Any] | None = None) -> None:
+def write_products(out: Path, site: SiteFigures, published: dict[str, Any] | None = None) -> None:
     """api/endpoints.json, api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv, datapackage.json and
     manifest.json (published: the Parquet files build.py put in downloads/, and the years it moved to their zips)."""
-    stamp = site["generated_at"]
-    write(out / "api" / "endpoints.json", json.dumps({"generated_at": stamp, "endpoints": site["endpoints"]}, indent=2,
+    stamp = site.generated_at
+    write(out / "api" / "endpoints.json", json.dumps({"generated_at": stamp, "endpoints": as_json(site.endpoints)}, indent=2,
                                                      sort_keys=True, ensure_ascii=False) + "\n")
     everything = []
-    for endpoint_id, detail in site["details"].items():
-        write(out / "api" / f"{endpoint_id}.json", dumps(detail))
+    for endpoint_id, detail in site.details.items():
+        write(out / "api" / f"{endpoint_id}.json", dumps(as_json(detail)))
         for name, badge in badges(detail).items():
             write(out / "badges" / endpoint_id / f"{name}.json", dumps(badge))
             write(out / "badges" / endpoint_id / f"{name}.svg", svg_badge(badge))
-        stale = [i for i in detail.get("incidents", []) if i["kind"] == "stale"]
-        own = sorted([(detail, o) for o in detail["outages"] + stale], key=lambda pair: pair[1]["start"], reverse=True)
+        stale = [i for i in detail.incidents if i["kind"] == "stale"]
+        own = sorted([(detail, o) for o in detail.outages + stale], key=lambda pair: pair[1]["start"], reverse=True)
         everything += own
-        write(out / "feeds" / f"{endpoint_id}.xml", atom(f"Outages of {detail['name']}", f"{FEED_ID}:{endpoint_id}", "../", stamp, own))
-    everything.sort(key=lambda pair: (pair[1]["start"], pair[0]["id"]), reverse=True)
+        write(out / "feeds" / f"{endpoint_id}.xml", atom(f"Outages of {detail.name}", f"{FEED_ID}:{endpoint_id}", "../", stamp, own))
+    everything.sort(key=lambda pair: (pair[1]["start"], pair[0].id), reverse=True)
     write(out / "feeds" / "outages.xml", atom("Open311 Status: outages", FEED_ID, "../", stamp, everything))
-    write(out / "downloads" / "daily-status.csv", daily_csv(site["details"]))
-    write(out / "downloads" / "daily-requests.csv", requests_csv(site["details"]))
+    write(out / "downloads" / "daily-status.csv", daily_csv(site.details))
+    write(out / "downloads" / "daily-requests.csv", requests_csv(site.details))
     write(out / "downloads" / "datapackage.json", dumps(datapackage(stamp, published)))
     published = published or {"limit_bytes": None, "parquet": [], "archives": []}
     sizes = {p.name: p.stat().st_size for p in (out / "downloads").glob("*.csv")}

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from crawler.client import Client, Limits, Transport
+from figures import EndpointSummary
 from simulator.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +81,12 @@ def read_lines(data: Path, kind: str) -> list[dict]:
 
     lines = [json.loads(line) for path in sorted((data / kind).glob("*/*.jsonl")) for line in path.read_text().splitlines()]
     return [call for line in lines for call in (terse.expand(line) if kind == "probes" and line.get("v") == 2 else [line])]
+
+
+def summary_of(id: str, **figures) -> EndpointSummary:
+    """An endpoint's summary (figures.EndpointSummary) with these figures, and none of the others: for the comparisons."""
+    return EndpointSummary(**{"id": id, "name": id, "country": None, "platform": None, "base_url": None, "status": "unknown",
+                              "last_checked": None, "uptime": {"30d": None}, "uptime_coverage": {}, "latency_ms": None,
+                              "server_ms": None, "rtt_ms": None, "service_count": None, "requests_per_day": None, "coverage": {},
+                              "needs_key": False, "retired": None, "conformance": None, "stale": None, "accuracy": None,
+                              "twin": None, "build_on": {}, **figures})

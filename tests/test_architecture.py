@@ -1,4 +1,4 @@
-"""The data walks one way: registry → probe → records → data/ → history → metrics → render → site/.
+"""The data walks one way: registry → probe → records → data/ → history → metrics → figures → render → site/.
 
 Every package and top-level module is held to what it may import of the others (MAY), so that no
 two import each other, the crawler never reaches the metrics, and only the crawler's client, guard and
@@ -13,17 +13,18 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ["audits", "builder", "check", "crawler", "history", "incidents", "metrics", "records", "registry", "render", "shards", "simulator",
-            "twins", "vocabulary"]
+PACKAGES = ["audits", "builder", "check", "crawler", "figures", "history", "incidents", "metrics", "records", "registry", "render", "shards",
+            "simulator", "twins", "vocabulary"]
 MODULES = ["build", "cli"]
 MAY = {  # what each may import of the project, besides itself
     "vocabulary": set(),  # the shared words (the cadence, outcomes and statuses, stored times): every other may import it
     "records": set(),
     "registry": set(),
+    "figures": set(),  # the figures' types: what metrics gives and render takes
     "history": {"records"},
-    "metrics": {"history", "records"},
-    "render": {"records"},  # the figures come as a value: render computes none
-    "builder": {"history", "metrics", "records", "render"},
+    "metrics": {"figures", "history", "records"},
+    "render": {"figures", "records"},  # the figures come as a value: render computes none
+    "builder": {"figures", "history", "metrics", "records", "render"},
     "build": {"builder"},  # the script
     "crawler": {"records", "registry"},
     "check": {"crawler", "records", "registry"},

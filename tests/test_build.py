@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, summary_of
 
 HISTORY = ROOT / "tests" / "fixtures" / "history"
 GOLDEN = ROOT / "tests" / "golden" / "site"
@@ -175,7 +175,7 @@ def test_each_endpoint_has_its_social_image_and_the_sharing_tags_link_it_where_t
     assert "og:image" not in index and '<meta property="og:url" content="https://example.github.io/open311-status/index.html">' in index
     bad = build(tmp_path / "bad", "--site-url", "javascript:alert(1)")
     assert bad.returncode == 2 and "not an http(s) URL of a site: 'javascript:alert(1)'" in bad.stderr
-    summaries = [{"id": i, "uptime": {"30d": u}} for i, u in (("a", 0.9), ("b", 0.99), ("c", None), ("d", 0.9))]
+    summaries = [summary_of(i, uptime={"30d": u}) for i, u in (("a", 0.9), ("b", 0.99), ("c", None), ("d", 0.9))]
     assert uptime_ranks(summaries) == {"b": (1, 3), "a": (2, 3), "d": (2, 3)}  # ties share a rank; no figure, no rank
 
 
@@ -210,6 +210,27 @@ def test_json_view_is_the_same_data(built):
     # Every figure a page shows is in the value, the ranks and the classifier's scores too: render computes none.
     assert data["uptime_ranks"] == {"alpha": [1, 1]}  # the one watched endpoint with a 30-day uptime
     assert set(data["closure"]) >= {"classes", "macro_f1"} and set(data["risk_weights"]) >= {"work_order_share"}
+
+
+def test_the_figures_are_one_frozen_typed_value_that_the_json_view_prints(built):
+    """metrics.summarize gives a figures.SiteFigures (issue 30): typed, frozen, and as_json of it is what --json prints
+    and what api/<id>.json holds, field for field."""
+    import dataclasses
+
+    from figures import EndpointFigures, EndpointSummary, SiteFigures, as_json
+    from history import load
+    from metrics.summary import summarize
+    from vocabulary import parse_now
+
+    out, _ = built
+    site = summarize(load(HISTORY, parse_now(NOW)), parse_now(NOW))
+    assert isinstance(site, SiteFigures) and all(type(e) is EndpointSummary for e in site.endpoints)
+    alpha = site.details["alpha"]
+    assert isinstance(alpha, EndpointFigures) and alpha.peers is not None and alpha.peers["uptime_30d"]["rank"] == 1  # ranked, alone
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alpha.status = "up"  # the point: a figure cannot be changed once computed
+    assert as_json(alpha) == json.loads((out / "api" / "alpha.json").read_text())
+    assert {f.name for f in dataclasses.fields(EndpointSummary)} == set(json.loads((out / "api" / "endpoints.json").read_text())["endpoints"][0])
 
 
 def test_build_refuses_to_empty_a_directory_it_did_not_make(tmp_path):

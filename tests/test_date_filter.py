@@ -14,6 +14,7 @@ import yaml
 from crawler.crawl import crawl
 from crawler.memory import Memory
 from crawler.parse import parse_time
+from figures import as_json
 from history import load
 from metrics.summary import summarize
 from records.read import read_data
@@ -72,7 +73,7 @@ def crawl_once(tmp_path, base_url, now, zone):
     path.write_text(yaml.safe_dump([entry(id="captured", base_url=base_url, timezone=zone, min_interval_s=0)]))
     data = tmp_path / "data"
     crawl(load_registry(path), data, now, fast_client, env={}, memory=Memory(data, now), durable=False)
-    summary = summarize(load(data, now), now)
+    summary = as_json(summarize(load(data, now), now))
     return summary["endpoints"][0], summary["details"]["captured"], read_data(data, kinds=("probes",)).records["probes"]
 
 
@@ -123,7 +124,7 @@ def test_a_simulated_city_that_ignores_the_date_filter_has_its_rate_after_the_fi
     start = datetime(2026, 11, 10, tzinfo=timezone.utc)
     world = run([city(sim("deaf", "127.0.8.2", requests_per_day=per_day, quirks={"date_filter": "ignored"}))], tmp_path,
                 start - timedelta(minutes=30), start, timedelta(minutes=30), progress=False, shards=1)
-    [entry_] = summarize(load(tmp_path / "data", start), start)["endpoints"]
+    [entry_] = as_json(summarize(load(tmp_path / "data", start), start))["endpoints"]
     week = [t for t in world.truth["deaf"].tickets if start - timedelta(days=7) <= t.requested < start]
     assert entry_["requests_per_day"] == pytest.approx(len(week) / 7, rel=0.1)
     assert entry_["coverage"]["requests_since"] <= (start - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -153,7 +154,7 @@ def test_a_window_with_bad_data_is_halved_then_stepped_over_and_the_backfill_goe
     read = [[datetime.fromisoformat(t.replace("Z", "+00:00")) for t in p["target"].split("/")]
             for p in backfill if p["outcome"] == "ok"]
     assert min(a for a, _ in read) <= bad - timedelta(days=20)  # the history before the bad spot was read too
-    [entry_] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    [entry_] = as_json(summarize(load(tmp_path / "data", end), end))["endpoints"]
     since = datetime.fromisoformat(entry_["coverage"]["requests_since"].replace("Z", "+00:00"))
     assert bad < since <= bad + BACKFILL_MIN  # the covered run ends where nothing could be read
     stored = {t["id"] for t in read_data(tmp_path / "data", kinds=("tickets",)).records["tickets"]}

@@ -46,28 +46,28 @@ def near_and_far(tmp_path_factory):
         end = START + timedelta(hours=12)
         summary = summarize(load(data, end), end)
         logs = {c: logged_services(fleet, c) for c in fleet.servers}
-    return {e["id"]: e for e in summary["endpoints"]}, logs
+    return {e.id: e for e in summary.endpoints}, logs
 
 
 def test_server_time_is_the_servers_own_near_and_far(near_and_far):
     published, logs = near_and_far
     for city_id in ("nearby", "overseas"):
         truth = statistics.median(logs[city_id]) * 1000  # what the server itself logged taking
-        assert abs(published[city_id]["server_ms"]["p50"] - truth) <= 0.1 * truth, (city_id, published[city_id], truth)
+        assert abs(published[city_id].server_ms["p50"] - truth) <= 0.1 * truth, (city_id, published[city_id], truth)
     # The same server (the same seed: the same draws): the same time, whichever side of the ocean it is on.
-    near, far = published["nearby"]["server_ms"]["p50"], published["overseas"]["server_ms"]["p50"]
+    near, far = published["nearby"].server_ms["p50"], published["overseas"].server_ms["p50"]
     assert abs(near - far) <= 0.1 * near
 
 
 def test_the_total_differs_by_the_round_trips(near_and_far):
     published, logs = near_and_far
-    assert published["nearby"]["rtt_ms"] == {"p50": 0.0} and published["overseas"]["rtt_ms"] == {"p50": 200.0}
+    assert published["nearby"].rtt_ms == {"p50": 0.0} and published["overseas"].rtt_ms == {"p50": 200.0}
     # GET services opens each crawl's connection: the handshake's round trip, then the request's.
     for city_id, trips in (("nearby", 0), ("overseas", 2)):
-        total, server = published[city_id]["latency_ms"]["p50"], published[city_id]["server_ms"]["p50"]
+        total, server = published[city_id].latency_ms["p50"], published[city_id].server_ms["p50"]
         assert abs(total - server - trips * 200) <= 0.1 * server, (city_id, total, server)
     # Ranked on the server's time, the far city is no slower; on the total it would be twice as slow.
-    assert published["overseas"]["latency_ms"]["p50"] > 2 * published["nearby"]["latency_ms"]["p50"]
+    assert published["overseas"].latency_ms["p50"] > 2 * published["nearby"].latency_ms["p50"]
 
 
 def test_ranked_on_server_time(near_and_far):
@@ -76,7 +76,7 @@ def test_ranked_on_server_time(near_and_far):
     published, _ = near_and_far
     ranks = percentiles(list(published.values()))
     assert ranks["overseas"]["server_p50"] is not None and ranks["nearby"]["server_p50"] is not None
-    faster = min(published, key=lambda c: published[c]["server_ms"]["p50"])
+    faster = min(published, key=lambda c: published[c].server_ms["p50"])
     assert ranks[faster]["server_p50"] == 100.0
 
 

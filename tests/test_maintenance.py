@@ -93,6 +93,7 @@ def test_a_window_across_midnight_belongs_to_the_days_it_starts_on():
 def nights(tmp_path_factory):
     """Two cities down every night from 02:00 to 04:00 (Helsinki), one declaring it and one not, crawled every 30
     minutes for 6 simulated days."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -103,7 +104,7 @@ def nights(tmp_path_factory):
     cities = [city(sim("declared", "127.0.9.5", timezone="Europe/Helsinki", requests_per_day=5, maintenance=[WINDOW], behaviour=NIGHTLY)),
               city(sim("undeclared", "127.0.9.6", timezone="Europe/Helsinki", requests_per_day=5, behaviour=NIGHTLY))]
     world = run(cities, work, start, end, timedelta(minutes=30), progress=False, shards=1)
-    return world, summarize(load(work / "data", end), end), end, work
+    return world, as_json(summarize(load(work / "data", end), end)), end, work
 
 
 def test_a_declared_window_is_maintenance_and_uptime_outside_it_is_the_truth(nights):

@@ -12,6 +12,7 @@ from metrics.status import outages, uptime, window_counts
 from metrics.summary import tickets_frame
 from metrics.utilization import by_service, freshness, weekday_pattern
 from records import ProbeRecord
+from tests.conftest import summary_of
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 WHOLE = Coverage(pd.Timestamp(NOW - timedelta(days=90)), pd.Timestamp(NOW))  # every request of 90 days listed
@@ -159,13 +160,13 @@ def test_the_state_of_open311_counts_and_names_the_best_and_worst():
     from metrics.compare import state_of
 
     def summary(id, status, uptime, stale, risk):
-        return {"id": id, "name": id.title(), "status": status, "uptime": {"30d": uptime}, "stale": stale, "accuracy": {"risk": risk}}
+        return summary_of(id, name=id.title(), status=status, uptime={"30d": uptime}, stale=stale, accuracy={"risk": risk})
 
     state = state_of([summary("a", "up", 0.99, False, 0.2), summary("b", "degraded", 0.90, True, None),
                       summary("c", "down", 0.50, None, 0.7), summary("d", "unknown", None, None, 0.1), summary("e", "up", 0.99, False, None)])
     assert {k: state[k] for k in ("watched", "answering", "down", "stale")} == {"watched": 5, "answering": 3, "down": 1, "stale": 1}
     # a and e are tied at 99 %: both are the best, said as a tie, never settled by the alphabet.
-    assert {k: ([x["id"] for x in state[k]["endpoints"]], state[k]["value"])
+    assert {k: ([x.id for x in state[k]["endpoints"]], state[k]["value"])
             for k in ("best_uptime", "worst_uptime", "best_accuracy", "worst_accuracy")} == {
         "best_uptime": (["a", "e"], 0.99), "worst_uptime": (["c"], 0.5), "best_accuracy": (["d"], 0.1), "worst_accuracy": (["c"], 0.7)}
     assert state["uptime_window"] == "30d"  # the window the league table shows too
@@ -176,6 +177,7 @@ def test_the_state_of_open311_counts_and_names_the_best_and_worst():
 
 
 def test_a_summary_says_how_much_of_each_window_was_watched_and_keeps_its_own_calls_out_of_the_failures():
+    from figures import as_json
     from history import History
     from metrics.summary import summarize
 
@@ -185,7 +187,7 @@ def test_a_summary_says_how_much_of_each_window_was_watched_and_keeps_its_own_ca
     latest = calls[-1]["crawl"]
     calls += [probe(NOW, "backfill", "timeout", crawl=latest, target="2026-10-01T00:00:00Z/2026-10-02T00:00:00Z"),
               probe(NOW, "panel", "http_5xx", crawl=latest)]
-    site = summarize(History.of({"probes": calls}, NOW + timedelta(minutes=5)), NOW + timedelta(minutes=5))
+    site = as_json(summarize(History.of({"probes": calls}, NOW + timedelta(minutes=5)), NOW + timedelta(minutes=5)))
     e = site["details"]["e"]
     first = "2026-10-11T12:00:00Z"
     assert e["uptime_coverage"]["30d"] == {"since": "2026-10-21T12:05:00Z", "until": "2026-11-20T12:05:00Z", "days": 30.0, "span_days": 30.0}
@@ -199,6 +201,7 @@ def test_a_summary_says_how_much_of_each_window_was_watched_and_keeps_its_own_ca
 
 
 def test_a_city_that_cannot_be_read_is_never_called_fresh():
+    from figures import as_json
     from history import History
     from metrics.summary import summarize
 
@@ -207,7 +210,7 @@ def test_a_city_that_cannot_be_read_is_never_called_fresh():
         records = {"probes": calls, "tickets": [{"endpoint": "e", "id": str(n), "crawl": hours_ago(n).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                                   "requested": hours_ago(n + 1).strftime("%Y-%m-%dT%H:%M:%SZ"), "status": "open",
                                                   "service_code": "A", "updated": None} for n in range(1, 90)]}
-        summary = summarize(History.of(records, NOW), NOW)["endpoints"][0]
+        summary = as_json(summarize(History.of(records, NOW), NOW))["endpoints"][0]
         assert summary["status"] == status
         assert summary["stale"] is (False if status == "up" else None)  # down: "–", never "fresh"
 
@@ -238,8 +241,7 @@ def test_each_city_is_compared_by_its_figure_the_median_and_its_rank():
     from metrics.compare import peers
 
     def summary(id, uptime, server, risk):
-        return {"id": id, "name": id, "uptime": {"30d": uptime}, "server_ms": {"p50": server} if server else None,
-                "requests_per_day": None, "conformance": None, "accuracy": {"risk": risk}}
+        return summary_of(id, uptime={"30d": uptime}, server_ms={"p50": server} if server else None, accuracy={"risk": risk})
 
     among, values = peers([summary("a", 1.0, 200, 10), summary("b", 1.0, 100, None), summary("c", 0.9958, 300, 70),
                            summary("d", None, None, 40)])

@@ -13,6 +13,7 @@ from tests.conftest import NOW, sim
 def test_a_newly_watched_city_shows_its_real_rate_at_once(tmp_path):
     """8 crawls over 21 hours of a city of 20 requests a day. The backfill reads its history a day a call with the
     budget each crawl leaves, so the whole week is covered at once: every ticket of it, over 7. (Before: 5.43.)"""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -21,7 +22,7 @@ def test_a_newly_watched_city_shows_its_real_rate_at_once(tmp_path):
     end = start + timedelta(hours=21)
     world = run([city(sim("newtown", "127.0.7.10", requests_per_day=20))], tmp_path, start, end, timedelta(hours=3),
                 progress=False, shards=1)
-    [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    [entry] = as_json(summarize(load(tmp_path / "data", end), end))["endpoints"]
     assert entry["coverage"]["requests_since"] <= (end - timedelta(days=7)).isoformat().replace("+00:00", "Z")
     week = [t for t in world.truth["newtown"].tickets if end - timedelta(days=7) <= t.requested < end]
     assert entry["requests_per_day"] == round(len(week) / 7, 2)  # every ticket of the week, over 7
@@ -32,6 +33,7 @@ def test_the_backfill_makes_a_new_city_right_from_its_first_crawls(tmp_path):
     """90 days of history at 30 tickets a day, 60 % of them closed 1 to 15 minutes after the request with only a work
     order: after its first three crawls, 30 minutes apart, the site already has its rate and an accuracy panel to
     speak of, its share closed within 10 minutes holding the truth of the closings it read."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -40,7 +42,7 @@ def test_the_backfill_makes_a_new_city_right_from_its_first_crawls(tmp_path):
     end = start + timedelta(hours=1)
     fast = sim("fastclose", "127.0.7.11", requests_per_day=30, closure={"work_order": 0.6})
     world = run([city(fast)], tmp_path, start, end, timedelta(minutes=30), progress=False, shards=1, panel_rate=1.0)
-    summary = summarize(load(tmp_path / "data", end), end)
+    summary = as_json(summarize(load(tmp_path / "data", end), end))
     [entry] = summary["endpoints"]
     week = [t for t in world.truth["fastclose"].tickets if end - timedelta(days=7) <= t.requested < end]
     assert abs(entry["requests_per_day"] - len(week) / 7) <= 0.1 * len(week) / 7
@@ -61,6 +63,7 @@ def test_the_backfill_splits_windows_at_a_cap_and_misses_no_ticket(tmp_path, per
     """A city that answers at most `cap` requests (the spec's 1000, or 50) and does not page: a day's window reaches
     the cap, so it is halved (and the next crawl goes on with the half) until the windows hold less; every ticket of
     the covered run is read."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from records.read import read_data
@@ -70,7 +73,7 @@ def test_the_backfill_splits_windows_at_a_cap_and_misses_no_ticket(tmp_path, per
     end = start + timedelta(hours=hours)
     capped = sim("capton", "127.0.7.12", requests_per_day=per_day, quirks={"max_requests": cap})
     world = run([city(capped)], tmp_path, start, end, timedelta(minutes=30), progress=False, shards=1)
-    [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    [entry] = as_json(summarize(load(tmp_path / "data", end), end))["endpoints"]
     since = datetime.fromisoformat(entry["coverage"]["requests_since"].replace("Z", "+00:00"))
     assert since <= start - timedelta(days=reach)  # more than the listing's day: the days before it
     probes = read_data(tmp_path / "data", kinds=("probes",)).records["probes"]
@@ -123,6 +126,7 @@ def test_a_city_stricter_than_its_pace_refuses_once_a_day_and_is_still_backfille
     """4 requests a minute while the registry paces at 10: the first refusal is obeyed (Retry-After), the rest of the
     crawl is paced at the 4 a minute the host took, and so are the crawls of the day after it (crawler/paces.py); its
     upness is untouched. (Before the pace was kept, each crawl was refused once: 48 refusals a day.)"""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -137,7 +141,7 @@ def test_a_city_stricter_than_its_pace_refuses_once_a_day_and_is_still_backfille
     assert refused == [min(crawls)]  # the first crawl's, and no other in the day
     for crawl, probes in crawls.items():
         assert sum(p["method"] == "backfill" and p["outcome"] == "ok" for p in probes) >= 2, crawl
-    [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    [entry] = as_json(summarize(load(tmp_path / "data", end), end))["endpoints"]
     assert entry["uptime"]["24h"] == 1.0 and entry["status"] == "up"
 
 
@@ -173,6 +177,7 @@ def test_the_backfill_stops_where_the_citys_history_does(tmp_path, documented):
 def test_a_day_without_crawls_is_filled_in_later(tmp_path):
     """The scheduler skips 30 hours: that time is not covered (never a day of no requests), and the first crawl after
     it reads it back (its listing, then its backfill), so the run of covered time is whole again and every request of the gap is stored."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from records.read import read_data
@@ -185,12 +190,12 @@ def test_a_day_without_crawls_is_filled_in_later(tmp_path):
                 progress=False, shards=1, missed=(gap,))
     crawls = _probes_by_crawl(tmp_path / "data")
     assert not [c for c in crawls if gap[0] <= _at(c) < gap[1]]
-    [entry] = summarize(load(tmp_path / "data", end), end)["endpoints"]
+    [entry] = as_json(summarize(load(tmp_path / "data", end), end))["endpoints"]
     assert _at(entry["coverage"]["requests_since"]) <= start - timedelta(days=3)  # one run again, across the gap
     stored = {t["id"] for t in read_data(tmp_path / "data", kinds=("tickets",)).records["tickets"]}
     missed = {t.id for t in world.truth["skipped"].between(gap[0] - timedelta(hours=1), gap[1])}
     assert missed and missed <= stored
     # During the gap, the site counts only the time seen whole: the week up to the last crawl, over its days.
     during = gap[1] - timedelta(minutes=1)
-    window = summarize(load(tmp_path / "data", during), during)["details"]["skipped"]["windows"]["requests_per_day"]
+    window = as_json(summarize(load(tmp_path / "data", during), during))["details"]["skipped"]["windows"]["requests_per_day"]
     assert _at(window["until"]) == gap[0] - timedelta(minutes=30) and window["days"] == round(7 - 30.5 / 24, 2)

@@ -202,6 +202,7 @@ SEEDED = [
 def crawled(tmp_path_factory):
     """A simulated week, crawled every 30 minutes (the cadence; a flapping city fails whole 30-minute
     slots, so every slot is seen) by the real crawler, then computed by the real metrics."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -210,7 +211,7 @@ def crawled(tmp_path_factory):
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
     end = start + timedelta(days=7, hours=1)
     world = run([city(c) for c in SEEDED], work, start, end, CADENCE, progress=False, shards=1)
-    summary = summarize(load(work / "data", end), end)
+    summary = as_json(summarize(load(work / "data", end), end))
     return world, summary, json.loads((work / "truth" / "cities.json").read_text()), start, end
 
 

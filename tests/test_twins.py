@@ -296,6 +296,7 @@ def test_a_twin_that_mirrors_its_api_agrees_though_crawls_and_fetches_are_hours_
     """A city that closes every ticket honestly and publishes them all: its twin is a mirror of its API. The twin is
     fetched once a day, the API crawled every 12 hours; each twin row is compared with the API as it stood when the row
     was fetched, so a ticket the city closed in between is no disagreement."""
+    from figures import as_json
     from history import load
     from metrics.summary import summarize
     from simulator.demo import run
@@ -305,6 +306,6 @@ def test_a_twin_that_mirrors_its_api_agrees_though_crawls_and_fetches_are_hours_
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
     end = start + timedelta(days=10)
     run([city(mirror)], tmp_path, start, end, timedelta(hours=12), progress=False, shards=1, panel_rate=1.0)
-    detail = summarize(load(tmp_path / "data", end), end)["details"]["mirror"]["twin_detail"]
+    detail = as_json(summarize(load(tmp_path / "data", end), end))["details"]["mirror"]["twin_detail"]
     assert detail["agreement"]["n"] >= 30
     assert detail["agreement"]["value"] == 1.0
