@@ -31,7 +31,7 @@ from registry import load_registry
 from simulator.fleet import in_child_process
 from simulator.scenario import City, load
 from simulator.virtual import simulated_client
-from simulator.world import World
+from simulator.world import HISTORY_BEFORE, World
 from twins import run_twins
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default"
@@ -71,15 +71,17 @@ SHARDS = 3  # crawler processes: with the cities' process, they keep both cores 
 
 
 def run(cities: list[City], work: Path, start: datetime, end: datetime, every: timedelta, progress: bool = True,
-        shards: int = SHARDS, panel_rate: float = PANEL_RATE, missed: tuple[tuple[datetime, datetime], ...] = ()) -> World:
-    """Crawl the simulated world from start to end (inclusive) into work/data; return the world.
+        shards: int = SHARDS, panel_rate: float = PANEL_RATE, missed: tuple[tuple[datetime, datetime], ...] = (),
+        before: timedelta = HISTORY_BEFORE) -> World:
+    """Crawl the simulated world from start to end (inclusive) into work/data; return the world, whose tickets exist from
+    `before` the start (the 90 days a backfill reads, unless a test needs fewer).
 
     The endpoints are split between `shards` crawler processes, each crawling its share at every
     moment (as several CI runners would); they append to the same day files under one lock.
     """
     shutil.rmtree(work / "data", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    world = World(cities, start, end)
+    world = World(cities, start, end, before)
     world.export(work / "truth")
     times = []
     moment = start
