@@ -56,6 +56,13 @@ def incidents(argv: list[str]) -> int:
     return main(argv, clock=_now, env=os.environ)
 
 
+def forms(argv: list[str]) -> int:
+    """open311-status forms: answer a new issue of the issue forms, with the real clock, ISSUE_BODY and GITHUB_TOKEN."""
+    from forms import main
+
+    return main(argv, clock=_now, env=os.environ)
+
+
 def audit(argv: list[str]) -> int:
     """open311-status audit: import a field audit."""
     from audits import main
@@ -160,6 +167,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "twins": (twins, "fetch the open-data twins, once a UTC day (python -m twins)"),
     "validate": (validate, "check endpoints.yaml, every problem on a line of its own (python -m crawler.registry)"),
     "incidents": (incidents, "open, comment on and close a GitHub issue for each incident (python -m incidents)"),
+    "forms": (forms, "answer an issue of the issue forms: check a proposed endpoint, or put a report on its incident (python -m forms)"),
     "audit": (audit, "import a field audit: what people saw of tickets on the street"),
     "build": (build, "render the site from data/ (python build.py)"),
     "demo": (demo, "crawl a simulated world for 30 days and build its site, offline"),

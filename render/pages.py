@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import jinja2
+import yaml
 
 from figures import SiteFigures
 from records.methods import METHODS, OWN
@@ -21,6 +22,7 @@ from vocabulary import STATUSES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PLOTLY = Path(__file__).resolve().parent / "plotly"  # Plotly's partial bundles (their README says whence)
+CITATION = TEMPLATES.parent / "CITATION.cff"  # how to cite the project: the about page shows it
 
 
 def environment() -> jinja2.Environment:
@@ -42,6 +44,7 @@ def write_pages(out: Path, site: SiteFigures, site_url: str | None = None, cache
     env.globals["static"] = svg.static  # a chart's form before (and without) any script
     env.globals["incident_anchor"] = incident_anchor
     env.globals["strip"] = svg.strip  # where a city sits among its peers, drawn at build time
+    env.globals["citation"] = yaml.safe_load(CITATION.read_text(encoding="utf-8")) if CITATION.exists() else None
     bundles = {kind: hashed(PLOTLY / f"plotly-{kind}.min.js", out / "assets") for kind in charts.BUNDLES}  # by name in assets/
     # Plotly asks for the map's land as TOPOJSON_URL + world_110m.json: a folder named by the file's hash, kept for good.
     land = PLOTLY / "world_110m.json"

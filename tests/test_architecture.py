@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ["audits", "builder", "check", "crawler", "figures", "history", "incidents", "metrics", "records", "registry", "render", "shards",
+PACKAGES = ["audits", "builder", "check", "crawler", "figures", "forms", "history", "incidents", "metrics", "records", "registry", "render", "shards",
             "simulator", "twins", "vocabulary"]
 MODULES = ["build", "cli"]
 MAY = {  # what each may import of the project, besides itself
@@ -32,6 +32,7 @@ MAY = {  # what each may import of the project, besides itself
     "audits": {"records"},
     "shards": {"records"},
     "incidents": {"crawler", "history", "metrics", "records", "registry"},  # reads like the build, writes like the crawler
+    "forms": {"check", "crawler", "incidents", "registry"},  # the issue forms: a check, or a comment on an incident
     "simulator": {"audits", "builder", "crawler", "history", "incidents", "records", "registry", "twins"},  # the demo runs the whole pipeline
 }
 for _name in set(MAY) - {"vocabulary"}:

@@ -18,7 +18,7 @@ import cli
 from tests.conftest import ROOT
 from tests.test_build import HISTORY, NOW
 
-COMMANDS = ["crawl", "check", "twins", "validate", "incidents", "audit", "build", "demo", "serve", "archive", "shards", "bench"]
+COMMANDS = ["crawl", "check", "twins", "validate", "incidents", "forms", "audit", "build", "demo", "serve", "archive", "shards", "bench"]
 
 
 def script() -> str:
