@@ -54,13 +54,18 @@ def fence(text: str) -> str:
     return "```\n" + text.replace("```", "'''") + "\n```"
 
 
+def code(text: str) -> str:
+    """A stranger's short text as inline code that it cannot leave (no backtick, one line, at most 200 characters)."""
+    return "`" + " ".join(text.replace("`", "'").split())[:200] + "`"
+
+
 def proposed(fields: dict[str, str]) -> tuple[Endpoint | None, str | None]:
     """The candidate entry an Add an endpoint issue proposes (the form's answers over check's TODOs), or why not."""
     url = fields.get("base_url", "")
     url = url if url.endswith("/") else url + "/"
     problem = url_problem(url)
     if problem:
-        return None, f"The base URL `{url.strip()[:200]}` cannot be checked: {problem}."
+        return None, f"The base URL {code(url)} cannot be checked: {problem}."
     made = candidate(url, fields.get("jurisdiction_id"), fields.get("format", "json"))
     answers: dict[str, str] = {key: fields[key] for key in ("name", "country", "platform", "timezone", "source") if key in fields}
     if "timezone" in answers and not known_zone(answers["timezone"]):
@@ -101,7 +106,7 @@ def answer_to_add(fields: dict[str, str], client_factory: Callable[..., Client],
     entry = {**report["entry"], **({"timezone": fields["timezone"]} if "timezone" in fields else {})}
     problems = registry_problems(entry)
     verdict = "**Usable.**" if report["usable"] else "**Not usable** as it answered now: the failed calls below say why."
-    lines = [f"Checked `{endpoint.base_url}` once at {report['checked_at']}. {verdict}", "", fence(render(report)), ""]
+    lines = [f"Checked {code(endpoint.base_url)} once at {report['checked_at']}. {verdict}", "", fence(render(report)), ""]
     if report["usable"]:
         lines += ["The entry to add to `endpoints.yaml`, in a pull request:", "",
                   fence(yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=100).rstrip()), ""]
@@ -116,7 +121,7 @@ def answer_to_report(fields: dict[str, str], issue: int, ids: set[str], tracker:
     issue, pointing there), else leave it open as the endpoint's report. Returns what was done, in a line."""
     endpoint = fields.get("endpoint", "").strip()
     if endpoint not in ids:
-        tracker.comment(issue, f"There is no endpoint `{endpoint[:60]}` in `endpoints.yaml`. Its id is the last part of its page's "
+        tracker.comment(issue, f"There is no endpoint {code(endpoint[:60])} in `endpoints.yaml`. Its id is the last part of its page's "
                                "address on the site (`endpoints/ID.html`): edit the issue with it.")
         return f"#{issue}: unknown endpoint"
     open_incidents = tracker.issues("open", label=endpoint)

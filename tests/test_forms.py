@@ -173,6 +173,10 @@ def test_a_report_without_an_incident_stays_and_an_unknown_endpoint_is_named():
         run(["report", "--issue", "4", "--endpoints", str(registry)], {"ISSUE_BODY": body("endpoint-misbehaves", endpoint="atlantis")}, api)
     assert github.issues[3]["state"] == "open" and "stays open as its report" in github.comments[3][0]["body"]
     assert github.comments[4][0]["body"].startswith("There is no endpoint `atlantis` in `endpoints.yaml`.")
+    with fake_github(REPO, "2026-11-20T12:00:00Z") as (api, github):  # a stranger's text stays inside its inline code
+        opened(github, 5, "report")
+        run(["report", "--issue", "5", "--endpoints", str(registry)], {"ISSUE_BODY": body("endpoint-misbehaves", endpoint="x` @everyone `")}, api)
+    assert github.comments[5][0]["body"].startswith("There is no endpoint `x' @everyone '` in")
 
 
 def test_the_command_says_what_is_missing():
