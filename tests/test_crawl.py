@@ -127,15 +127,21 @@ def test_a_crawl_with_every_hostile_server_takes_as_long_as_the_slowest(fleet, t
         entries += [entry(id="springfield", base_url=fleet.base_url("springfield"), min_interval_s=0)]
         path = tmp_path / "endpoints.yaml"
         path.write_text(yaml.safe_dump(entries))
-        started = time.monotonic()
-        code, out = run_main("--endpoints", str(path), "--data", str(tmp_path / "data"), "--now", NOW.isoformat(),
-                             "--allow-loopback")
-        took = time.monotonic() - started
+        # The slowest chain: two attempts that each use the whole call budget, plus the pause between. On a CPU shared
+        # with other test workers a crawl only ever takes longer, so a miss is crawled again, at most twice, and the
+        # fastest judged (as the page budget's Lighthouse runs are): a crawl that waits on hosts in turn misses all three.
+        slowest = 2 * FAST.call_s + FAST.retry_pause_s
+        took: list[float] = []
+        while not took or (min(took) >= slowest * 1.5 + 1.0 and len(took) < 3):
+            data = tmp_path / f"data{len(took)}"
+            started = time.monotonic()
+            code, out = run_main("--endpoints", str(path), "--data", str(data), "--now", NOW.isoformat(), "--allow-loopback")
+            took.append(time.monotonic() - started)
+            assert code == 0
     finally:
         for s in servers:
             s.__exit__(None, None, None)
-    assert code == 0
-    probes = by_endpoint(read_lines(tmp_path / "data", "probes"))
+    probes = by_endpoint(read_lines(data, "probes"))
     first = {e: ps[0]["outcome"] for e, ps in probes.items()}
     assert first == {
         "hang": "timeout", "reset": "connect", "unavailable": "http_5xx", "html": "not_open311", "truncated": "parse",
@@ -144,9 +150,7 @@ def test_a_crawl_with_every_hostile_server_takes_as_long_as_the_slowest(fleet, t
         "errors_200": "schema", "tls": "tls", "springfield": "ok",
     }
     assert "springfield: up:" in out and "hang: down:" in out and "rate_limited: degraded:" in out
-    # The slowest chain: two attempts that each use the whole call budget, plus the pause between.
-    slowest = 2 * FAST.call_s + FAST.retry_pause_s
-    assert took < slowest * 1.5 + 1.0, f"{took:.1f} s for a slowest chain of {slowest:.1f} s"
+    assert min(took) < slowest * 1.5 + 1.0, f"{min(took):.1f} s (of {[round(t, 1) for t in took]}) for a slowest chain of {slowest:.1f} s"
 
 
 def test_endpoints_on_one_host_take_turns(tmp_path):
@@ -160,7 +164,10 @@ def test_endpoints_on_one_host_take_turns(tmp_path):
     assert code == 0
     assert server.most_connections == 1
     gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
-    assert len(gaps) >= 3 and min(gaps) >= 0.19
+    # Paced by when each call starts; the host sees each arrive a little after, and on a loaded machine one arrives
+    # late and the next gap looks short (as in test_probe): over any two gaps the host sees two intervals. Unpaced,
+    # the gaps would be a few milliseconds.
+    assert len(gaps) >= 3 and min(gaps) >= 0.1 and min(a + b for a, b in zip(gaps, gaps[1:])) >= 2 * 0.19, gaps
 
 
 def test_a_key_from_the_environment_never_reaches_data_or_the_log(tmp_path, capsys):

@@ -32,11 +32,16 @@ def get(server, path="services.json", limits=FAST, **kw):
     ("tls", "tls", "SSLCertVerificationError"),
 ])
 def test_each_failure_is_classified_within_its_budget(behaviour, outcome, error):
-    with Hostile(behaviour) as server:
-        fetched, took = get(server)
-    assert fetched.outcome == outcome
-    assert fetched.error.startswith(error)
-    assert took < FAST.call_s + 0.5  # the call's budget, however the server stalls
+    # The call's budget, however the server stalls. A CPU shared with other test workers only adds time, so a call over
+    # it is made again, at most twice, and the fastest judged; one that ignored its budget misses all three.
+    took: list[float] = []
+    while not took or (min(took) >= FAST.call_s + 0.5 and len(took) < 3):
+        with Hostile(behaviour) as server:
+            fetched, seconds = get(server)
+        assert fetched.outcome == outcome
+        assert fetched.error.startswith(error)
+        took.append(seconds)
+    assert min(took) < FAST.call_s + 0.5, took
 
 
 def test_a_429_keeps_its_retry_after():
