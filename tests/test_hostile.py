@@ -171,8 +171,13 @@ def test_a_kept_alive_connection_serves_a_hosts_calls_and_stays_under_each_calls
             first = [client.get(url, {}, Budget(FAST, client.clock)) for _ in range(3)]
             [outage] = fleet.world.truth["keepalive"].windows
             fleet.clock.set(outage.start + timedelta(hours=1))
-            started = time.monotonic()
-            hung = client.get(url, {}, Budget(FAST, client.clock))
-            took = time.monotonic() - started
-    assert [f.outcome for f in first] == ["ok"] * 3 and len(opened) == 1  # the hung call too went on that socket
-    assert hung.outcome == "timeout" and took < FAST.call_s + 0.5
+            took: list[float] = []  # a call over its deadline on a shared CPU is made again, at most twice (sharing only adds time)
+            sockets: list[int] = []  # the sockets opened so far, after each try
+            while not took or (min(took) >= FAST.call_s + 0.5 and len(took) < 3):
+                started = time.monotonic()
+                hung = client.get(url, {}, Budget(FAST, client.clock))
+                took.append(time.monotonic() - started)
+                sockets.append(len(opened))
+                assert hung.outcome == "timeout"
+    assert [f.outcome for f in first] == ["ok"] * 3 and sockets[0] == 1  # the first hung call too went on that socket
+    assert min(took) < FAST.call_s + 0.5, took
