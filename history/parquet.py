@@ -37,7 +37,8 @@ from records import archive, terse
 from records.archive import DAYS_KEY
 from records.layout import KINDS, dumps
 from records.methods import METHODS
-from records.read import RECORD_TYPES, Loaded, day_of_file, probe_lines, read_file
+from records.read import Loaded, day_of_file, probe_lines, read_file
+from records.types import RECORD_TYPES
 
 FORMAT = 2  # of the files: a change here makes every cached month be written again
 DATES = {"day", "date"}

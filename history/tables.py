@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from records.layout import KINDS
-from records.read import NESTED, RECORD_TYPES, read_data
+from records.read import NESTED, read_data
+from records.types import RECORD_TYPES
 from vocabulary import STAMP
 
 TIMES = {"crawl", "probed_at", "requested", "updated", "expected", "closed", "scheduled", "finished", "imported", "start", "end"}

@@ -18,23 +18,9 @@ import msgspec
 
 from records import archive, terse
 from records.layout import KINDS, day_path
-from records.types import (
-    AuditRecord,
-    CrawlRecord,
-    EndpointRecord,
-    EventRecord,
-    IncidentRecord,
-    ProbeRecord,
-    ServiceRecord,
-    TicketRecord,
-    TwinDayRecord,
-    TwinRowRecord,
-)
+from records.types import RECORD_TYPES
 from vocabulary import day_of
 
-RECORD_TYPES = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord, "endpoints": EndpointRecord,
-                "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord, "audits": AuditRecord,
-                "incidents": IncidentRecord}
 T = TypeVar("T")  # what _day_or_month gives of a day
 
 

@@ -249,3 +249,9 @@ def _plain(record: Any) -> dict[str, Any]:
     if "findings" in out:
         out["findings"] = dict(out["findings"])
     return out
+
+
+# Each kind of record of data/ and the type of its records (records/read.py checks lines against them).
+RECORD_TYPES: dict[str, type] = {"probes": ProbeRecord, "tickets": TicketRecord, "events": EventRecord, "services": ServiceRecord,
+                                 "endpoints": EndpointRecord, "crawls": CrawlRecord, "twins": TwinDayRecord, "twin_rows": TwinRowRecord,
+                                 "audits": AuditRecord, "incidents": IncidentRecord}
