@@ -94,8 +94,13 @@ class SiteFigures:
     crawls: dict[str, dict[str, Json]]  # the crawls made of those scheduled, per window
 
     def watched(self) -> list[EndpointSummary]:
-        """The endpoints in the league: every one not retired."""
-        return [e for e in self.endpoints if not e.retired]
+        """The endpoints in the league (in_league)."""
+        return in_league(self.endpoints)
+
+
+def in_league(endpoints: list[EndpointSummary]) -> list[EndpointSummary]:
+    """The endpoints in the league tables and comparisons: every one not retired."""
+    return [e for e in endpoints if not e.retired]
 
 
 def fields_of(value: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from figures import EndpointFigures, EndpointSummary, SiteFigures, fields_of
+from figures import EndpointFigures, EndpointSummary, SiteFigures, fields_of, in_league
 from history import History
 from metrics import accuracy, closure, incidents, maintenance, twin
 from metrics.compare import peers, percentiles, platforms, state_of, uptime_ranks
@@ -172,7 +172,7 @@ def summarize(history: History, now: datetime) -> SiteFigures:
     shared = share_out(history, now)
     pairs = [endpoint_figures(endpoint_id, shared) for endpoint_id in shared.ids]
     endpoints = sorted((summary for summary, _ in pairs), key=lambda e: (e.name.casefold(), e.id))
-    watched = [e for e in endpoints if not e.retired]  # a retired endpoint is compared with nobody
+    watched = in_league(endpoints)  # a retired endpoint is compared with nobody
     ranks = percentiles(watched)
     among, spread = peers(watched)
     details = {detail.id: replace(detail, compare=ranks.get(detail.id, {}), peers=among.get(detail.id)) for _, detail in pairs}
@@ -228,12 +228,12 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[EndpointSummary,
     twin_detail, audits = shared.twins.get(endpoint_id, (None, None))
     listed = service_count(calls)
     implemented = comprehensiveness_of(shared.recent[endpoint_id]) if endpoint_id in shared.recent else None
-    services = shared.latency.get((endpoint_id, "services")) or {}
+    latency = {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")}
     summary = EndpointSummary(
         id=endpoint_id, name=info.get("name", endpoint_id), country=info.get("country"),
         platform=info.get("platform"), base_url=info.get("base_url"), status=figures["status"],
         last_checked=figures["last_checked"], uptime=figures["uptime"], uptime_coverage=figures["watched"],
-        latency_ms=services.get("total"), server_ms=services.get("server"), rtt_ms=services.get("rtt"),
+        **latency["services"],
         service_count=listed if listed is not None else shared.old_counts.get(endpoint_id, (None, None))[1],
         requests_per_day=requests_per_day(tickets, covered, now),
         coverage={"requests_since": iso(covered.since) if covered.since is not None else None},
@@ -243,7 +243,6 @@ def endpoint_figures(endpoint_id: str, shared: Shared) -> tuple[EndpointSummary,
         accuracy=accuracy.api_entry(shared.truthfulness.get(endpoint_id)),
         twin=twin.api_entry(twin_detail), build_on=build_on(info.get("access"), implemented, calls, now),
     )
-    latency = {m: latency_entry(shared.latency.get((endpoint_id, m))) for m in ("services", "requests")}
     detail = _detail(info, calls, figures, tickets, covered, now, latency, shared.latency_daily.get(endpoint_id, []), implemented)
     statuses = shared.statuses.get(endpoint_id, _NO_STATUSES)
     found = incidents.for_site(endpoint_id, summary.name, statuses, fresh, shared.incident_log.get(endpoint_id, []), now)
