@@ -60,11 +60,16 @@ def guess_platform(url: str) -> str:
     return next((platform for pattern, platform in PLATFORM_HINTS if re.search(pattern, url)), "unknown")
 
 
+def slug(text: str) -> str:
+    """Text as a registry id's characters: lower-case letters, digits and single underscores, at most 48."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48]
+
+
 def candidate(url: str, jurisdiction: str | None, fmt: str, key_env: str | None = None, key_as: str | None = None,
               limit: int | None = None) -> Endpoint:
     """A registry entry for a URL alone, with TODOs where only the contributor knows the answer."""
     host = urlsplit(url).hostname or "endpoint"
-    ident = re.sub(r"[^a-z0-9]+", "_", host.lower().removeprefix("www.")).strip("_")[:48] or "endpoint"
+    ident = slug(host.lower().removeprefix("www.")) or "endpoint"
     if not ident[0].isalpha():
         ident = "x_" + ident[:46]
     # Dates without an offset are read as UTC until the contributor names the city's time zone.

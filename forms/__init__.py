@@ -16,7 +16,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
@@ -26,16 +25,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from check import LIMITS, candidate, check, render
+from check import LIMITS, candidate, check, render, slug
 from crawler.client import Client, make_client, user_agent
 from incidents.github import API_URL, GitHub, IssueTrackerError
-from registry import Endpoint, RegistryError, load_registry, url_problem
+from registry import Endpoint, RegistryError, load_registry, parse_registry, url_problem
 
 FORMS = Path(__file__).resolve().parent.parent / ".github" / "ISSUE_TEMPLATE"
 NO_RESPONSE = "_No response_"  # what GitHub writes for an optional field left empty
 
 
-def fields_of(form: str, body: str) -> dict[str, str]:
+def answers_of(form: str, body: str) -> dict[str, str]:
     """An issue form's answers by field id. GitHub writes each answered field as '### <label>' and its value below;
     the labels are the form's own (FORMS/<form>.yml). An unanswered field is absent."""
     labels = {item["attributes"]["label"]: item["id"]
@@ -70,7 +69,7 @@ def proposed(fields: dict[str, str]) -> tuple[Endpoint | None, str | None]:
     answers: dict[str, str] = {key: fields[key] for key in ("name", "country", "platform", "timezone", "source") if key in fields}
     if "timezone" in answers and not known_zone(answers["timezone"]):
         del answers["timezone"]  # checked as UTC meanwhile; the entry's problems will name it
-    ident = re.sub(r"[^a-z0-9]+", "_", answers.get("name", "").split(",")[0].lower()).strip("_")[:48]
+    ident = slug(answers.get("name", "").split(",")[0])
     values: dict[str, Any] = {**vars(made), **answers, **({"id": ident} if re.fullmatch(r"[a-z][a-z0-9_]{1,47}", ident) else {})}
     return Endpoint(**values), None
 
@@ -86,13 +85,10 @@ def known_zone(name: str) -> bool:
 
 def registry_problems(entry: dict[str, Any]) -> list[str]:
     """What the registry's own check says of an entry, one line each (empty when it may be pasted as it is)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "entry.yaml"
-        path.write_text(yaml.safe_dump([entry], sort_keys=False, allow_unicode=True), encoding="utf-8")
-        try:
-            load_registry(path)
-        except RegistryError as e:
-            return [line.replace(str(path), "entry") for line in str(e).splitlines() if line.strip()]
+    try:
+        parse_registry(yaml.safe_dump([entry], sort_keys=False, allow_unicode=True), "entry")
+    except RegistryError as e:
+        return [line for line in str(e).splitlines() if line.strip()]
     return []
 
 
@@ -162,7 +158,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
     try:
         if args.form == "add":
             factory = client_factory or partial(make_client, agent=user_agent(env))
-            tracker.comment(args.issue, answer_to_add(fields_of("add-endpoint", env["ISSUE_BODY"]), factory, clock(), args.allow_loopback))
+            tracker.comment(args.issue, answer_to_add(answers_of("add-endpoint", env["ISSUE_BODY"]), factory, clock(), args.allow_loopback))
             print(f"#{args.issue}: answered")
         else:
             try:
@@ -170,7 +166,7 @@ def main(argv: list[str], clock: Callable[[], datetime], env: Mapping[str, str] 
             except RegistryError as e:
                 print(str(e), file=sys.stderr)
                 return 2
-            print(answer_to_report(fields_of("endpoint-misbehaves", env["ISSUE_BODY"]), args.issue, ids, tracker))
+            print(answer_to_report(answers_of("endpoint-misbehaves", env["ISSUE_BODY"]), args.issue, ids, tracker))
     except IssueTrackerError as e:
         print(f"open311-status forms: GitHub ({e.failure}): {e}", file=sys.stderr)
         return 1

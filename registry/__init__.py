@@ -148,12 +148,17 @@ class Endpoint:
 
 def load_registry(path: str | Path) -> list[Endpoint]:
     """Parse and validate the registry; raise RegistryError listing every problem."""
-    path = Path(path)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise RegistryError([f"{name}: cannot read: {e}"]) from None
+    return parse_registry(text, name)
+
+
+def parse_registry(text: str, name: str) -> list[Endpoint]:
+    """Registry entries given as YAML text, named `name` in every problem (a file's path, or what the text is); raise
+    RegistryError listing every problem."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:

@@ -14,11 +14,12 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 import yaml
 
-from forms import FORMS, fields_of, main
+from forms import FORMS, answers_of, main
 from registry import load_registry
 from simulator.hostile import Hostile
-from tests.conftest import NOW, ROOT, fast_client
+from tests.conftest import NOW, ROOT
 from tests.fake_github import TOKEN, fake_github
+from tests.test_check import factory  # the check's clients, unpaced: its own pace is for the internet
 from tests.test_workflows import actionlint
 
 REPO = "open311-status/open311-status"
@@ -34,10 +35,6 @@ def body(name: str, /, **answers: str) -> str:
     """An issue's body as GitHub writes a form's answers: '### <label>', a blank line, the answer (or _No response_)."""
     fields = [item for item in form(name)["body"] if "id" in item]
     return "\n\n".join(f"### {item['attributes']['label']}\n\n{answers.get(item['id'], '_No response_')}" for item in fields)
-
-
-def factory(interval, allow_loopback=False, limits=None, host=""):
-    return fast_client(0.0, allow_loopback)  # the check's own pace is for the internet, not loopback
 
 
 def opened(github, number: int, label: str) -> None:
@@ -96,9 +93,9 @@ def test_the_workflow_passes_the_issue_only_through_the_environment(tmp_path):
     assert result.returncode != 0 and "github.event.issue.body" in result.stdout and "potentially untrusted" in result.stdout
 
 
-def test_fields_are_read_by_the_forms_own_labels():
+def test_answers_are_read_by_the_forms_own_labels():
     text = body("add-endpoint", base_url="https://a.example/v2/", name="Springfield, IL", country="USA").replace("\n", "\r\n")
-    assert fields_of("add-endpoint", text) == {"base_url": "https://a.example/v2/", "name": "Springfield, IL", "country": "USA"}
+    assert answers_of("add-endpoint", text) == {"base_url": "https://a.example/v2/", "name": "Springfield, IL", "country": "USA"}
 
 
 def test_a_good_endpoint_gets_a_comment_with_a_valid_entry_to_paste(tmp_path):
