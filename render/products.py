@@ -181,8 +181,7 @@ def write_products(out: Path, site: SiteFigures, published: dict[str, Any] | Non
     """api/endpoints.json, api/<id>.json, badges/<id>/*.json|svg, feeds/*.xml, downloads/*.csv, datapackage.json and
     manifest.json (published: the Parquet files build.py put in downloads/, and the years it moved to their zips)."""
     stamp = site.generated_at
-    write(out / "api" / "endpoints.json", json.dumps({"generated_at": stamp, "endpoints": as_json(site.endpoints)}, indent=2,
-                                                     sort_keys=True, ensure_ascii=False) + "\n")
+    write(out / "api" / "endpoints.json", dumps({"generated_at": stamp, "endpoints": as_json(site.endpoints)}))
     everything = []
     for endpoint_id, detail in site.details.items():
         write(out / "api" / f"{endpoint_id}.json", dumps(as_json(detail)))
